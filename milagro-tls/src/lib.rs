@@ -1,0 +1,20 @@
+//! # milagro-tls
+//!
+//! Certificate-less, pairing-based TLS 1.3 for rustls: the two Apache Milagro
+//! TLS cipher suites on BLS12-381, with keys issued in shares by several
+//! independent Distributed Trust Authorities (D-TAs).
+//!
+//! * **CS** (`TLS_MILAGRO_CS_WITH_AES_128_GCM_SHA256`): M-Pin. A client holds a
+//!   token and a PIN; it proves knowledge of its secret in the key share and
+//!   runs the M-Pin Full key agreement with the server.
+//! * **P2P** (`TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256`): Chow–Choo
+//!   identity-based authenticated key agreement between two identities.
+//!
+//! The protocol is specified normatively in `docs/protocol.md`.
+//!
+//! The cryptographic core ([`pairing`], …) has no rustls types and can be
+//! reviewed on its own.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod pairing;
