@@ -17,4 +17,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod identity;
+pub mod keys;
 pub mod pairing;
