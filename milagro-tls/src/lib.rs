@@ -20,3 +20,9 @@
 pub mod identity;
 pub mod keys;
 pub mod pairing;
+pub mod dta;
+pub mod guard;
+pub mod keyfile;
+pub mod mpin;
+pub mod p2p;
+pub mod tls;

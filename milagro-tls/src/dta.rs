@@ -1,0 +1,1 @@
+//! D-TA master shares, issuing key shares, and combining them. (In progress.)

@@ -1,0 +1,1 @@
+//! Server-side guard state: attempt reservations, lockout, replay cache, throttle. (In progress.)

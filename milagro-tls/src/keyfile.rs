@@ -1,0 +1,1 @@
+//! PEM key files for every key kind. (In progress.)

@@ -1,0 +1,1 @@
+//! The M-Pin CS suite. (In progress.)

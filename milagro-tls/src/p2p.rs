@@ -1,0 +1,1 @@
+//! The Chow–Choo key agreement of the P2P suite. (In progress.)

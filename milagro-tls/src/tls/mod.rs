@@ -1,0 +1,1 @@
+//! TLS-level pieces that do not depend on rustls types. (In progress.)
