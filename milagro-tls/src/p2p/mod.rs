@@ -193,6 +193,11 @@ impl P2pSharedSecret {
     pub fn as_bytes(&self) -> &[u8; SHARED_SECRET_BYTES] {
         &self.0
     }
+
+    /// The secret's bytes, still zeroized on drop (to hand to the key schedule).
+    pub fn into_bytes(self) -> Zeroizing<[u8; SHARED_SECRET_BYTES]> {
+        self.0
+    }
 }
 
 impl fmt::Debug for P2pSharedSecret {

@@ -154,6 +154,8 @@ fn good_exchange_agrees_and_share_has_the_layout() {
     let secret = hs.finish(&client, resp.share()).unwrap();
     assert_eq!(&secret, resp.secret());
     assert_ne!(secret.as_bytes(), &[0u8; 32]);
+    let copy = *secret.as_bytes();
+    assert_eq!(*secret.into_bytes(), copy);
 }
 
 /// The fast forms used by both sides, the textbook forms of design §6 and the
