@@ -255,25 +255,33 @@ fn fresh_bytes(rng: &dyn EntropySource) -> Result<Zeroizing<[u8; FRESH_BYTES]>, 
     Ok(fresh)
 }
 
+/// The fields of a client share, not yet decoded.
+struct RawClientShare<'a> {
+    header: P2pShareHeader,
+    pg: &'a [u8; G1_BYTES],
+    pb: &'a [u8; G2_BYTES],
+}
+
 /// Splits a share of exactly [`CLIENT_SHARE_BYTES`] into its fields.
-fn split_client_share(
-    bytes: &[u8],
-) -> Result<(u32, Hid, &[u8; G1_BYTES], &[u8; G2_BYTES]), P2pError> {
-    let too_long_or_short = P2pError::ClientShareLength { got: bytes.len() };
+fn split_client_share(bytes: &[u8]) -> Result<RawClientShare<'_>, P2pError> {
+    let bad_length = || P2pError::ClientShareLength { got: bytes.len() };
     if bytes.len() != CLIENT_SHARE_BYTES {
-        return Err(too_long_or_short);
+        return Err(bad_length());
     }
-    let (epoch, rest) = bytes
-        .split_first_chunk::<4>()
-        .ok_or(too_long_or_short.clone())?;
-    let (hid, rest) = rest
-        .split_first_chunk::<32>()
-        .ok_or(too_long_or_short.clone())?;
+    let (epoch, rest) = bytes.split_first_chunk::<4>().ok_or_else(bad_length)?;
+    let (hid, rest) = rest.split_first_chunk::<32>().ok_or_else(bad_length)?;
     let (pg, rest) = rest
         .split_first_chunk::<G1_BYTES>()
-        .ok_or(too_long_or_short.clone())?;
-    let pb: &[u8; G2_BYTES] = rest.try_into().map_err(|_| too_long_or_short)?;
-    Ok((u32::from_be_bytes(*epoch), Hid(*hid), pg, pb))
+        .ok_or_else(bad_length)?;
+    let pb: &[u8; G2_BYTES] = rest.try_into().map_err(|_| bad_length())?;
+    Ok(RawClientShare {
+        header: P2pShareHeader {
+            epoch: u32::from_be_bytes(*epoch),
+            hid_b: Hid(*hid),
+        },
+        pg,
+        pb,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -483,9 +491,9 @@ impl P2pServer {
     /// length ([`P2pError::ClientShareLength`]) and an epoch this server holds a
     /// key for ([`P2pError::EpochNotAccepted`]). Returns the epoch and `HID_B`.
     pub fn check_client_share(&self, bytes: &[u8]) -> Result<P2pShareHeader, P2pError> {
-        let (epoch, hid_b, _, _) = split_client_share(bytes)?;
-        self.key_for(epoch)?;
-        Ok(P2pShareHeader { epoch, hid_b })
+        let header = split_client_share(bytes)?.header;
+        self.key_for(header.epoch)?;
+        Ok(header)
     }
 
     /// Decodes a client share: the checks of [`P2pServer::check_client_share`],
@@ -493,7 +501,11 @@ impl P2pServer {
     /// [`P2pError::InvalidPoint`]).
     pub fn decode_client_share(&self, bytes: &[u8]) -> Result<P2pClientShare, P2pError> {
         let header = self.check_client_share(bytes)?;
-        let (_, _, pg_bytes, pb_bytes) = split_client_share(bytes)?;
+        let RawClientShare {
+            pg: pg_bytes,
+            pb: pb_bytes,
+            ..
+        } = split_client_share(bytes)?;
         let pg = G1::from_bytes(pg_bytes).map_err(|source| P2pError::InvalidPoint {
             field: ShareField::Pg,
             source,
@@ -664,7 +676,7 @@ impl P2pClient {
     /// `server_identity`. When the server's deployment id is known
     /// (`server_deployment`), the key must belong to it
     /// ([`P2pError::DeploymentMismatch`]). Hashes both identities for the key's
-    /// epoch and prepares `D_B` (≈3 ms, once per key).
+    /// epoch and prepares `D_B` (≈2 ms of hashing and preparation, once per key).
     pub fn new(
         key: P2pClientKey,
         server_identity: Identity,

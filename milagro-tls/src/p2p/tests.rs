@@ -550,7 +550,8 @@ fn g2_non_subgroup() -> [u8; 96] {
 fn identity_and_non_subgroup_points_are_refused() {
     let m = master();
     let (client, server) = (client_at(&m, EPOCH), server_at(&m, EPOCH));
-    let cases: [(&dyn Fn(&mut [u8; 180]), ShareField, DecodeError); 4] = [
+    type Tamper<'a> = &'a dyn Fn(&mut [u8; 180]);
+    let cases: [(Tamper, ShareField, DecodeError); 4] = [
         (
             &|s| s[36..84].copy_from_slice(&G1::identity().to_bytes()),
             ShareField::Pg,
