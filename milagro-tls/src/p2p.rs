@@ -1,1 +1,0 @@
-//! The Chow–Choo key agreement of the P2P suite. (In progress.)
