@@ -1,1 +1,828 @@
-//! D-TA master shares, issuing key shares, and combining them. (In progress.)
+//! Distributed Trust Authorities (D-TAs): master shares, issuing key shares,
+//! and combining them into keys.
+//!
+//! A deployment of one suite has `n = dta_count` D-TAs. D-TA `i` holds a
+//! master share `s_i`, a uniformly random non-zero scalar it generated itself;
+//! the deployment's master secret is `s = s_1 + … + s_n` and is **never
+//! assembled** anywhere. To issue a key `s·X` for a public point `X`, each D-TA
+//! returns its share `s_i·X` ([`Share`]), and the key holder adds the `n`
+//! shares ([`Combine`]): `Σ s_i·X = s·X`.
+//!
+//! | key | `X` | group |
+//! |---|---|---|
+//! | CS server secret | `Q` (the G2 generator) | G2 |
+//! | CS client secret | `A = H_cs-id(HID)`, `HID = SHA-256(ID)` ([`cs_identity_point`]) | G1 |
+//! | CS time permit, day d | `T = H_cs-tp(be32(d) ‖ HID)` ([`cs_permit_point`]) | G1 |
+//! | P2P server key | `H1(HID_A)`, `HID_A = SHA-256(ID_A ‖ be32 epoch)` ([`p2p_server_point`]) | G1 |
+//! | P2P client key | `H2(HID_B)` ([`p2p_client_point`]) | G2 |
+//!
+//! # Why a compromised subset of D-TAs learns nothing
+//!
+//! The sharing is additive and each `s_i` is drawn independently and uniformly
+//! from the non-zero scalars. For any set of at most `n − 1` D-TAs, the missing
+//! share(s) make `s` uniformly distributed whatever the known shares are: the
+//! sum of the known shares plus one unknown uniform scalar is itself uniform.
+//! So the shares a coalition holds, and the key shares `s_j·X` it can compute,
+//! are independent of `s`; keys issued under `s` (`s·X`) stay as hard to forge
+//! for the coalition as for an outsider (the discrete logarithm / co-CDH
+//! assumptions on BLS12-381). A key combined from `n − 1` shares is
+//! `(s − s_k)·X` for a missing `k`, which fails every protocol check (tested
+//! below with the M-Pin relation `e(s·A, Q) = e(A, s·Q)` and the P2P relation
+//! `e(D_A, H2(B)) = e(H1(A), D_B)`). This is why [`Combine::combine`] insists on
+//! exactly `dta_count` shares from distinct D-TAs: fewer give a dead key, more
+//! can only mean a duplicate or a foreign share.
+//!
+//! There is no threshold: every D-TA must take part in every issuance (the
+//! original Milagro design). Note that `s_i·Q` is never published, so a client
+//! cannot check one D-TA's share by itself.
+
+use crate::identity::{Hid, Identity};
+use crate::keys::{
+    CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId, DtaId,
+    MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
+};
+use crate::pairing::{EntropySource, G1, G1Domain, G2, G2Domain, RandomError, Scalar};
+
+/// The shortest P2P epoch, in seconds. Shorter epochs would make clock skew
+/// between peers reject most handshakes.
+pub const MIN_EPOCH_SECONDS: u32 = 60;
+
+/// Why a D-TA operation or a combination of shares was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DtaError {
+    /// A deployment needs at least one D-TA.
+    #[error("a deployment needs at least one D-TA; dta_count is 0")]
+    NoDtas,
+    /// The P2P epoch length is below [`MIN_EPOCH_SECONDS`].
+    #[error("the P2P epoch length must be at least {MIN_EPOCH_SECONDS} seconds; {0} given")]
+    EpochTooShort(u32),
+    /// The entropy source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The master share belongs to the other suite.
+    #[error(
+        "this master share is for the {found} suite; issuing a {expected} key needs a {expected} master share"
+    )]
+    WrongSuite {
+        /// The suite the requested key belongs to.
+        expected: Suite,
+        /// The suite of the master share.
+        found: Suite,
+    },
+    /// A time permit was requested in a deployment whose permit policy is off.
+    #[error("this CS deployment does not use time permits (policy off); no permit can be issued")]
+    PermitsOff,
+    /// Day 0 is reserved for "no permit" and is refused when permits are required.
+    #[error("day 0 means \"no permit\" and cannot carry a time permit")]
+    DayZero,
+    /// `combine` was given no shares.
+    #[error("no shares given")]
+    NoShares,
+    /// The shares belong to different deployments (or differ in a deployment parameter).
+    #[error("the shares belong to different deployments ({first} and {other})")]
+    MixedDeployments {
+        /// The deployment of the first share.
+        first: DeploymentId,
+        /// The first deployment that differs from it (equal ids mean a parameter differs).
+        other: DeploymentId,
+    },
+    /// The shares were issued to different identities.
+    #[error("the shares were issued to different identities ({first} and {other})")]
+    MixedIdentities {
+        /// The identity of the first share.
+        first: Identity,
+        /// The first identity that differs from it.
+        other: Identity,
+    },
+    /// The permit shares are for different days.
+    #[error("the time-permit shares are for different days ({first} and {other})")]
+    MixedDays {
+        /// The day of the first share.
+        first: u32,
+        /// The first day that differs from it.
+        other: u32,
+    },
+    /// The P2P key shares are for different epochs.
+    #[error("the key shares are for different epochs ({first} and {other})")]
+    MixedEpochs {
+        /// The epoch of the first share.
+        first: u32,
+        /// The first epoch that differs from it.
+        other: u32,
+    },
+    /// Two shares come from the same D-TA.
+    #[error("two shares come from the same D-TA {0}")]
+    DuplicateDta(DtaId),
+    /// The number of shares is not the deployment's number of D-TAs.
+    #[error("this deployment has {expected} D-TAs; {got} shares given")]
+    WrongShareCount {
+        /// The deployment's `dta_count`.
+        expected: u8,
+        /// How many shares were given.
+        got: usize,
+    },
+    /// The shares add up to the identity point (they cancel out): not a usable key.
+    #[error("the shares add up to the identity point; refusing the key")]
+    IdentityKey,
+}
+
+// ---------------------------------------------------------------------------
+// Public points
+// ---------------------------------------------------------------------------
+
+/// The CS identity point `A = H_cs-id(HID)` ∈ G1 (`HID = SHA-256(ID)`).
+pub fn cs_identity_point(hid: &Hid) -> G1 {
+    G1::hash(G1Domain::CsIdentity, &[hid.as_bytes()])
+}
+
+/// The CS time-permit point `T = H_cs-tp(be32(day) ‖ HID)` ∈ G1.
+pub fn cs_permit_point(day: u32, hid: &Hid) -> G1 {
+    G1::hash(
+        G1Domain::CsTimePermit,
+        &[&day.to_be_bytes(), hid.as_bytes()],
+    )
+}
+
+/// The P2P server identity point `H1(HID_A)` ∈ G1
+/// (`HID_A = SHA-256(ID_A ‖ be32 epoch)`, see [`Identity::p2p_hid`]).
+pub fn p2p_server_point(hid: &Hid) -> G1 {
+    G1::hash(G1Domain::P2pIdentity, &[hid.as_bytes()])
+}
+
+/// The P2P client identity point `H2(HID_B)` ∈ G2.
+pub fn p2p_client_point(hid: &Hid) -> G2 {
+    G2::hash(G2Domain::P2pIdentity, &[hid.as_bytes()])
+}
+
+// ---------------------------------------------------------------------------
+// Deployments and master shares
+// ---------------------------------------------------------------------------
+
+fn random_bytes<const N: usize>(rng: &dyn EntropySource) -> Result<[u8; N], RandomError> {
+    let mut b = [0u8; N];
+    rng.fill(&mut b)?;
+    Ok(b)
+}
+
+impl CsDeployment {
+    /// A new CS deployment with a random [`DeploymentId`]. Fails if
+    /// `dta_count` is 0 or the entropy source fails.
+    pub fn new(
+        dta_count: u8,
+        permits: PermitPolicy,
+        rng: &dyn EntropySource,
+    ) -> Result<Self, DtaError> {
+        if dta_count == 0 {
+            return Err(DtaError::NoDtas);
+        }
+        Ok(Self {
+            id: DeploymentId(random_bytes(rng)?),
+            dta_count,
+            permits,
+        })
+    }
+}
+
+impl P2pDeployment {
+    /// A new P2P deployment with a random [`DeploymentId`]. Fails if
+    /// `dta_count` is 0, `epoch_seconds` is below [`MIN_EPOCH_SECONDS`], or the
+    /// entropy source fails.
+    pub fn new(
+        dta_count: u8,
+        epoch_seconds: u32,
+        rng: &dyn EntropySource,
+    ) -> Result<Self, DtaError> {
+        if dta_count == 0 {
+            return Err(DtaError::NoDtas);
+        }
+        if epoch_seconds < MIN_EPOCH_SECONDS {
+            return Err(DtaError::EpochTooShort(epoch_seconds));
+        }
+        Ok(Self {
+            id: DeploymentId(random_bytes(rng)?),
+            dta_count,
+            epoch_seconds,
+        })
+    }
+}
+
+/// Checks the invariants every deployment must keep (`dta_count ≥ 1`,
+/// `epoch_seconds ≥ MIN_EPOCH_SECONDS`).
+pub(crate) fn check_deployment(deployment: &Deployment) -> Result<(), DtaError> {
+    if deployment.dta_count() == 0 {
+        return Err(DtaError::NoDtas);
+    }
+    if let Deployment::P2p(d) = deployment {
+        if d.epoch_seconds < MIN_EPOCH_SECONDS {
+            return Err(DtaError::EpochTooShort(d.epoch_seconds));
+        }
+    }
+    Ok(())
+}
+
+impl MasterShare {
+    /// A new D-TA for `deployment`: a uniformly random non-zero master share
+    /// `s_i` and a random [`DtaId`]. Fails if the deployment is invalid
+    /// (`dta_count` 0, epoch too short) or the entropy source fails.
+    pub fn generate(deployment: Deployment, rng: &dyn EntropySource) -> Result<Self, DtaError> {
+        check_deployment(&deployment)?;
+        Ok(Self {
+            deployment,
+            dta: DtaId(random_bytes(rng)?),
+            secret: Scalar::random(rng)?,
+        })
+    }
+
+    /// The suite of this master share.
+    pub fn suite(&self) -> Suite {
+        self.deployment.suite()
+    }
+
+    fn cs(&self) -> Result<CsDeployment, DtaError> {
+        match self.deployment {
+            Deployment::Cs(d) => Ok(d),
+            Deployment::P2p(_) => Err(DtaError::WrongSuite {
+                expected: Suite::Cs,
+                found: Suite::P2p,
+            }),
+        }
+    }
+
+    fn p2p(&self) -> Result<P2pDeployment, DtaError> {
+        match self.deployment {
+            Deployment::P2p(d) => Ok(d),
+            Deployment::Cs(_) => Err(DtaError::WrongSuite {
+                expected: Suite::P2p,
+                found: Suite::Cs,
+            }),
+        }
+    }
+
+    /// This D-TA's share `s_i·Q` of the CS server secret. Fails with
+    /// [`DtaError::WrongSuite`] for a P2P master share.
+    pub fn issue_cs_server_secret(&self) -> Result<Share<CsServerSecret>, DtaError> {
+        let deployment = self.cs()?;
+        Ok(Share {
+            dta: self.dta,
+            key: CsServerSecret {
+                deployment,
+                point: &G2::generator() * &self.secret,
+            },
+        })
+    }
+
+    /// This D-TA's share `s_i·A` of `identity`'s CS client secret. Fails with
+    /// [`DtaError::WrongSuite`] for a P2P master share.
+    pub fn issue_cs_client_secret(
+        &self,
+        identity: &Identity,
+    ) -> Result<Share<CsClientSecret>, DtaError> {
+        let deployment = self.cs()?;
+        let a = cs_identity_point(&identity.cs_hid());
+        Ok(Share {
+            dta: self.dta,
+            key: CsClientSecret {
+                deployment,
+                point: &a * &self.secret,
+                identity: identity.clone(),
+            },
+        })
+    }
+
+    /// This D-TA's share `s_i·T` of `identity`'s time permit for `day`.
+    /// Fails for a P2P master share ([`DtaError::WrongSuite`]), when the
+    /// deployment's permit policy is off ([`DtaError::PermitsOff`]) and for
+    /// day 0 ([`DtaError::DayZero`]).
+    pub fn issue_cs_time_permit(
+        &self,
+        identity: &Identity,
+        day: u32,
+    ) -> Result<Share<CsTimePermit>, DtaError> {
+        let deployment = self.cs()?;
+        if deployment.permits == PermitPolicy::Off {
+            return Err(DtaError::PermitsOff);
+        }
+        if day == 0 {
+            return Err(DtaError::DayZero);
+        }
+        let t = cs_permit_point(day, &identity.cs_hid());
+        Ok(Share {
+            dta: self.dta,
+            key: CsTimePermit {
+                deployment,
+                point: &t * &self.secret,
+                identity: identity.clone(),
+                day,
+            },
+        })
+    }
+
+    /// This D-TA's share `s_i·H1(HID_A)` of the P2P server key of `identity`
+    /// for `epoch`. Fails with [`DtaError::WrongSuite`] for a CS master share.
+    pub fn issue_p2p_server_key(
+        &self,
+        identity: &Identity,
+        epoch: u32,
+    ) -> Result<Share<P2pServerKey>, DtaError> {
+        let deployment = self.p2p()?;
+        let h1 = p2p_server_point(&identity.p2p_hid(epoch));
+        Ok(Share {
+            dta: self.dta,
+            key: P2pServerKey {
+                deployment,
+                point: &h1 * &self.secret,
+                identity: identity.clone(),
+                epoch,
+            },
+        })
+    }
+
+    /// This D-TA's share `s_i·H2(HID_B)` of the P2P client key of `identity`
+    /// for `epoch`. Fails with [`DtaError::WrongSuite`] for a CS master share.
+    pub fn issue_p2p_client_key(
+        &self,
+        identity: &Identity,
+        epoch: u32,
+    ) -> Result<Share<P2pClientKey>, DtaError> {
+        let deployment = self.p2p()?;
+        let h2 = p2p_client_point(&identity.p2p_hid(epoch));
+        Ok(Share {
+            dta: self.dta,
+            key: P2pClientKey {
+                deployment,
+                point: &h2 * &self.secret,
+                identity: identity.clone(),
+                epoch,
+            },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Combining
+// ---------------------------------------------------------------------------
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Key types whose shares can be added: the issuable keys.
+pub trait Combine: Sized + sealed::Sealed {
+    /// Adds the shares of all D-TAs into the key.
+    ///
+    /// Refuses, in this order: no shares ([`DtaError::NoShares`]); shares of
+    /// different deployments ([`DtaError::MixedDeployments`]), identities
+    /// ([`DtaError::MixedIdentities`]), days ([`DtaError::MixedDays`]) or
+    /// epochs ([`DtaError::MixedEpochs`]); two shares of one D-TA
+    /// ([`DtaError::DuplicateDta`]); a number of shares other than the
+    /// deployment's `dta_count` ([`DtaError::WrongShareCount`]); and a sum
+    /// equal to the identity point ([`DtaError::IdentityKey`]).
+    fn combine(shares: &[Share<Self>]) -> Result<Self, DtaError>;
+}
+
+/// What combining needs to know about a key type (crate-internal).
+pub(crate) trait Shareable: Clone {
+    fn dta_count(&self) -> u8;
+    /// Checks that `other` has the same deployment, identity, day and epoch.
+    fn same_metadata(&self, other: &Self) -> Result<(), DtaError>;
+    /// `self.point += other.point`.
+    fn add_point(&mut self, other: &Self);
+    fn point_is_identity(&self) -> bool;
+}
+
+fn same_deployment<D: PartialEq>(
+    a: &D,
+    b: &D,
+    id: impl Fn(&D) -> DeploymentId,
+) -> Result<(), DtaError> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(DtaError::MixedDeployments {
+            first: id(a),
+            other: id(b),
+        })
+    }
+}
+
+fn same_identity(a: &Identity, b: &Identity) -> Result<(), DtaError> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(DtaError::MixedIdentities {
+            first: a.clone(),
+            other: b.clone(),
+        })
+    }
+}
+
+fn same_epoch(a: u32, b: u32) -> Result<(), DtaError> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(DtaError::MixedEpochs { first: a, other: b })
+    }
+}
+
+macro_rules! shareable {
+    ($name:ident, $dep_id:expr, |$a:ident, $b:ident| $extra:expr) => {
+        impl sealed::Sealed for $name {}
+
+        impl Shareable for $name {
+            fn dta_count(&self) -> u8 {
+                self.deployment.dta_count
+            }
+            fn same_metadata(&self, other: &Self) -> Result<(), DtaError> {
+                same_deployment(&self.deployment, &other.deployment, $dep_id)?;
+                let ($a, $b) = (self, other);
+                $extra
+            }
+            fn add_point(&mut self, other: &Self) {
+                self.point = &self.point + &other.point;
+            }
+            fn point_is_identity(&self) -> bool {
+                bool::from(self.point.is_identity())
+            }
+        }
+
+        impl Combine for $name {
+            fn combine(shares: &[Share<Self>]) -> Result<Self, DtaError> {
+                combine_checked(shares)
+            }
+        }
+    };
+}
+
+shareable!(CsServerSecret, |d: &CsDeployment| d.id, |_a, _b| Ok(()));
+shareable!(CsClientSecret, |d: &CsDeployment| d.id, |a, b| {
+    same_identity(&a.identity, &b.identity)
+});
+shareable!(CsTimePermit, |d: &CsDeployment| d.id, |a, b| {
+    same_identity(&a.identity, &b.identity)?;
+    if a.day == b.day {
+        Ok(())
+    } else {
+        Err(DtaError::MixedDays {
+            first: a.day,
+            other: b.day,
+        })
+    }
+});
+shareable!(P2pServerKey, |d: &P2pDeployment| d.id, |a, b| {
+    same_identity(&a.identity, &b.identity)?;
+    same_epoch(a.epoch, b.epoch)
+});
+shareable!(P2pClientKey, |d: &P2pDeployment| d.id, |a, b| {
+    same_identity(&a.identity, &b.identity)?;
+    same_epoch(a.epoch, b.epoch)
+});
+
+fn combine_checked<K: Shareable>(shares: &[Share<K>]) -> Result<K, DtaError> {
+    let (first, rest) = shares.split_first().ok_or(DtaError::NoShares)?;
+    for share in rest {
+        first.key.same_metadata(&share.key)?;
+    }
+    for (i, share) in shares.iter().enumerate() {
+        if shares.iter().skip(i + 1).any(|s| s.dta == share.dta) {
+            return Err(DtaError::DuplicateDta(share.dta));
+        }
+    }
+    let expected = first.key.dta_count();
+    if shares.len() != usize::from(expected) {
+        return Err(DtaError::WrongShareCount {
+            expected,
+            got: shares.len(),
+        });
+    }
+    let key = sum(first, rest);
+    if key.point_is_identity() {
+        return Err(DtaError::IdentityKey);
+    }
+    Ok(key)
+}
+
+fn sum<K: Shareable>(first: &Share<K>, rest: &[Share<K>]) -> K {
+    let mut key = first.key.clone();
+    for share in rest {
+        key.add_point(&share.key);
+    }
+    key
+}
+
+/// Adds shares with no checks at all, so tests can show that a subset of the
+/// D-TAs' shares gives a key that does not work. Never use outside tests.
+#[cfg(test)]
+pub(crate) fn combine_unchecked<K: Shareable>(shares: &[Share<K>]) -> Option<K> {
+    let (first, rest) = shares.split_first()?;
+    Some(sum(first, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pairing::{SeededEntropy, pairing};
+
+    fn cs_dep(n: u8, rng: &SeededEntropy) -> Deployment {
+        Deployment::Cs(CsDeployment::new(n, PermitPolicy::Required, rng).unwrap())
+    }
+
+    fn p2p_dep(n: u8, rng: &SeededEntropy) -> Deployment {
+        Deployment::P2p(P2pDeployment::new(n, 3_600, rng).unwrap())
+    }
+
+    fn dtas(dep: Deployment, rng: &SeededEntropy) -> Vec<MasterShare> {
+        (0..dep.dta_count())
+            .map(|_| MasterShare::generate(dep, rng).unwrap())
+            .collect()
+    }
+
+    fn master_sum(masters: &[MasterShare]) -> Scalar {
+        masters
+            .iter()
+            .fold(Scalar::zero(), |acc, m| &acc + &m.secret)
+    }
+
+    fn alice() -> Identity {
+        Identity::new("alice@example.com").unwrap()
+    }
+
+    #[test]
+    fn deployment_constructors_validate() {
+        let rng = SeededEntropy::new(b"dep");
+        assert_eq!(
+            CsDeployment::new(0, PermitPolicy::Off, &rng),
+            Err(DtaError::NoDtas)
+        );
+        assert_eq!(P2pDeployment::new(0, 3_600, &rng), Err(DtaError::NoDtas));
+        assert_eq!(
+            P2pDeployment::new(2, 59, &rng),
+            Err(DtaError::EpochTooShort(59))
+        );
+        let a = CsDeployment::new(3, PermitPolicy::Off, &rng).unwrap();
+        let b = CsDeployment::new(3, PermitPolicy::Off, &rng).unwrap();
+        assert_ne!(a.id, b.id, "deployment ids are random");
+        assert_eq!((a.dta_count, a.permits), (3, PermitPolicy::Off));
+        let p = P2pDeployment::new(2, 60, &rng).unwrap();
+        assert_eq!((p.dta_count, p.epoch_seconds), (2, 60));
+    }
+
+    #[test]
+    fn master_shares_are_distinct_and_nonzero() {
+        let rng = SeededEntropy::new(b"ms");
+        let dep = cs_dep(3, &rng);
+        let m = dtas(dep, &rng);
+        assert_ne!(m[0].dta, m[1].dta);
+        assert!(m[0].secret != m[1].secret);
+        assert!(!bool::from(m[0].secret.is_zero()));
+        assert_eq!(m[0].deployment, dep);
+        assert_eq!(m[0].suite(), Suite::Cs);
+        let bad = Deployment::P2p(P2pDeployment {
+            id: DeploymentId([1; 16]),
+            dta_count: 2,
+            epoch_seconds: 10,
+        });
+        assert!(matches!(
+            MasterShare::generate(bad, &rng),
+            Err(DtaError::EpochTooShort(10))
+        ));
+    }
+
+    #[test]
+    fn issuing_follows_the_formulas() {
+        let rng = SeededEntropy::new(b"formulas");
+        let cs = dtas(cs_dep(2, &rng), &rng);
+        let p2p = dtas(p2p_dep(2, &rng), &rng);
+        let id = alice();
+        let s = &cs[0].secret;
+        let a = G1::hash(G1Domain::CsIdentity, &[&id.cs_hid().0]);
+        let t = G1::hash(
+            G1Domain::CsTimePermit,
+            &[&[0, 0, 0x4f, 0xc0], &id.cs_hid().0],
+        );
+        assert_eq!(
+            cs[0].issue_cs_server_secret().unwrap().key.point,
+            &G2::generator() * s
+        );
+        let cs_share = cs[0].issue_cs_client_secret(&id).unwrap();
+        assert_eq!(cs_share.key.point, &a * s);
+        assert_eq!(cs_share.dta, cs[0].dta);
+        assert_eq!(cs_share.key.identity, id);
+        let tp = cs[0].issue_cs_time_permit(&id, 0x4fc0).unwrap();
+        assert_eq!((tp.key.point.clone(), tp.key.day), (&t * s, 0x4fc0));
+        let s = &p2p[0].secret;
+        let hid = id.p2p_hid(7);
+        let h1 = G1::hash(G1Domain::P2pIdentity, &[&hid.0]);
+        let h2 = G2::hash(G2Domain::P2pIdentity, &[&hid.0]);
+        let sk = p2p[0].issue_p2p_server_key(&id, 7).unwrap();
+        assert_eq!((sk.key.point.clone(), sk.key.epoch), (&h1 * s, 7));
+        let ck = p2p[0].issue_p2p_client_key(&id, 7).unwrap();
+        assert_eq!((ck.key.point.clone(), ck.key.epoch), (&h2 * s, 7));
+        // The public point helpers are the same hashes.
+        assert_eq!(cs_identity_point(&id.cs_hid()), a);
+        assert_eq!(cs_permit_point(0x4fc0, &id.cs_hid()), t);
+        assert_eq!(p2p_server_point(&hid), h1);
+        assert_eq!(p2p_client_point(&hid), h2);
+    }
+
+    #[test]
+    fn issuing_refuses_the_wrong_suite_and_bad_permits() {
+        let rng = SeededEntropy::new(b"suite");
+        let cs = MasterShare::generate(cs_dep(1, &rng), &rng).unwrap();
+        let p2p = MasterShare::generate(p2p_dep(1, &rng), &rng).unwrap();
+        let id = alice();
+        let want_cs = DtaError::WrongSuite {
+            expected: Suite::Cs,
+            found: Suite::P2p,
+        };
+        let want_p2p = DtaError::WrongSuite {
+            expected: Suite::P2p,
+            found: Suite::Cs,
+        };
+        assert_eq!(p2p.issue_cs_server_secret().unwrap_err(), want_cs);
+        assert_eq!(p2p.issue_cs_client_secret(&id).unwrap_err(), want_cs);
+        assert_eq!(p2p.issue_cs_time_permit(&id, 5).unwrap_err(), want_cs);
+        assert_eq!(cs.issue_p2p_server_key(&id, 5).unwrap_err(), want_p2p);
+        assert_eq!(cs.issue_p2p_client_key(&id, 5).unwrap_err(), want_p2p);
+        assert_eq!(
+            cs.issue_cs_time_permit(&id, 0).unwrap_err(),
+            DtaError::DayZero
+        );
+        let off = Deployment::Cs(CsDeployment::new(1, PermitPolicy::Off, &rng).unwrap());
+        let off = MasterShare::generate(off, &rng).unwrap();
+        assert_eq!(
+            off.issue_cs_time_permit(&id, 5).unwrap_err(),
+            DtaError::PermitsOff
+        );
+    }
+
+    #[test]
+    fn combining_all_shares_gives_the_master_key() {
+        let rng = SeededEntropy::new(b"combine");
+        let m = dtas(cs_dep(3, &rng), &rng);
+        let s = master_sum(&m);
+        let shares: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_cs_server_secret().unwrap())
+            .collect();
+        let ss = CsServerSecret::combine(&shares).unwrap();
+        assert_eq!(ss.point, &G2::generator() * &s);
+        let id = alice();
+        let shares: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_cs_time_permit(&id, 9).unwrap())
+            .collect();
+        let tp = CsTimePermit::combine(&shares).unwrap();
+        assert_eq!(tp.point, &cs_permit_point(9, &id.cs_hid()) * &s);
+        assert_eq!((tp.day, tp.identity), (9, id));
+    }
+
+    #[test]
+    fn combine_error_cases() {
+        let rng = SeededEntropy::new(b"errors");
+        let dep = cs_dep(3, &rng);
+        let m = dtas(dep, &rng);
+        let id = alice();
+        let bob = Identity::new("bob@example.com").unwrap();
+        let cs = |i: usize, who: &Identity| m[i].issue_cs_client_secret(who).unwrap();
+
+        assert_eq!(
+            CsClientSecret::combine(&[]).unwrap_err(),
+            DtaError::NoShares
+        );
+        let two = [cs(0, &id), cs(1, &id)];
+        let err = CsClientSecret::combine(&two).unwrap_err();
+        assert_eq!(
+            err,
+            DtaError::WrongShareCount {
+                expected: 3,
+                got: 2
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "this deployment has 3 D-TAs; 2 shares given"
+        );
+        assert_eq!(
+            CsClientSecret::combine(&[cs(0, &id), cs(1, &id), cs(0, &id)]).unwrap_err(),
+            DtaError::DuplicateDta(m[0].dta)
+        );
+        assert_eq!(
+            CsClientSecret::combine(&[cs(0, &id), cs(1, &bob), cs(2, &id)]).unwrap_err(),
+            DtaError::MixedIdentities {
+                first: id.clone(),
+                other: bob.clone()
+            }
+        );
+        // A share from another deployment (and its fourth D-TA).
+        let other = MasterShare::generate(cs_dep(3, &rng), &rng).unwrap();
+        let foreign = other.issue_cs_client_secret(&id).unwrap();
+        assert_eq!(
+            CsClientSecret::combine(&[cs(0, &id), foreign, cs(2, &id)]).unwrap_err(),
+            DtaError::MixedDeployments {
+                first: dep.id(),
+                other: other.deployment.id()
+            }
+        );
+        let tp = |i: usize, d: u32| m[i].issue_cs_time_permit(&id, d).unwrap();
+        assert_eq!(
+            CsTimePermit::combine(&[tp(0, 4), tp(1, 4), tp(2, 5)]).unwrap_err(),
+            DtaError::MixedDays { first: 4, other: 5 }
+        );
+        let pm = dtas(p2p_dep(2, &rng), &rng);
+        let sk = |i: usize, e: u32| pm[i].issue_p2p_server_key(&id, e).unwrap();
+        assert_eq!(
+            P2pServerKey::combine(&[sk(0, 1), sk(1, 2)]).unwrap_err(),
+            DtaError::MixedEpochs { first: 1, other: 2 }
+        );
+        let ck = |i: usize, e: u32| pm[i].issue_p2p_client_key(&id, e).unwrap();
+        assert_eq!(
+            P2pClientKey::combine(&[ck(0, 1), ck(1, 2)]).unwrap_err(),
+            DtaError::MixedEpochs { first: 1, other: 2 }
+        );
+        assert!(P2pClientKey::combine(&[ck(0, 1), ck(1, 1)]).is_ok());
+    }
+
+    #[test]
+    fn shares_that_cancel_are_refused() {
+        let rng = SeededEntropy::new(b"cancel");
+        let dep = cs_dep(2, &rng);
+        let m0 = MasterShare::generate(dep, &rng).unwrap();
+        let m1 = MasterShare {
+            deployment: dep,
+            dta: DtaId([9; 8]),
+            secret: -&m0.secret,
+        };
+        let shares = [
+            m0.issue_cs_server_secret().unwrap(),
+            m1.issue_cs_server_secret().unwrap(),
+        ];
+        assert_eq!(
+            CsServerSecret::combine(&shares).unwrap_err(),
+            DtaError::IdentityKey
+        );
+    }
+
+    /// The M-Pin relation `e(CS, Q) == e(A, SS)` holds only with every D-TA's
+    /// share; likewise for time permits `e(TP, Q) == e(T, SS)`.
+    #[test]
+    fn cs_keys_from_fewer_shares_do_not_verify() {
+        let rng = SeededEntropy::new(b"mpin relation");
+        let m = dtas(cs_dep(3, &rng), &rng);
+        let id = alice();
+        let a = cs_identity_point(&id.cs_hid());
+        let q = G2::generator();
+        let ss_shares: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_cs_server_secret().unwrap())
+            .collect();
+        let ss = CsServerSecret::combine(&ss_shares).unwrap();
+        let cs_shares: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_cs_client_secret(&id).unwrap())
+            .collect();
+        let full = CsClientSecret::combine(&cs_shares).unwrap();
+        assert_eq!(pairing(&full.point, &q), pairing(&a, &ss.point));
+        let partial = combine_unchecked(&cs_shares[..2]).unwrap();
+        assert_ne!(pairing(&partial.point, &q), pairing(&a, &ss.point));
+        // A server secret missing a share does not accept the full client secret.
+        let ss_partial = combine_unchecked(&ss_shares[1..]).unwrap();
+        assert_ne!(pairing(&full.point, &q), pairing(&a, &ss_partial.point));
+
+        let t = cs_permit_point(20_000, &id.cs_hid());
+        let tp_shares: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_cs_time_permit(&id, 20_000).unwrap())
+            .collect();
+        let tp = CsTimePermit::combine(&tp_shares).unwrap();
+        assert_eq!(pairing(&tp.point, &q), pairing(&t, &ss.point));
+        let tp_partial = combine_unchecked(&tp_shares[..2]).unwrap();
+        assert_ne!(pairing(&tp_partial.point, &q), pairing(&t, &ss.point));
+    }
+
+    /// The P2P relation `e(D_A, H2(B)) == e(H1(A), D_B)` holds only with every
+    /// D-TA's share.
+    #[test]
+    fn p2p_keys_from_fewer_shares_do_not_verify() {
+        let rng = SeededEntropy::new(b"p2p relation");
+        let m = dtas(p2p_dep(3, &rng), &rng);
+        let server = Identity::new("server.example").unwrap();
+        let client = alice();
+        let h1 = p2p_server_point(&server.p2p_hid(42));
+        let h2 = p2p_client_point(&client.p2p_hid(42));
+        let da: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_p2p_server_key(&server, 42).unwrap())
+            .collect();
+        let db: Vec<_> = m
+            .iter()
+            .map(|d| d.issue_p2p_client_key(&client, 42).unwrap())
+            .collect();
+        let d_a = P2pServerKey::combine(&da).unwrap();
+        let d_b = P2pClientKey::combine(&db).unwrap();
+        assert_eq!(pairing(&d_a.point, &h2), pairing(&h1, &d_b.point));
+        let d_a2 = combine_unchecked(&da[..2]).unwrap();
+        assert_ne!(pairing(&d_a2.point, &h2), pairing(&h1, &d_b.point));
+        let d_b2 = combine_unchecked(&db[1..]).unwrap();
+        assert_ne!(pairing(&d_a.point, &h2), pairing(&h1, &d_b2.point));
+    }
+}
