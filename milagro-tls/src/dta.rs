@@ -36,12 +36,13 @@
 //! original Milagro design). Note that `s_i·Q` is never published, so a client
 //! cannot check one D-TA's share by itself.
 
-use crate::identity::{Hid, Identity};
+use crate::identity::Identity;
 use crate::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId, DtaId,
     MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
 };
-use crate::pairing::{EntropySource, G1, G1Domain, G2, G2Domain, RandomError, Scalar};
+use crate::pairing::{EntropySource, G2, RandomError, Scalar};
+pub use crate::points::{cs_identity_point, cs_permit_point, p2p_client_point, p2p_server_point};
 
 /// The shortest P2P epoch, in seconds. Shorter epochs would make clock skew
 /// between peers reject most handshakes.
@@ -124,34 +125,6 @@ pub enum DtaError {
     /// The shares add up to the identity point (they cancel out): not a usable key.
     #[error("the shares add up to the identity point; refusing the key")]
     IdentityKey,
-}
-
-// ---------------------------------------------------------------------------
-// Public points
-// ---------------------------------------------------------------------------
-
-/// The CS identity point `A = H_cs-id(HID)` ∈ G1 (`HID = SHA-256(ID)`).
-pub fn cs_identity_point(hid: &Hid) -> G1 {
-    G1::hash(G1Domain::CsIdentity, &[hid.as_bytes()])
-}
-
-/// The CS time-permit point `T = H_cs-tp(be32(day) ‖ HID)` ∈ G1.
-pub fn cs_permit_point(day: u32, hid: &Hid) -> G1 {
-    G1::hash(
-        G1Domain::CsTimePermit,
-        &[&day.to_be_bytes(), hid.as_bytes()],
-    )
-}
-
-/// The P2P server identity point `H1(HID_A)` ∈ G1
-/// (`HID_A = SHA-256(ID_A ‖ be32 epoch)`, see [`Identity::p2p_hid`]).
-pub fn p2p_server_point(hid: &Hid) -> G1 {
-    G1::hash(G1Domain::P2pIdentity, &[hid.as_bytes()])
-}
-
-/// The P2P client identity point `H2(HID_B)` ∈ G2.
-pub fn p2p_client_point(hid: &Hid) -> G2 {
-    G2::hash(G2Domain::P2pIdentity, &[hid.as_bytes()])
 }
 
 // ---------------------------------------------------------------------------
@@ -520,7 +493,7 @@ pub(crate) fn combine_unchecked<K: Shareable>(shares: &[Share<K>]) -> Option<K> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairing::{SeededEntropy, pairing};
+    use crate::pairing::{G1, G1Domain, G2Domain, SeededEntropy, pairing};
 
     fn cs_dep(n: u8, rng: &SeededEntropy) -> Deployment {
         Deployment::Cs(CsDeployment::new(n, PermitPolicy::Required, rng).unwrap())

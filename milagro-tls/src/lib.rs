@@ -25,4 +25,5 @@ pub mod keys;
 pub mod mpin;
 pub mod p2p;
 pub mod pairing;
+pub mod points;
 pub mod tls;

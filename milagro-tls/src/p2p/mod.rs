@@ -51,9 +51,10 @@ use zeroize::Zeroizing;
 use crate::identity::{Hid, Identity};
 use crate::keys::{DeploymentId, P2pClientKey, P2pDeployment, P2pServerKey};
 use crate::pairing::{
-    DecodeError, EntropySource, G1, G1_BYTES, G1Domain, G2, G2_BYTES, G2Domain, G2Prepared, Gt,
-    RandomError, Scalar, ScalarDomain, multi_pairing, sha256,
+    DecodeError, EntropySource, G1, G1_BYTES, G2, G2_BYTES, G2Prepared, Gt, RandomError, Scalar,
+    ScalarDomain, multi_pairing, sha256,
 };
+use crate::points::{p2p_client_point, p2p_server_point};
 
 /// Length of the client key share: `be32(epoch) ‖ HID_B ‖ Pg ‖ Pb`.
 pub const CLIENT_SHARE_BYTES: usize = 4 + 32 + G1_BYTES + G2_BYTES;
@@ -298,7 +299,7 @@ struct ServerEpochKey {
 impl ServerEpochKey {
     fn new(key: P2pServerKey) -> Self {
         let hid_a = key.identity.p2p_hid(key.epoch);
-        let h1_a = G1::hash(G1Domain::P2pIdentity, &[hid_a.as_bytes()]);
+        let h1_a = p2p_server_point(&hid_a);
         Self { key, hid_a, h1_a }
     }
 }
@@ -415,7 +416,7 @@ fn server_values(ek: &ServerEpochKey, share: &P2pClientShare, x: &Scalar) -> Ser
         &ek.hid_a,
         &share.header.hid_b,
     );
-    let h2_b = G2::hash(G2Domain::P2pIdentity, &[share.header.hid_b.as_bytes()]);
+    let h2_b = p2p_client_point(&share.header.hid_b);
     let p1 = &ek.key.point * &(x + &pia);
     let p1_pib = &p1 * &pib;
     let k = multi_pairing(&[(&p1_pib, &h2_b.prepare()), (&p1, &share.pb.prepare())]);
@@ -692,8 +693,8 @@ impl P2pClient {
         }
         let hid_a = server_identity.p2p_hid(key.epoch);
         let hid_b = key.identity.p2p_hid(key.epoch);
-        let h1_a = G1::hash(G1Domain::P2pIdentity, &[hid_a.as_bytes()]);
-        let h2_b = G2::hash(G2Domain::P2pIdentity, &[hid_b.as_bytes()]);
+        let h1_a = p2p_server_point(&hid_a);
+        let h2_b = p2p_client_point(&hid_b);
         let d_b = key.point.prepare();
         Ok(Self {
             key,

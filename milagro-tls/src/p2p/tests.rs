@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::pairing::{SeededEntropy, pairing};
+use crate::pairing::{G1Domain, G2Domain, SeededEntropy, pairing};
 
 const EPOCH: u32 = 20_000;
 
