@@ -28,8 +28,9 @@ const V: usize = 204;
 const R: usize = 252;
 
 /// An on-curve G1 point outside the prime-order subgroup: x = 4,
-/// y² = 4³ + 4 = 68 is a square mod p (checked with Python's big integers),
-/// and the cofactor is ≈2^125, so the point is not in the subgroup.
+/// y² = 4³ + 4 = 68 is a square mod p (checked with Python's big integers);
+/// `pairing::tests::non_subgroup_point_is_refused` scans x = 1..=50 and
+/// asserts every on-curve point there is not torsion-free.
 const NON_SUBGROUP_G1: &str = "800000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000004";
 
 struct Deployment {
