@@ -1,1 +1,0 @@
-//! Server-side guard state: attempt reservations, lockout, replay cache, throttle. (In progress.)

@@ -1,0 +1,226 @@
+//! The attempt table: per-identity reservations, confirmed and cumulative
+//! wrong-PIN counts, with TTL expiry through an ordered index.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::Refusal;
+use super::clock::GuardTime;
+use super::observer::Stage;
+use super::policy::LockoutPolicy;
+use super::store::{IdentityStatus, WrongPinCounts};
+use crate::identity::Hid;
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    id: u64,
+    expires: GuardTime,
+    stage: Stage,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    confirmed: u32,
+    cumulative: u32,
+    slots: Vec<Slot>,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        self.confirmed == 0 && self.cumulative == 0 && self.slots.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Attempts {
+    policy: LockoutPolicy,
+    entries: HashMap<Hid, Entry>,
+    /// (expiry, reservation id, HID) of every slot.
+    expiry: BTreeSet<(GuardTime, u64, Hid)>,
+    next_id: u64,
+}
+
+impl Attempts {
+    pub(super) fn new(policy: LockoutPolicy) -> Self {
+        Self {
+            policy,
+            entries: HashMap::new(),
+            expiry: BTreeSet::new(),
+            next_id: 1,
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Releases every slot whose TTL has passed at `now` (nothing counted).
+    fn prune(&mut self, now: GuardTime) {
+        while let Some(&(expires, id, hid)) = self.expiry.first() {
+            if expires > now {
+                break;
+            }
+            self.expiry.pop_first();
+            self.take_slot(&hid, id);
+        }
+    }
+
+    /// Removes slot `id` of `hid` (and its index entry) if present; drops the
+    /// entry when nothing is left in it. Returns the slot's stage.
+    fn take_slot(&mut self, hid: &Hid, id: u64) -> Option<Stage> {
+        let entry = self.entries.get_mut(hid)?;
+        let pos = entry.slots.iter().position(|s| s.id == id)?;
+        let slot = entry.slots.swap_remove(pos);
+        self.expiry.remove(&(slot.expires, slot.id, *hid));
+        if entry.is_empty() {
+            self.entries.remove(hid);
+        }
+        Some(slot.stage)
+    }
+
+    /// Atomically reserves an attempt, or refuses without counting anything.
+    pub(super) fn reserve(&mut self, hid: &Hid, now: GuardTime) -> Result<u64, Refusal> {
+        self.prune(now);
+        let p = self.policy;
+        match self.entries.get(hid) {
+            Some(e) => {
+                let in_flight = u32::try_from(e.slots.len()).unwrap_or(u32::MAX);
+                if e.cumulative >= p.cumulative_cap {
+                    return Err(Refusal::LockedUntilReenrolled);
+                }
+                if e.confirmed >= p.max_failures {
+                    return Err(Refusal::LockedOut);
+                }
+                if in_flight >= p.max_in_flight
+                    || e.confirmed.saturating_add(in_flight) >= p.max_failures
+                {
+                    return Err(Refusal::TooManyInFlight);
+                }
+            }
+            None => {
+                if p.cumulative_cap == 0 {
+                    return Err(Refusal::LockedUntilReenrolled);
+                }
+                if p.max_failures == 0 {
+                    return Err(Refusal::LockedOut);
+                }
+                if p.max_in_flight == 0 {
+                    return Err(Refusal::TooManyInFlight);
+                }
+                if self.entries.len() >= p.max_identities {
+                    return Err(Refusal::AttemptTableFull);
+                }
+            }
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let expires = now.saturating_add(p.reservation_ttl);
+        self.entries.entry(*hid).or_default().slots.push(Slot {
+            id,
+            expires,
+            stage: Stage::Reserved,
+        });
+        self.expiry.insert((expires, id, *hid));
+        Ok(id)
+    }
+
+    /// Moves a live slot to `stage` with that stage's TTL from `now`.
+    /// Returns false when the slot is gone (released or expired).
+    pub(super) fn advance(&mut self, hid: &Hid, id: u64, stage: Stage, now: GuardTime) -> bool {
+        self.prune(now);
+        let ttl = match stage {
+            Stage::AwaitingClassification => self.policy.classification_ttl,
+            Stage::Reserved | Stage::Proved => self.policy.reservation_ttl,
+        };
+        let Some(entry) = self.entries.get_mut(hid) else {
+            return false;
+        };
+        let Some(slot) = entry.slots.iter_mut().find(|s| s.id == id) else {
+            return false;
+        };
+        self.expiry.remove(&(slot.expires, id, *hid));
+        slot.expires = now.saturating_add(ttl);
+        slot.stage = stage;
+        self.expiry.insert((slot.expires, id, *hid));
+        true
+    }
+
+    /// Releases a slot without counting anything.
+    pub(super) fn release(&mut self, hid: &Hid, id: u64, now: GuardTime) {
+        self.prune(now);
+        self.take_slot(hid, id);
+    }
+
+    /// Turns the slot into a confirmed wrong PIN. Counts even when the slot
+    /// already expired (a late classification is still a real guess); `None`
+    /// only when the identity has no entry left and the table is full.
+    pub(super) fn wrong_pin(
+        &mut self,
+        hid: &Hid,
+        id: u64,
+        now: GuardTime,
+    ) -> Option<WrongPinCounts> {
+        self.prune(now);
+        self.take_slot(hid, id);
+        if !self.entries.contains_key(hid) && self.entries.len() >= self.policy.max_identities {
+            return None;
+        }
+        let e = self.entries.entry(*hid).or_default();
+        e.confirmed = e.confirmed.saturating_add(1);
+        e.cumulative = e.cumulative.saturating_add(1);
+        Some(WrongPinCounts {
+            confirmed: e.confirmed,
+            cumulative: e.cumulative,
+            locked_out: e.confirmed >= self.policy.max_failures,
+            locked_until_reenrolled: e.cumulative >= self.policy.cumulative_cap,
+        })
+    }
+
+    /// A handshake with a good proof completed: its slot is released and the
+    /// confirmed count reset (the cumulative count stays).
+    pub(super) fn completed(&mut self, hid: &Hid, id: u64, now: GuardTime) {
+        self.prune(now);
+        self.take_slot(hid, id);
+        if let Some(e) = self.entries.get_mut(hid) {
+            e.confirmed = 0;
+            if e.is_empty() {
+                self.entries.remove(hid);
+            }
+        }
+    }
+
+    /// Resets both counts (slots in flight stay).
+    pub(super) fn reenrolled(&mut self, hid: &Hid) {
+        if let Some(e) = self.entries.get_mut(hid) {
+            e.confirmed = 0;
+            e.cumulative = 0;
+            if e.is_empty() {
+                self.entries.remove(hid);
+            }
+        }
+    }
+
+    /// Resets the confirmed count only.
+    pub(super) fn unlock(&mut self, hid: &Hid) {
+        if let Some(e) = self.entries.get_mut(hid) {
+            e.confirmed = 0;
+            if e.is_empty() {
+                self.entries.remove(hid);
+            }
+        }
+    }
+
+    pub(super) fn status(&mut self, hid: &Hid, now: GuardTime) -> IdentityStatus {
+        self.prune(now);
+        let p = self.policy;
+        match self.entries.get(hid) {
+            None => IdentityStatus::default(),
+            Some(e) => IdentityStatus {
+                confirmed: e.confirmed,
+                cumulative: e.cumulative,
+                in_flight: u32::try_from(e.slots.len()).unwrap_or(u32::MAX),
+                locked_out: e.confirmed >= p.max_failures,
+                locked_until_reenrolled: e.cumulative >= p.cumulative_cap,
+            },
+        }
+    }
+}

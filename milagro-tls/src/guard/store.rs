@@ -1,0 +1,135 @@
+//! The storage seam: everything the guard remembers, behind one trait, so a
+//! store shared between servers can replace the in-memory one.
+
+use std::net::IpAddr;
+
+use super::Refusal;
+use super::clock::GuardTime;
+use super::replay::ReplayKey;
+use crate::identity::Hid;
+
+/// One reserved attempt, as the store knows it. Stores hand these out from
+/// [`GuardStore::reserve`]; the [`crate::guard::Guard`] handles carry them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReservationTicket {
+    hid: Hid,
+    source: IpAddr,
+    id: u64,
+}
+
+impl ReservationTicket {
+    /// A ticket for reservation `id` (unique within its store) of `hid`,
+    /// made from `source`. For [`GuardStore`] implementations.
+    pub fn new(hid: Hid, source: IpAddr, id: u64) -> Self {
+        Self { hid, source, id }
+    }
+
+    /// The identity the attempt is for.
+    pub fn hid(&self) -> &Hid {
+        &self.hid
+    }
+
+    /// The connection's source address.
+    pub fn source(&self) -> IpAddr {
+        self.source
+    }
+
+    /// The store's id for the reservation.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// An identity's counters after a wrong PIN was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongPinCounts {
+    /// Confirmed wrong PINs since the last successful login.
+    pub confirmed: u32,
+    /// Wrong PINs since the last re-enrolment.
+    pub cumulative: u32,
+    /// `confirmed` reached the lockout threshold.
+    pub locked_out: bool,
+    /// `cumulative` reached the cumulative cap.
+    pub locked_until_reenrolled: bool,
+}
+
+/// What a store knows about one identity at a given time (all zero/false for
+/// an identity it does not track).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IdentityStatus {
+    /// Confirmed wrong PINs since the last successful login.
+    pub confirmed: u32,
+    /// Wrong PINs since the last re-enrolment.
+    pub cumulative: u32,
+    /// Reservations currently held (any stage, TTL not passed).
+    pub in_flight: u32,
+    /// Refused until unlocked or re-enrolled.
+    pub locked_out: bool,
+    /// Refused until re-enrolled.
+    pub locked_until_reenrolled: bool,
+}
+
+/// Everything the guard remembers. Each method is atomic with respect to the
+/// others; times are passed in, so implementations need no clock.
+///
+/// Implementations must keep the guarantees documented on
+/// [`crate::guard::MemoryGuard`]: bounded state, refusal without counting,
+/// fail closed when full.
+pub trait GuardStore: Send + Sync {
+    /// `Err(Replay)` when (HID, U) was accepted within the replay window.
+    fn replay_seen(&self, key: &ReplayKey, now: GuardTime) -> Result<(), Refusal>;
+
+    /// Records (HID, U) after a good proof, atomically with the lookup:
+    /// `Err(Replay)` for a live key, `Err(ReplayCacheFull)` when full of live
+    /// entries (nothing evicted).
+    fn insert_after_good_proof(&self, key: &ReplayKey, now: GuardTime) -> Result<(), Refusal>;
+
+    /// Takes a ClientHello's cost from the source's bucket, or refuses
+    /// (`Throttled`, `SourceTableFull`) taking nothing.
+    fn admit_source(&self, source: IpAddr, now: GuardTime) -> Result<(), Refusal>;
+
+    /// Charges the source for a bad DLEQ or an invalid credential.
+    fn charge_source(&self, source: IpAddr, now: GuardTime);
+
+    /// Whole tokens the source holds at `now` (negative when in debt).
+    fn source_tokens(&self, source: IpAddr, now: GuardTime) -> i64;
+
+    /// Atomically reserves an attempt for `hid`, or refuses without counting
+    /// (`LockedUntilReenrolled`, `LockedOut`, `TooManyInFlight`,
+    /// `AttemptTableFull`). Abandoned reservations whose TTL has passed are
+    /// released first.
+    fn reserve(
+        &self,
+        hid: &Hid,
+        source: IpAddr,
+        now: GuardTime,
+    ) -> Result<ReservationTicket, Refusal>;
+
+    /// The proof failed: the slot waits for classification (classification
+    /// TTL from `now`). False when the slot is already gone.
+    fn proof_failed(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
+
+    /// The proof was good: the slot waits for the handshake to complete
+    /// (reservation TTL from `now`). False when the slot is already gone.
+    fn proof_ok(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
+
+    /// Releases the slot, counting nothing.
+    fn release(&self, ticket: &ReservationTicket, now: GuardTime);
+
+    /// Records a classified wrong PIN (confirmed and cumulative counts), even
+    /// if the slot has expired. `None` when it could not be recorded (table
+    /// full and no entry for the identity).
+    fn wrong_pin(&self, ticket: &ReservationTicket, now: GuardTime) -> Option<WrongPinCounts>;
+
+    /// The handshake completed: releases the slot, resets the confirmed count.
+    fn completed(&self, ticket: &ReservationTicket, now: GuardTime);
+
+    /// Administrative: the identity was re-enrolled; both counts reset.
+    fn reenrolled(&self, hid: &Hid);
+
+    /// Administrative: resets the confirmed count, keeps the cumulative one.
+    fn unlock(&self, hid: &Hid);
+
+    /// The identity's counters at `now`.
+    fn status(&self, hid: &Hid, now: GuardTime) -> IdentityStatus;
+}
