@@ -255,6 +255,8 @@ impl ParsedClientHello {
 
 /// What one call to [`ClientHelloRecorder::feed`] achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Returned once per connection; boxing the ClientHello would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Progress {
     /// The ClientHello is not complete yet: read more bytes and feed them.
     NeedMore,
@@ -512,7 +514,7 @@ impl<'a> Reader<'a> {
         field: &'static str,
         non_empty: bool,
     ) -> Result<Vec<u16>, ClientHelloError> {
-        if self.rest.len() % 2 != 0 {
+        if !self.rest.len().is_multiple_of(2) {
             return Err(ClientHelloError::OddLength { field });
         }
         if non_empty && self.rest.is_empty() {

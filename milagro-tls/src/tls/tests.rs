@@ -995,3 +995,60 @@ fn handshake_failure_alert_matches_rustls_code_points() {
     assert_eq!(a[5], 2); // fatal (RFC 8446 §6)
     assert_eq!(a[6], u8::from(rustls::AlertDescription::HandshakeFailure));
 }
+
+// ------------------------------------------------------------- properties
+
+/// The outcome of feeding `bytes` in the given chunk sizes: the first error
+/// or the completed ClientHello, and how many bytes were recorded.
+fn outcome(
+    bytes: &[u8],
+    chunks: &[usize],
+) -> (Option<Result<ParsedClientHello, ClientHelloError>>, usize) {
+    let mut rec = ClientHelloRecorder::new();
+    let mut rest = bytes;
+    let mut sizes = chunks.iter().cycle();
+    while !rest.is_empty() {
+        let n = (*sizes.next().unwrap()).clamp(1, rest.len());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        match rec.feed(chunk) {
+            Ok(Progress::NeedMore) => {}
+            Ok(Progress::Complete(h)) => return (Some(Ok(h)), rec.recorded().len()),
+            Err(e) => return (Some(Err(e)), rec.recorded().len()),
+        }
+    }
+    (None, rec.recorded().len())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// However the bytes are chunked, the verdict is the one for the whole
+    /// input, for mutated real ClientHellos (any byte changed, or cut short).
+    #[test]
+    fn chunking_never_changes_the_verdict(
+        pos in 0usize..2000,
+        value in proptest::prelude::any::<u8>(),
+        cut in 0usize..2000,
+        chunks in proptest::collection::vec(1usize..40, 1..8),
+    ) {
+        let mut bytes = rustls_client_hello(vec![&CS], true, "svc.example");
+        let pos = pos % bytes.len();
+        bytes[pos] = value;
+        bytes.truncate(bytes.len() - cut % 50);
+        let (whole, _) = outcome(&bytes, &[bytes.len()]);
+        let (chunked, _) = outcome(&bytes, &chunks);
+        proptest::prop_assert_eq!(whole, chunked);
+    }
+
+    /// Arbitrary bytes after a handshake record header never panic and give
+    /// the same verdict byte by byte as whole.
+    #[test]
+    fn arbitrary_bytes_same_verdict_bytewise(
+        tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+    ) {
+        let mut bytes = vec![22, 3, 3, 0x02, 0x00, 1, 0, 1, 0xfc];
+        bytes.extend(tail);
+        proptest::prop_assert_eq!(outcome(&bytes, &[bytes.len()]).0, outcome(&bytes, &[1]).0);
+    }
+}
