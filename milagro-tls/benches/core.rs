@@ -7,7 +7,7 @@
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
-use milagro_tls::keys::{Deployment, MasterShare, P2pDeployment, P2pServerKey, P2pClientKey};
+use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey};
 use milagro_tls::p2p::{P2pClient, P2pServer};
 use milagro_tls::pairing::{
     G1, G1Domain, G2, G2Domain, Gt, OsEntropy, Scalar, multi_pairing, pairing,
@@ -32,8 +32,12 @@ fn primitives(c: &mut Criterion) {
     });
     g.bench_function("g1_mul", |b| b.iter(|| black_box(&p) * &s));
     g.bench_function("g2_mul", |b| b.iter(|| black_box(&q) * &s));
-    g.bench_function("g1_decode_checked", |b| b.iter(|| G1::from_bytes(black_box(&p_bytes))));
-    g.bench_function("g2_decode_checked", |b| b.iter(|| G2::from_bytes(black_box(&q_bytes))));
+    g.bench_function("g1_decode_checked", |b| {
+        b.iter(|| G1::from_bytes(black_box(&p_bytes)))
+    });
+    g.bench_function("g2_decode_checked", |b| {
+        b.iter(|| G2::from_bytes(black_box(&q_bytes)))
+    });
     g.bench_function("pairing", |b| b.iter(|| pairing(black_box(&p), &q)));
     g.bench_function("pairing_prepared_1", |b| {
         b.iter(|| multi_pairing(&[(black_box(&p), &qp)]))
@@ -83,7 +87,9 @@ fn p2p(c: &mut Criterion) {
     g.bench_function("client_start", |b| b.iter(|| client.start(&rng).unwrap()));
     let hs = client.start(&rng).unwrap();
     let share = *hs.share();
-    g.bench_function("server_accept", |b| b.iter(|| server.accept(&share, &rng).unwrap()));
+    g.bench_function("server_accept", |b| {
+        b.iter(|| server.accept(&share, &rng).unwrap())
+    });
     let resp = server.accept(&share, &rng).unwrap();
     let server_share = *resp.share();
     g.bench_function("client_finish", |b| {

@@ -48,7 +48,7 @@ mod tests;
 
 pub use classify::{Classification, classify};
 pub use full::{SERVER_SHARE_BYTES, ServerNonceKey, ServerResponse, SharedSecret, respond};
-pub use permit::{check_day, client_day, effective_point, identity_point, permit_point};
+pub use permit::{check_day, client_day, effective_point};
 pub use pin::{Pin, PinDigits, PinError, extract_pin, restore};
 pub use proof::{
     ClientState, DEFAULT_TIME_WINDOW_SECS, FailedProof, PrecheckedShare, PreparedServerSecret,

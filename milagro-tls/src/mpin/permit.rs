@@ -12,22 +12,10 @@
 
 use crate::identity::{Hid, Identity};
 use crate::keys::{CsDeployment, CsTimePermit, PermitPolicy, day_of};
-use crate::pairing::{G1, G1Domain};
+use crate::pairing::G1;
+use crate::points::cs_permit_point;
 
 use super::CsError;
-
-/// The identity point `A = H1_cs-id(HID)`.
-pub fn identity_point(hid: &Hid) -> G1 {
-    G1::hash(G1Domain::CsIdentity, &[hid.as_bytes()])
-}
-
-/// The permit point `T = H1_cs-tp(be32(day) ‖ HID)`.
-pub fn permit_point(hid: &Hid, day: u32) -> G1 {
-    G1::hash(
-        G1Domain::CsTimePermit,
-        &[&day.to_be_bytes(), hid.as_bytes()],
-    )
-}
 
 /// The effective point `A_d` for `day` under `policy`, given `a = A` for `hid`.
 ///
@@ -39,7 +27,7 @@ pub fn effective_point(policy: PermitPolicy, hid: &Hid, day: u32, a: &G1) -> Res
     check_policy(policy, day)?;
     Ok(match policy {
         PermitPolicy::Off => a.clone(),
-        PermitPolicy::Required => a + &permit_point(hid, day),
+        PermitPolicy::Required => a + &cs_permit_point(day, hid),
     })
 }
 
@@ -107,6 +95,7 @@ pub fn client_day(
 mod tests {
     use super::*;
     use crate::keys::DeploymentId;
+    use crate::pairing::G1Domain;
 
     fn hid() -> Hid {
         Identity::new("alice@example.com").unwrap().cs_hid()
@@ -115,13 +104,13 @@ mod tests {
     #[test]
     fn points_follow_the_formulas() {
         let h = hid();
-        let a = identity_point(&h);
+        let a = cs_identity_point(&h);
         assert_eq!(a, G1::hash(G1Domain::CsIdentity, &[&h.0]));
         let mut msg = 20_000u32.to_be_bytes().to_vec();
         msg.extend_from_slice(&h.0);
-        let t = permit_point(&h, 20_000);
+        let t = cs_permit_point(20_000, &h);
         assert_eq!(t, G1::hash_with_dst(G1Domain::CsTimePermit.dst(), &msg));
-        assert_ne!(t, permit_point(&h, 20_001));
+        assert_ne!(t, cs_permit_point(20_001, &h));
         assert_eq!(
             effective_point(PermitPolicy::Required, &h, 20_000, &a).unwrap(),
             &a + &t
@@ -132,7 +121,7 @@ mod tests {
     #[test]
     fn policy_rules() {
         let h = hid();
-        let a = identity_point(&h);
+        let a = cs_identity_point(&h);
         assert!(matches!(
             effective_point(PermitPolicy::Off, &h, 5, &a),
             Err(CsError::PermitNotAllowed(5))

@@ -14,7 +14,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::keys::{CsClientSecret, CsToken};
 use crate::pairing::Scalar;
 
-use super::permit::identity_point;
+use crate::points::cs_identity_point;
 
 /// Why a PIN or a PIN length was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -140,7 +140,7 @@ impl fmt::Debug for Pin {
 /// Extracts `pin` from a client secret: `token = CS − PIN·A`, `A` the
 /// identity point of the secret's identity. The token alone proves nothing.
 pub fn extract_pin(secret: &CsClientSecret, pin: &Pin) -> CsToken {
-    let a = identity_point(&secret.identity.cs_hid());
+    let a = cs_identity_point(&secret.identity.cs_hid());
     CsToken {
         deployment: secret.deployment,
         point: &secret.point - &(&a * &pin.to_scalar()),
@@ -152,7 +152,7 @@ pub fn extract_pin(secret: &CsClientSecret, pin: &Pin) -> CsToken {
 /// [`extract_pin`]). A wrong PIN gives a wrong secret, never an error: only the
 /// server can tell.
 pub fn restore(token: &CsToken, pin: &Pin) -> CsClientSecret {
-    let a = identity_point(&token.identity.cs_hid());
+    let a = cs_identity_point(&token.identity.cs_hid());
     CsClientSecret {
         deployment: token.deployment,
         point: &token.point + &(&a * &pin.to_scalar()),
@@ -202,7 +202,7 @@ mod tests {
     #[test]
     fn extract_and_restore_are_inverse_and_follow_the_formula() {
         let identity = Identity::new("alice@example.com").unwrap();
-        let a = identity_point(&identity.cs_hid());
+        let a = cs_identity_point(&identity.cs_hid());
         let s = Scalar::from_u64(0xdead_beef);
         let secret = CsClientSecret {
             deployment: CsDeployment {

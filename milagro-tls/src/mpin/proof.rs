@@ -61,8 +61,9 @@ use crate::pairing::{
 };
 
 use super::CsError;
-use super::permit::{check_day, client_day, effective_point, identity_point};
+use super::permit::{check_day, client_day, effective_point};
 use super::pin::Pin;
+use crate::points::cs_identity_point;
 
 /// Length of the CS client key share.
 pub const SHARE_BYTES: usize = 300;
@@ -438,7 +439,7 @@ pub fn verify(
     let r = decode_g1(b, OFF_R, "R")?;
 
     let hid = share.header.hid;
-    let a = identity_point(&hid);
+    let a = cs_identity_point(&hid);
     let a_d = effective_point(server.deployment.permits, &hid, share.header.day, &a)?;
 
     // Chaum–Pedersen: k·A = z·A − c·X and k·A_d = z·A_d − c·U.
@@ -520,7 +521,7 @@ impl ClientState {
     ) -> Result<Self, CsError> {
         let day = client_day(&token.deployment, &token.identity, permit, now)?;
         let hid = token.identity.cs_hid();
-        let a = identity_point(&hid);
+        let a = cs_identity_point(&hid);
         let a_d = effective_point(token.deployment.permits, &hid, day, &a)?;
         let mut sec = &token.point + &(&a * &pin.to_scalar());
         if let Some(p) = permit {

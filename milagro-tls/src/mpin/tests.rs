@@ -15,6 +15,7 @@ use crate::keys::{
 use crate::pairing::{
     DecodeError, G1, G1_BYTES, G2, Scalar, ScalarDomain, SeededEntropy, multi_pairing,
 };
+use crate::points::{cs_identity_point, cs_permit_point};
 
 /// 2025-11-24 12:00 UTC, day 20 416.
 const NOW: u64 = 20_416 * 86_400 + 43_200;
@@ -81,13 +82,13 @@ impl Deployment {
         let hid = identity.cs_hid();
         let cs = CsClientSecret {
             deployment: self.dep,
-            point: &identity_point(&hid) * s,
+            point: &cs_identity_point(&hid) * s,
             identity: identity.clone(),
         };
         let token = extract_pin(&cs, &Pin::from_u32(pin, PinDigits::DEFAULT).unwrap());
         let permit = (self.dep.permits == PermitPolicy::Required).then(|| CsTimePermit {
             deployment: self.dep,
-            point: &permit_point(&hid, day) * s,
+            point: &cs_permit_point(day, &hid) * s,
             identity,
             day,
         });
@@ -302,7 +303,7 @@ fn garbage_with_valid_dleq_is_invalid_credential() {
     let server = d.server();
     let hid = Identity::new("alice@example.com").unwrap().cs_hid();
     let day = day_of(NOW);
-    let a = identity_point(&hid);
+    let a = cs_identity_point(&hid);
     let a_d = effective_point(PermitPolicy::Required, &hid, day, &a).unwrap();
     let fake = &G1::generator() * &Scalar::random(&SeededEntropy::new(b"fake")).unwrap();
     let (share, _r) = build_share(&fake, &hid, &a, &a_d, day, NOW, &fresh(3));
@@ -318,7 +319,7 @@ fn permit_day_rules_are_enforced() {
     let req = Deployment::new(PermitPolicy::Required, b"days");
     let server = req.server();
     let hid = Identity::new("alice@example.com").unwrap().cs_hid();
-    let a = identity_point(&hid);
+    let a = cs_identity_point(&hid);
     let sec = &a * &req.master();
 
     // No permit (d = 0) under Required: a revoked client claiming "no permit".
@@ -332,7 +333,7 @@ fn permit_day_rules_are_enforced() {
     let off = Deployment::new(PermitPolicy::Off, b"days off");
     let off_server = off.server();
     let today = day_of(NOW);
-    let a_t = &a + &permit_point(&hid, today);
+    let a_t = &a + &cs_permit_point(today, &hid);
     let (share, _) = build_share(
         &(&a_t * &off.master()),
         &hid,
@@ -423,7 +424,7 @@ fn tampered_fields_are_refused_with_the_right_error() {
     assert!(verify_bytes(&share, &server, NOW).is_ok());
 
     let hid = token.identity().cs_hid();
-    let a = identity_point(&hid);
+    let a = cs_identity_point(&hid);
     let a_d = client.effective_point().clone();
     let plus = |off: usize, p: &G1| (&g1_at(&share, off) + p).to_bytes();
     let plus_one = |off: usize| {
@@ -473,7 +474,7 @@ fn lifted_dleq_with_shifted_v_is_refused() {
     let old = *victim.share();
 
     let hid = token.identity().cs_hid();
-    let a = identity_point(&hid);
+    let a = cs_identity_point(&hid);
     let a_d = victim.effective_point().clone();
     let sec_guess =
         &(&token.point + &(&a * &Scalar::from_u64(1111))) + &permit.as_ref().unwrap().point;
