@@ -11,7 +11,10 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::ServerName;
 use rustls::server::NoServerSessionStorage;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{ClientConfig, ClientConnection, ServerConfig};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, ServerConfig};
+
+use super::accept::FinishError;
+use super::kx::named_group;
 
 use super::engine::{Binding, ClientKeyExchange, KxError, ServerKeyExchange};
 use super::error::MilagroError;
@@ -105,6 +108,32 @@ impl MilagroClient {
         let name = ServerName::try_from(name)
             .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))?;
         Ok(ClientConnection::new(self.config.clone(), name)?)
+    }
+
+    /// After the handshake (backstop of rules 2a.1–2): requires a finished,
+    /// full TLS 1.3 handshake on this configuration's Milagro group and returns
+    /// the server's identity from its (already verified) blob. The server's
+    /// acceptance of the client is only known after the client's next read
+    /// (no tickets confirm it earlier).
+    pub fn finish(&self, conn: &ClientConnection) -> Result<Identity, FinishError> {
+        if conn.is_handshaking() {
+            return Err(FinishError::StillHandshaking);
+        }
+        if conn.handshake_kind() != Some(HandshakeKind::Full) {
+            return Err(FinishError::NotFull);
+        }
+        match conn.negotiated_key_exchange_group() {
+            Some(g) if g.name() == named_group(self.suite) => {}
+            _ => return Err(FinishError::WrongGroup),
+        }
+        match conn.peer_certificates() {
+            Some([cert]) => IdentityBlob::decode(cert.as_ref())
+                .ok()
+                .filter(|b| b.suite == self.suite && b.role == Role::Server)
+                .map(|b| b.identity)
+                .ok_or(FinishError::IdentityMismatch),
+            _ => Err(FinishError::IdentityMismatch),
+        }
     }
 }
 

@@ -179,6 +179,7 @@ fn handshake_completes_and_both_sides_see_the_right_identities() {
         assert_eq!(binding.hid(), s.d.hid("alice@example.com", p));
         assert_eq!(binding.period(), p);
         assert_eq!(finish(binding, conn), Ok(id("alice@example.com")));
+        assert_eq!(c.finish(&r.client), Ok(id(SERVER_ID)));
         let blob = server_blob(&r.client);
         assert_eq!(blob.identity, id(SERVER_ID));
         assert_eq!((blob.suite, blob.role), (suite, Role::Server));
@@ -323,6 +324,10 @@ fn standard_client_on_the_same_listener_gets_standard_and_no_identity() {
         panic!("expected Standard, got {:?}", r.accept)
     };
     assert!(!conn.is_handshaking());
+    // A Milagro client's backstop refuses an X25519 connection too.
+    let d = ToyDeployment::random(Suite::Cs);
+    let mc = client(&d, "alice@example.com", "alice@example.com", 1);
+    assert_eq!(mc.finish(&r.client), Err(FinishError::WrongGroup));
     assert_eq!(
         conn.negotiated_key_exchange_group().unwrap().name(),
         rustls::NamedGroup::X25519
@@ -417,6 +422,7 @@ fn no_tickets_and_a_second_connection_is_a_full_handshake() {
         };
         // Nothing more to send: no NewSessionTicket after the handshake.
         assert!(server_out(conn).is_empty());
+        assert_eq!(r.client.tls13_tickets_received(), 0);
         assert_eq!(conn.handshake_kind(), Some(HandshakeKind::Full));
         assert_eq!(r.client.handshake_kind(), Some(HandshakeKind::Full));
         assert_eq!(finish(binding, conn), Ok(id("alice@example.com")));
@@ -691,6 +697,8 @@ fn finish_refuses_an_unfinished_handshake() {
         panic!("not Milagro")
     };
     assert_eq!(finish(&binding, &conn), Err(FinishError::StillHandshaking));
+    let pending = c.connect(SERVER_ID).unwrap();
+    assert_eq!(c.finish(&pending), Err(FinishError::StillHandshaking));
 }
 
 #[test]

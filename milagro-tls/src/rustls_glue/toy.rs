@@ -126,7 +126,10 @@ struct ToyServer {
     key: Zeroizing<[u8; 32]>,
 }
 
-fn split(share: &[u8]) -> Result<(&[u8; 32], u32, &[u8], &[u8]), KxError> {
+/// (HID, period, r, tag) of a toy client share.
+type ToyParts<'a> = (&'a [u8; 32], u32, &'a [u8], &'a [u8]);
+
+fn split(share: &[u8]) -> Result<ToyParts<'_>, KxError> {
     let Some((hid, rest)) = share.split_first_chunk::<32>() else {
         return Err(KxError::WrongShareLength {
             expected: TOY_SHARE_LEN,
