@@ -17,13 +17,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod identity;
+pub mod keys;
+pub mod pairing;
 pub mod dta;
 pub mod guard;
-pub mod identity;
 pub mod keyfile;
-pub mod keys;
 pub mod mpin;
 pub mod p2p;
-pub mod pairing;
-pub mod rustls_glue;
 pub mod tls;
+pub mod rustls_glue;
