@@ -26,4 +26,5 @@ pub mod mpin;
 pub mod p2p;
 pub mod pairing;
 pub mod points;
+pub mod rustls_glue;
 pub mod tls;

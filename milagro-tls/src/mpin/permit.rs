@@ -13,6 +13,8 @@
 use crate::identity::{Hid, Identity};
 use crate::keys::{CsDeployment, CsTimePermit, PermitPolicy, day_of};
 use crate::pairing::G1;
+#[cfg(test)]
+use crate::points::cs_identity_point;
 use crate::points::cs_permit_point;
 
 use super::CsError;
@@ -96,6 +98,7 @@ mod tests {
     use super::*;
     use crate::keys::DeploymentId;
     use crate::pairing::G1Domain;
+    use crate::points::cs_identity_point;
 
     fn hid() -> Hid {
         Identity::new("alice@example.com").unwrap().cs_hid()

@@ -1,0 +1,211 @@
+//! Builders of the rustls configurations for one Milagro key (design §2a.1–3):
+//! TLS 1.3 only, one Milagro kx group, the `milagro_implicit` scheme, the
+//! identity blob as certificate, mandatory client authentication, no
+//! resumption, no tickets, no session storage, no 0-RTT, and no process-wide
+//! default provider (`builder_with_provider`).
+
+use std::sync::Arc;
+
+use rustls::client::Resumption;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::ServerName;
+use rustls::server::NoServerSessionStorage;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, ServerConfig};
+
+use super::accept::FinishError;
+use super::kx::named_group;
+
+use super::engine::{Binding, ClientKeyExchange, KxError, ServerKeyExchange};
+use super::error::MilagroError;
+use super::identity_blob::{IdentityBlob, Role};
+use super::provider::{intern_client, intern_server, milagro_provider};
+use super::sign::certified_key;
+use super::verify::{BindingVerifier, ServerIdentityVerifier};
+use crate::identity::Identity;
+use crate::keys::Suite;
+
+/// A Milagro client configuration for one key. Connections must be made with
+/// [`MilagroClient::connect`], which checks the server name before anything is
+/// sent (P2P).
+#[derive(Debug, Clone)]
+pub struct MilagroClient {
+    suite: Suite,
+    expected_server: Option<Identity>,
+    config: Arc<ClientConfig>,
+}
+
+impl MilagroClient {
+    /// Builds the configuration. `identity`/`period` fill the client's blob
+    /// (CS: day d; P2P: epoch). P2P needs `expected_server` (ID_A); for CS it
+    /// is optional and only compared with the server's informational blob.
+    pub(crate) fn new(
+        key: Arc<dyn ClientKeyExchange>,
+        identity: Identity,
+        period: u32,
+        expected_server: Option<Identity>,
+    ) -> Result<Self, MilagroError> {
+        let suite = key.suite();
+        if suite == Suite::P2p && expected_server.is_none() {
+            return Err(MilagroError::MissingServerIdentity);
+        }
+        let (group, key) = intern_client(key)?;
+        let blob = IdentityBlob {
+            suite,
+            role: Role::Client,
+            period,
+            identity,
+        };
+        let verifier = ServerIdentityVerifier {
+            suite,
+            expected: expected_server.clone(),
+            _key: key,
+        };
+        let mut config = ClientConfig::builder_with_provider(Arc::new(milagro_provider(group)))
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key(&blob))));
+        config.resumption = Resumption::disabled();
+        config.enable_early_data = false;
+        Ok(Self {
+            suite,
+            expected_server,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The suite of this configuration.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The underlying rustls configuration (for adapters). Connections made
+    /// from it directly skip the P2P server-name check of [`Self::connect`].
+    pub fn rustls_config(&self) -> &Arc<ClientConfig> {
+        &self.config
+    }
+
+    /// Starts a connection to `server_name`. P2P: the name must canonicalise
+    /// to the configured server identity, else [`MilagroError::ServerNameMismatch`]
+    /// and nothing is sent. Fails with [`MilagroError::InvalidServerName`] for
+    /// names rustls cannot use.
+    pub fn connect(&self, server_name: &str) -> Result<ClientConnection, MilagroError> {
+        let name = match (self.suite, &self.expected_server) {
+            (Suite::P2p, Some(expected)) => {
+                let canonical = Identity::new(server_name)
+                    .ok()
+                    .filter(|id| id == expected)
+                    .ok_or_else(|| MilagroError::ServerNameMismatch {
+                        expected: expected.as_str().to_owned(),
+                        got: server_name.to_owned(),
+                    })?;
+                canonical.as_str().to_owned()
+            }
+            (Suite::P2p, None) => return Err(MilagroError::MissingServerIdentity),
+            (Suite::Cs, _) => server_name.to_owned(),
+        };
+        let name = ServerName::try_from(name)
+            .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))?;
+        Ok(ClientConnection::new(self.config.clone(), name)?)
+    }
+
+    /// After the handshake (backstop of rules 2a.1–2): requires a finished,
+    /// full TLS 1.3 handshake on this configuration's Milagro group and returns
+    /// the server's identity from its (already verified) blob. The server's
+    /// acceptance of the client is only known after the client's next read
+    /// (no tickets confirm it earlier).
+    pub fn finish(&self, conn: &ClientConnection) -> Result<Identity, FinishError> {
+        if conn.is_handshaking() {
+            return Err(FinishError::StillHandshaking);
+        }
+        if conn.handshake_kind() != Some(HandshakeKind::Full) {
+            return Err(FinishError::NotFull);
+        }
+        match conn.negotiated_key_exchange_group() {
+            Some(g) if g.name() == named_group(self.suite) => {}
+            _ => return Err(FinishError::WrongGroup),
+        }
+        match conn.peer_certificates() {
+            Some([cert]) => IdentityBlob::decode(cert.as_ref())
+                .ok()
+                .filter(|b| b.suite == self.suite && b.role == Role::Server)
+                .map(|b| b.identity)
+                .ok_or(FinishError::IdentityMismatch),
+            _ => Err(FinishError::IdentityMismatch),
+        }
+    }
+}
+
+/// A Milagro server for one key: makes the per-connection `ServerConfig`
+/// whose client verifier holds that connection's key-share binding.
+pub struct MilagroServer {
+    suite: Suite,
+    key: Arc<dyn ServerKeyExchange>,
+    provider: Arc<CryptoProvider>,
+    cert: Arc<CertifiedKey>,
+}
+
+impl core::fmt::Debug for MilagroServer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MilagroServer")
+            .field("suite", &self.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MilagroServer {
+    /// Builds the server side. `identity` fills the server's blob (CS: the
+    /// deployment / service name, informational; P2P: ID_A); `period` is the
+    /// P2P epoch (ignored, written as 0, for CS).
+    pub(crate) fn new(
+        key: Arc<dyn ServerKeyExchange>,
+        identity: Identity,
+        period: u32,
+    ) -> Result<Self, MilagroError> {
+        let suite = key.suite();
+        let (group, key) = intern_server(key)?;
+        let blob = IdentityBlob {
+            suite,
+            role: Role::Server,
+            period,
+            identity,
+        };
+        Ok(Self {
+            suite,
+            key,
+            provider: Arc::new(milagro_provider(group)),
+            cert: certified_key(&blob),
+        })
+    }
+
+    /// The suite this server speaks.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The binding of a client share (cheap parse, no point decoding).
+    pub(crate) fn binding(&self, client_share: &[u8]) -> Result<Binding, KxError> {
+        self.key.binding(client_share)
+    }
+
+    /// The `ServerConfig` for one connection, bound to `binding`.
+    pub(crate) fn config_for(&self, binding: Binding) -> Result<Arc<ServerConfig>, MilagroError> {
+        if binding.suite() != self.suite {
+            return Err(MilagroError::SuiteMismatch);
+        }
+        let verifier = BindingVerifier {
+            binding,
+            _key: self.key.clone(),
+        };
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(self.cert.clone())));
+        config.send_tls13_tickets = 0;
+        config.session_storage = Arc::new(NoServerSessionStorage {});
+        config.max_early_data_size = 0;
+        config.send_half_rtt_data = false;
+        Ok(Arc::new(config))
+    }
+}

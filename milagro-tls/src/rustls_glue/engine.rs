@@ -1,0 +1,136 @@
+//! The internal interface between the rustls glue and the suites' key
+//! exchanges (M-Pin Full in `mpin/`, Chow–Choo in `p2p.rs`).
+//!
+//! The glue knows nothing about pairings: a suite plugs in by implementing
+//! [`ClientKeyExchange`] (+ [`ClientPending`]) for its client key and
+//! [`ServerKeyExchange`] for its server key. Every method works on wire bytes
+//! and returns a 32-byte shared secret that goes unchanged into the TLS 1.3
+//! key schedule.
+
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::identity::{Hid, Identity};
+use crate::keys::Suite;
+
+/// Why a Milagro key exchange failed. The server keeps this typed reason
+/// (rustls turns any kx error into an `illegal_parameter` alert); the accept
+/// path recovers it by downcasting `rustls::Error::Other`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KxError {
+    /// A key share has the wrong length for its suite.
+    #[error("key share is {actual} bytes long; the suite needs {expected}")]
+    WrongShareLength {
+        /// The suite's exact share length.
+        expected: usize,
+        /// What arrived.
+        actual: usize,
+    },
+    /// A key share field is malformed (bad point, scalar out of range, …).
+    #[error("malformed key share: {0}")]
+    MalformedShare(&'static str),
+    /// The share is well formed but the credential in it does not verify
+    /// (wrong PIN, missing permit, forged token, wrong key, clock, replay …).
+    #[error("the credential in the key share was refused")]
+    CredentialRefused,
+    /// The configuration owning this key has been dropped and the key wiped.
+    #[error("the Milagro key for this group has been wiped (its configuration was dropped)")]
+    KeyWiped,
+    /// The group was used for the wrong side (a client group on a server or
+    /// the reverse) or with TLS 1.2.
+    #[error("Milagro key exchange used on the wrong side or protocol version")]
+    WrongUse,
+    /// The random number generator failed.
+    #[error("random number generator failed")]
+    Randomness,
+}
+
+/// A public, collision-resistant fingerprint of a long-term key (never the
+/// key itself): the key under which its `&'static` kx group is interned.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyFingerprint(pub [u8; 32]);
+
+impl fmt::Debug for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyFingerprint({})", hex::encode(self.0))
+    }
+}
+
+/// A client's long-term key, able to start key exchanges.
+pub(crate) trait ClientKeyExchange: Send + Sync {
+    /// The suite this key belongs to (chooses the TLS group).
+    fn suite(&self) -> Suite;
+    /// The key's fingerprint (see [`KeyFingerprint`]).
+    fn fingerprint(&self) -> KeyFingerprint;
+    /// Makes a fresh client key share (with CS, including the one-pass proof)
+    /// and the state needed to finish. Fails before anything is sent when the
+    /// client can tell the credential is unusable (no permit for today, …).
+    fn start(&self) -> Result<(Vec<u8>, Box<dyn ClientPending>), KxError>;
+}
+
+/// A started client key exchange, waiting for the server's share.
+pub(crate) trait ClientPending: Send + Sync {
+    /// Derives the 32-byte shared secret from the server's share (exact
+    /// length; malformed shares are errors).
+    fn finish(self: Box<Self>, server_share: &[u8]) -> Result<Zeroizing<[u8; 32]>, KxError>;
+}
+
+/// A server's long-term key, able to answer client key shares.
+pub(crate) trait ServerKeyExchange: Send + Sync {
+    /// The suite this key belongs to.
+    fn suite(&self) -> Suite;
+    /// The key's fingerprint (see [`KeyFingerprint`]).
+    fn fingerprint(&self) -> KeyFingerprint;
+    /// Cheap parse of a client share, without decoding any point: the
+    /// identity binding (HID and day/epoch) that the client's Certificate must
+    /// match. Exact length.
+    fn binding(&self, client_share: &[u8]) -> Result<Binding, KxError>;
+    /// Verifies the client share and answers it: (server share, secret).
+    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxError>;
+}
+
+/// What a client key share proves about the client's identity: its hashed
+/// identity and the period (CS day `d`, P2P epoch) the hash was taken with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    suite: Suite,
+    hid: Hid,
+    period: u32,
+}
+
+impl Binding {
+    /// A binding for `suite` with the share's HID and period.
+    pub fn new(suite: Suite, hid: Hid, period: u32) -> Self {
+        Self { suite, hid, period }
+    }
+
+    /// The suite of the share.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The hashed identity carried by the share.
+    pub fn hid(&self) -> Hid {
+        self.hid
+    }
+
+    /// The day (CS) or epoch (P2P) carried by the share.
+    pub fn period(&self) -> u32 {
+        self.period
+    }
+
+    /// Whether `identity` hashes to this binding's HID: CS `SHA-256(ID)`,
+    /// P2P `SHA-256(ID ‖ be32 epoch)`.
+    pub fn matches(&self, identity: &Identity) -> bool {
+        let hid = match self.suite {
+            Suite::Cs => identity.cs_hid(),
+            Suite::P2p => identity.p2p_hid(self.period),
+        };
+        // HIDs are public pseudonyms; constant time costs nothing anyway.
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            &hid.as_bytes()[..],
+            &self.hid.as_bytes()[..],
+        ))
+    }
+}

@@ -1,0 +1,29 @@
+//! The thin rustls adapter (design §2a, §7): the two Milagro kx groups, the
+//! `milagro_implicit` scheme, identity blobs, the configuration builders and
+//! the accept path that binds the client's identity to its key share.
+//!
+//! The suites' cryptography plugs in through the internal traits of
+//! [`engine`]; nothing here names the pairing engine.
+//!
+//! Until the real CS / P2P engines are wired in (at merge), the crate-internal
+//! constructors taking an engine are used by the tests only, hence the
+//! `dead_code` allowance outside tests.
+#![cfg_attr(not(test), allow(dead_code))]
+
+pub mod accept;
+mod client_hello;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod identity_blob;
+pub mod kx;
+mod provider;
+mod sign;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod toy;
+
+pub use provider::{MAX_LIVE_KEYS, ProviderError};

@@ -1,0 +1,239 @@
+//! The `CryptoProvider` of a Milagro configuration (design §2a.1, §2a.7):
+//! ring's TLS 1.3 cipher suites, ring's randomness, key loading and signature
+//! algorithms, and **exactly one** key-exchange group, the Milagro group of
+//! the configuration's key. A Milagro client can therefore never offer (or be
+//! moved by HelloRetryRequest to) a group whose handshake the empty
+//! `milagro_implicit` signature would not authenticate.
+//!
+//! # Interning (rule 2a.7)
+//! rustls wants `&'static dyn SupportedKxGroup`, and a `'static` object is
+//! never dropped, so it must not own a long-term secret. Instead:
+//! * one [`MilagroGroup`] object is leaked per (suite, side, key fingerprint)
+//!   and kept in a global registry, so building many configurations for the
+//!   same key does not leak more;
+//! * the object holds only a cell with the key's fingerprint and a **weak**
+//!   reference; the configuration (its verifier, see `config.rs`) owns the
+//!   strong `Arc` to the key. When the last configuration for a key is dropped
+//!   the key is dropped and zeroized, and the group answers
+//!   [`KxError::KeyWiped`](super::engine::KxError::KeyWiped);
+//! * a slot whose key is gone is reused for the next key of the same suite and
+//!   side, so the registry holds at most [`MAX_LIVE_KEYS`] objects and is full
+//!   only when that many keys are alive at once ([`ProviderError::TooManyKeys`]).
+//!
+//! Caveat (documented, not enforceable): a caller that clones the provider
+//! `Arc` out of a dropped configuration and keeps using it could, after slot
+//! reuse, run the next key of the same suite. The glue never does this.
+
+use std::sync::{Arc, Mutex};
+
+use rustls::crypto::CryptoProvider;
+
+use super::engine::{ClientKeyExchange, KeyFingerprint, ServerKeyExchange};
+use super::kx::{KeyCell, MilagroGroup, WeakKey};
+use crate::keys::Suite;
+
+/// How many Milagro keys (both suites, both sides) may be alive at once in
+/// one process.
+pub const MAX_LIVE_KEYS: usize = 256;
+
+/// Why a Milagro provider could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Too many distinct Milagro keys are alive in this process.
+    #[error(
+        "too many Milagro keys are alive in this process (cap {cap}); drop unused configurations first"
+    )]
+    TooManyKeys {
+        /// The cap that was hit.
+        cap: usize,
+    },
+}
+
+static REGISTRY: Mutex<Vec<&'static MilagroGroup>> = Mutex::new(Vec::new());
+
+/// Interns `key` into `registry` (bounded by `cap`). Returns the group and
+/// the key the configuration must own: when an equal key (same fingerprint)
+/// is already alive, that one is shared, so no configuration's key can be
+/// wiped while another still uses the group.
+fn intern_in(
+    registry: &mut Vec<&'static MilagroGroup>,
+    cap: usize,
+    suite: Suite,
+    fingerprint: KeyFingerprint,
+    key: WeakKey,
+) -> Result<(&'static MilagroGroup, WeakKey), ProviderError> {
+    let same_kind = |g: &MilagroGroup, cell: &KeyCell| {
+        g.suite == suite && cell.key.is_client() == key.is_client()
+    };
+    let mut dead_slot = None;
+    for g in registry.iter() {
+        let mut cell = g.cell.lock().unwrap_or_else(|p| p.into_inner());
+        if !same_kind(g, &cell) {
+            continue;
+        }
+        if cell.fingerprint == fingerprint {
+            if !cell.key.is_live() {
+                cell.key = key;
+            }
+            return Ok((g, cell.key.clone()));
+        }
+        if dead_slot.is_none() && !cell.key.is_live() {
+            dead_slot = Some(*g);
+        }
+    }
+    if let Some(g) = dead_slot {
+        let mut cell = g.cell.lock().unwrap_or_else(|p| p.into_inner());
+        *cell = KeyCell {
+            fingerprint,
+            key: key.clone(),
+        };
+        return Ok((g, key));
+    }
+    if registry.len() >= cap {
+        return Err(ProviderError::TooManyKeys { cap });
+    }
+    let g: &'static MilagroGroup = Box::leak(Box::new(MilagroGroup {
+        suite,
+        cell: Arc::new(Mutex::new(KeyCell {
+            fingerprint,
+            key: key.clone(),
+        })),
+    }));
+    registry.push(g);
+    Ok((g, key))
+}
+
+fn intern(
+    suite: Suite,
+    fingerprint: KeyFingerprint,
+    key: WeakKey,
+) -> Result<(&'static MilagroGroup, WeakKey), ProviderError> {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
+    intern_in(&mut registry, MAX_LIVE_KEYS, suite, fingerprint, key)
+}
+
+/// The interned client group for `key` and the key the configuration must
+/// keep alive (possibly an equal key already in use).
+pub(crate) fn intern_client(
+    key: Arc<dyn ClientKeyExchange>,
+) -> Result<(&'static MilagroGroup, Arc<dyn ClientKeyExchange>), ProviderError> {
+    let (group, owned) = intern(
+        key.suite(),
+        key.fingerprint(),
+        WeakKey::Client(Arc::downgrade(&key)),
+    )?;
+    // The returned weak is either ours (alive: we hold `key`) or an equal live
+    // key's; upgrading can only fail if that key died in between, and then
+    // ours is the right one to keep.
+    let owned = match owned {
+        WeakKey::Client(w) => w.upgrade().unwrap_or(key),
+        WeakKey::Server(_) => key,
+    };
+    Ok((group, owned))
+}
+
+/// The interned server group for `key` and the key the configuration must
+/// keep alive (possibly an equal key already in use).
+pub(crate) fn intern_server(
+    key: Arc<dyn ServerKeyExchange>,
+) -> Result<(&'static MilagroGroup, Arc<dyn ServerKeyExchange>), ProviderError> {
+    let (group, owned) = intern(
+        key.suite(),
+        key.fingerprint(),
+        WeakKey::Server(Arc::downgrade(&key)),
+    )?;
+    let owned = match owned {
+        WeakKey::Server(w) => w.upgrade().unwrap_or(key),
+        WeakKey::Client(_) => key,
+    };
+    Ok((group, owned))
+}
+
+/// The provider for one Milagro group: ring's TLS 1.3 suites and other parts,
+/// `kx_groups == [group]`.
+pub(crate) fn milagro_provider(group: &'static MilagroGroup) -> CryptoProvider {
+    let ring = rustls::crypto::ring::default_provider();
+    CryptoProvider {
+        cipher_suites: ring
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| s.tls13().is_some())
+            .collect(),
+        kx_groups: vec![group],
+        ..ring
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rustls_glue::engine::KxError;
+    use crate::rustls_glue::kx::CS_GROUP;
+    use crate::rustls_glue::toy::ToyDeployment;
+    use rustls::crypto::SupportedKxGroup;
+
+    #[test]
+    fn provider_has_one_group_and_only_tls13_suites() {
+        let d = ToyDeployment::random(Suite::Cs);
+        let (group, _owned) = intern_client(d.client("alice@example.com", 0)).unwrap();
+        let p = milagro_provider(group);
+        assert_eq!(p.kx_groups.len(), 1);
+        assert_eq!(p.kx_groups[0].name(), CS_GROUP);
+        assert!(!p.cipher_suites.is_empty());
+        assert!(p.cipher_suites.iter().all(|s| s.tls13().is_some()));
+        assert_eq!(p.cipher_suites.len(), 3);
+    }
+
+    #[test]
+    fn equal_keys_share_one_group_and_the_key_is_wiped_with_its_configs() {
+        let d = ToyDeployment::random(Suite::P2p);
+        let k1 = d.client("bob@example.com", 3);
+        let k2 = d.client("bob@example.com", 3);
+        let (g1, owned1) = intern_client(k1.clone()).unwrap();
+        let (g2, owned2) = intern_client(k2).unwrap();
+        assert!(core::ptr::eq(g1, g2));
+        // The second configuration shares the first, live key.
+        assert!(Arc::ptr_eq(&owned1, &owned2));
+        assert!(g1.start().is_ok());
+        drop((k1, owned1, owned2));
+        let err = g1.start().err().unwrap();
+        let Error::Other(other) = err else {
+            panic!("expected Error::Other, got {err:?}")
+        };
+        assert_eq!(other.0.downcast_ref::<KxError>(), Some(&KxError::KeyWiped));
+        // The dead slot comes back for the same key.
+        let k3 = d.client("bob@example.com", 3);
+        let (g3, _o3) = intern_client(k3).unwrap();
+        assert!(core::ptr::eq(g1, g3));
+        assert!(g3.start().is_ok());
+    }
+
+    use rustls::Error;
+
+    #[test]
+    fn registry_is_capped_and_reuses_dead_slots() {
+        let mut reg = Vec::new();
+        let d = ToyDeployment::random(Suite::Cs);
+        let a = d.server();
+        let b = ToyDeployment::random(Suite::Cs).server();
+        let c = ToyDeployment::random(Suite::Cs).server();
+        let weak = |k: &Arc<dyn ServerKeyExchange>| WeakKey::Server(Arc::downgrade(k));
+        let (ga, _) = intern_in(&mut reg, 2, Suite::Cs, a.fingerprint(), weak(&a)).unwrap();
+        let (gb, _) = intern_in(&mut reg, 2, Suite::Cs, b.fingerprint(), weak(&b)).unwrap();
+        assert!(!core::ptr::eq(ga, gb));
+        assert_eq!(
+            intern_in(&mut reg, 2, Suite::Cs, c.fingerprint(), weak(&c)).err(),
+            Some(ProviderError::TooManyKeys { cap: 2 })
+        );
+        assert_eq!(reg.len(), 2);
+        drop(a);
+        let (gc, _) = intern_in(&mut reg, 2, Suite::Cs, c.fingerprint(), weak(&c)).unwrap();
+        assert!(core::ptr::eq(ga, gc));
+        assert_eq!(reg.len(), 2);
+        assert_eq!(
+            ProviderError::TooManyKeys { cap: 2 }.to_string(),
+            "too many Milagro keys are alive in this process (cap 2); drop unused configurations first"
+        );
+    }
+}

@@ -1,0 +1,747 @@
+//! End-to-end, in-memory handshakes through the glue with the toy engine:
+//! one test per rule of design §2a.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
+    Error, HandshakeKind, ServerConfig, ServerConnection, SignatureScheme,
+};
+
+use super::accept::{
+    AcceptError, Accepted, FinishError, HANDSHAKE_FAILURE_ALERT, MilagroAcceptor, finish,
+};
+use super::client_hello::{Refusal, find_milagro_share, parse_offer};
+use super::config::{MilagroClient, MilagroServer};
+use super::engine::{Binding, KxError};
+use super::error::{MilagroError, map_client_error};
+use super::identity_blob::{IdentityBlob, Role};
+use super::kx::{CS_GROUP, P2P_GROUP};
+use super::toy::{TOY_SHARE_LEN, ToyDeployment};
+use super::verify::{ServerIdentityVerifier, check_client_blob};
+use crate::identity::Identity;
+use crate::keys::Suite;
+
+const SERVER_ID: &str = "server.example";
+
+fn id(s: &str) -> Identity {
+    Identity::new(s).unwrap()
+}
+
+/// A CS or P2P setup: deployment, server, acceptor.
+struct Setup {
+    d: ToyDeployment,
+    acceptor: MilagroAcceptor,
+}
+
+fn setup(suite: Suite, standard: Option<Arc<ServerConfig>>) -> Setup {
+    let d = ToyDeployment::random(suite);
+    let period = if suite == Suite::P2p { 42 } else { 0 };
+    let server = MilagroServer::new(d.server(), id(SERVER_ID), period).unwrap();
+    let acceptor = MilagroAcceptor::new(Arc::new(server), standard).unwrap();
+    Setup { d, acceptor }
+}
+
+fn client(d: &ToyDeployment, key_id: &str, blob_id: &str, period: u32) -> MilagroClient {
+    MilagroClient::new(
+        d.client(key_id, period),
+        id(blob_id),
+        period,
+        Some(id(SERVER_ID)),
+    )
+    .unwrap()
+}
+
+fn period(suite: Suite) -> u32 {
+    if suite == Suite::P2p { 42 } else { 19_000 }
+}
+
+fn flight(conn: &mut dyn FnMut(&mut Vec<u8>)) -> Vec<u8> {
+    let mut buf = Vec::new();
+    conn(&mut buf);
+    buf
+}
+
+fn client_out(c: &mut ClientConnection) -> Vec<u8> {
+    flight(&mut |b| {
+        while c.wants_write() {
+            c.write_tls(b).unwrap();
+        }
+    })
+}
+
+fn server_out(s: &mut ServerConnection) -> Vec<u8> {
+    flight(&mut |b| {
+        while s.wants_write() {
+            s.write_tls(b).unwrap();
+        }
+    })
+}
+
+fn client_in(c: &mut ClientConnection, bytes: &[u8]) -> Result<(), Error> {
+    let mut rd = bytes;
+    while !rd.is_empty() {
+        c.read_tls(&mut rd).unwrap();
+        c.process_new_packets()?;
+    }
+    Ok(())
+}
+
+fn server_in(s: &mut ServerConnection, bytes: &[u8]) -> Result<(), Error> {
+    let mut rd = bytes;
+    while !rd.is_empty() {
+        s.read_tls(&mut rd).unwrap();
+        s.process_new_packets()?;
+    }
+    Ok(())
+}
+
+/// Outcome of a handshake driven through the accept path.
+struct Run {
+    client: ClientConnection,
+    accept: Result<Accepted, AcceptError>,
+    client_err: Option<Error>,
+    server_err: Option<Error>,
+}
+
+/// Sends the client's first flight through the acceptor, then pumps both
+/// sides until the handshake ends or fails. `tamper` may change the client's
+/// first flight.
+fn run(
+    acceptor: &MilagroAcceptor,
+    mut client: ClientConnection,
+    tamper: impl FnOnce(&mut Vec<u8>),
+) -> Run {
+    let mut hello = client_out(&mut client);
+    tamper(&mut hello);
+    let mut alert = Vec::new();
+    let mut accept = acceptor.accept(&mut &hello[..], &mut alert);
+    let mut client_err = client_in(&mut client, &alert).err();
+    let mut server_err = None;
+    let server = match &mut accept {
+        Ok(Accepted::Standard(s)) | Ok(Accepted::Milagro { conn: s, .. }) => Some(s),
+        Err(_) => None,
+    };
+    if let Some(server) = server {
+        for _ in 0..10 {
+            let out = server_out(server);
+            if client_err.is_none() {
+                client_err = client_in(&mut client, &out).err();
+            }
+            let out = client_out(&mut client);
+            if server_err.is_none() {
+                server_err = server_in(server, &out).err();
+            }
+            let out = server_out(server);
+            if client_err.is_none() {
+                client_err = client_in(&mut client, &out).err();
+            }
+            if (!client.is_handshaking() && !server.is_handshaking())
+                || client_err.is_some()
+                || server_err.is_some()
+            {
+                break;
+            }
+        }
+    }
+    Run {
+        client,
+        accept,
+        client_err,
+        server_err,
+    }
+}
+
+fn milagro(run: &Run) -> (&Binding, &ServerConnection) {
+    match &run.accept {
+        Ok(Accepted::Milagro { binding, conn }) => (binding, conn),
+        other => panic!("expected a Milagro connection, got {other:?}"),
+    }
+}
+
+fn server_blob(c: &ClientConnection) -> IdentityBlob {
+    IdentityBlob::decode(c.peer_certificates().unwrap()[0].as_ref()).unwrap()
+}
+
+#[test]
+fn handshake_completes_and_both_sides_see_the_right_identities() {
+    for suite in [Suite::Cs, Suite::P2p] {
+        let s = setup(suite, None);
+        let p = period(suite);
+        let c = client(&s.d, "alice@example.com", "alice@example.com", p);
+        let r = run(&s.acceptor, c.connect("Server.Example.").unwrap(), |_| {});
+        assert!(r.client_err.is_none(), "{suite}: {:?}", r.client_err);
+        assert!(r.server_err.is_none(), "{suite}: {:?}", r.server_err);
+        let (binding, conn) = milagro(&r);
+        assert_eq!(binding.hid(), s.d.hid("alice@example.com", p));
+        assert_eq!(binding.period(), p);
+        assert_eq!(finish(binding, conn), Ok(id("alice@example.com")));
+        assert_eq!(c.finish(&r.client), Ok(id(SERVER_ID)));
+        let blob = server_blob(&r.client);
+        assert_eq!(blob.identity, id(SERVER_ID));
+        assert_eq!((blob.suite, blob.role), (suite, Role::Server));
+        let group = if suite == Suite::Cs {
+            CS_GROUP
+        } else {
+            P2P_GROUP
+        };
+        assert_eq!(
+            r.client.negotiated_key_exchange_group().unwrap().name(),
+            group
+        );
+        assert_eq!(r.client.handshake_kind(), Some(HandshakeKind::Full));
+        assert_eq!(
+            r.client.protocol_version(),
+            Some(rustls::ProtocolVersion::TLSv1_3)
+        );
+    }
+}
+
+#[test]
+fn application_data_flows_both_ways() {
+    use std::io::{Read, Write};
+    let s = setup(Suite::Cs, None);
+    let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    let mut r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
+    let Ok(Accepted::Milagro { conn: server, .. }) = &mut r.accept else {
+        panic!("not Milagro")
+    };
+    r.client.writer().write_all(b"ping").unwrap();
+    let out = client_out(&mut r.client);
+    server_in(server, &out).unwrap();
+    let mut got = [0u8; 4];
+    server.reader().read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"ping");
+}
+
+#[test]
+fn client_offers_exactly_its_one_milagro_group() {
+    for (suite, group) in [(Suite::Cs, 0xFE4D), (Suite::P2p, 0xFE50)] {
+        let d = ToyDeployment::random(suite);
+        let c = client(&d, "alice@example.com", "alice@example.com", period(suite));
+        let provider = c.rustls_config().crypto_provider();
+        assert_eq!(provider.kx_groups.len(), 1);
+        assert_eq!(u16::from(provider.kx_groups[0].name()), group);
+        let hello = client_out(&mut c.connect(SERVER_ID).unwrap());
+        let offer = parse_offer(&hello).unwrap().unwrap();
+        assert_eq!(offer.groups, vec![group]);
+        assert_eq!(offer.shares.len(), 1);
+        assert_eq!(offer.shares[0].0, group);
+        assert_eq!(offer.shares[0].1.len(), TOY_SHARE_LEN);
+        assert_eq!(
+            find_milagro_share(&hello).unwrap().map(|(g, _)| g),
+            Some(group)
+        );
+    }
+}
+
+/// A test-only permissive verifier for the standard (X.509-less) client.
+#[derive(Debug)]
+struct AcceptAnything;
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        Err(Error::General("no".into()))
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        assert_eq!(dss.scheme, SignatureScheme::ED25519);
+        Ok(HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ED25519]
+    }
+}
+
+/// The Ed25519 example private key of RFC 8410 §10.3 (a published test key).
+const RFC8410_KEY: [u8; 48] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    0xd4, 0xee, 0x72, 0xdb, 0xf9, 0x13, 0x58, 0x4a, 0xd5, 0xb6, 0xd8, 0xf1, 0xf7, 0x69, 0xf8, 0xad,
+    0x3a, 0xfe, 0x7c, 0x28, 0xcb, 0xf1, 0xd4, 0xfb, 0xe0, 0x97, 0xa8, 0x8f, 0x44, 0x75, 0x58, 0x42,
+];
+
+/// A standard, Milagro-free server config: ring's X25519 and an Ed25519 key
+/// with a placeholder certificate (the test client does not check it).
+fn standard_server() -> Arc<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = provider
+        .key_provider
+        .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            RFC8410_KEY.to_vec(),
+        )))
+        .unwrap();
+    let ck = CertifiedKey::new(vec![CertificateDer::from(b"not x509".to_vec())], key);
+    Arc::new(
+        ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(ck))),
+    )
+}
+
+fn standard_client(groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>) -> ClientConnection {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.kx_groups = groups;
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnything))
+        .with_no_client_auth();
+    ClientConnection::new(Arc::new(config), ServerName::try_from(SERVER_ID).unwrap()).unwrap()
+}
+
+#[test]
+fn standard_client_on_the_same_listener_gets_standard_and_no_identity() {
+    let s = setup(Suite::Cs, Some(standard_server()));
+    let x25519 = rustls::crypto::ring::kx_group::X25519;
+    let r = run(&s.acceptor, standard_client(vec![x25519]), |_| {});
+    assert!(r.client_err.is_none() && r.server_err.is_none());
+    let Ok(Accepted::Standard(conn)) = &r.accept else {
+        panic!("expected Standard, got {:?}", r.accept)
+    };
+    assert!(!conn.is_handshaking());
+    // A Milagro client's backstop refuses an X25519 connection too.
+    let d = ToyDeployment::random(Suite::Cs);
+    let mc = client(&d, "alice@example.com", "alice@example.com", 1);
+    assert_eq!(mc.finish(&r.client), Err(FinishError::WrongGroup));
+    assert_eq!(
+        conn.negotiated_key_exchange_group().unwrap().name(),
+        rustls::NamedGroup::X25519
+    );
+    // finish() never turns an X25519 connection into a Milagro identity.
+    let binding = Binding::new(Suite::Cs, id("alice@example.com").cs_hid(), 0);
+    assert_eq!(finish(&binding, conn), Err(FinishError::WrongGroup));
+}
+
+#[test]
+fn standard_client_on_a_milagro_only_listener_is_refused_plainly() {
+    let s = setup(Suite::Cs, None);
+    let x25519 = rustls::crypto::ring::kx_group::X25519;
+    let mut c = standard_client(vec![x25519]);
+    let hello = client_out(&mut c);
+    let mut alert = Vec::new();
+    let err = s.acceptor.accept(&mut &hello[..], &mut alert).unwrap_err();
+    assert!(matches!(
+        err,
+        AcceptError::Refused(Refusal::NoStandardConfig)
+    ));
+    assert_eq!(alert, HANDSHAKE_FAILURE_ALERT);
+    assert_eq!(
+        client_in(&mut c, &alert),
+        Err(Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
+}
+
+#[test]
+fn a_standard_config_with_a_milagro_group_is_not_accepted() {
+    let d = ToyDeployment::random(Suite::Cs);
+    let server = Arc::new(MilagroServer::new(d.server(), id(SERVER_ID), 0).unwrap());
+    let other =
+        MilagroServer::new(ToyDeployment::random(Suite::Cs).server(), id(SERVER_ID), 0).unwrap();
+    let binding = Binding::new(Suite::Cs, id("a@example.com").cs_hid(), 0);
+    let milagro_cfg = other.config_for(binding).unwrap();
+    assert!(MilagroAcceptor::new(server.clone(), Some(milagro_cfg)).is_none());
+    assert!(MilagroAcceptor::new(server, Some(standard_server())).is_some());
+}
+
+#[test]
+fn a_client_listing_x25519_first_and_milagro_without_share_is_refused() {
+    // Not buildable through MilagroClient: a raw provider with two groups.
+    let s = setup(Suite::Cs, Some(standard_server()));
+    let mc = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    let milagro_group = mc.rustls_config().crypto_provider().kx_groups[0];
+    let x25519 = rustls::crypto::ring::kx_group::X25519;
+    let r = run(
+        &s.acceptor,
+        standard_client(vec![x25519, milagro_group]),
+        |_| {},
+    );
+    assert!(matches!(
+        r.accept,
+        Err(AcceptError::Refused(Refusal::MilagroGroupWithoutShare(
+            0xFE4D
+        )))
+    ));
+    assert_eq!(
+        r.client_err,
+        Some(Error::AlertReceived(AlertDescription::HandshakeFailure))
+    );
+}
+
+#[test]
+fn a_p2p_client_on_a_cs_listener_is_refused() {
+    let s = setup(Suite::Cs, Some(standard_server()));
+    let p2p = ToyDeployment::random(Suite::P2p);
+    let c = client(&p2p, "alice@example.com", "alice@example.com", 42);
+    let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
+    assert!(matches!(
+        r.accept,
+        Err(AcceptError::Refused(Refusal::WrongSuite))
+    ));
+}
+
+#[test]
+fn no_tickets_and_a_second_connection_is_a_full_handshake() {
+    let s = setup(Suite::Cs, None);
+    let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    // Even a client that *would* resume (test-only clone) gets no ticket.
+    let mut cfg = (**c.rustls_config()).clone();
+    cfg.resumption = rustls::client::Resumption::in_memory_sessions(8);
+    let cfg = Arc::new(cfg);
+    for _ in 0..2 {
+        let conn =
+            ClientConnection::new(cfg.clone(), ServerName::try_from(SERVER_ID).unwrap()).unwrap();
+        let mut r = run(&s.acceptor, conn, |_| {});
+        assert!(r.client_err.is_none() && r.server_err.is_none());
+        let Ok(Accepted::Milagro { binding, conn }) = &mut r.accept else {
+            panic!("not Milagro")
+        };
+        // Nothing more to send: no NewSessionTicket after the handshake.
+        assert!(server_out(conn).is_empty());
+        assert_eq!(r.client.tls13_tickets_received(), 0);
+        assert_eq!(conn.handshake_kind(), Some(HandshakeKind::Full));
+        assert_eq!(r.client.handshake_kind(), Some(HandshakeKind::Full));
+        assert_eq!(finish(binding, conn), Ok(id("alice@example.com")));
+    }
+}
+
+#[test]
+fn a_client_certificate_naming_another_identity_is_refused_with_access_denied() {
+    for suite in [Suite::Cs, Suite::P2p] {
+        let s = setup(suite, None);
+        let p = period(suite);
+        // Alice's key, Mallory's name in the certificate.
+        let c = client(&s.d, "alice@example.com", "mallory@example.com", p);
+        let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
+        assert_eq!(
+            r.server_err,
+            Some(Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure
+            )),
+            "{suite}"
+        );
+        // The client learns it on its next read.
+        assert_eq!(
+            r.client_err,
+            Some(Error::AlertReceived(AlertDescription::AccessDenied))
+        );
+        // Same identity, wrong period in the blob: also refused.
+        let c = client(&s.d, "alice@example.com", "alice@example.com", p);
+        let wrong_period = MilagroClient::new(
+            s.d.client("alice@example.com", p),
+            id("alice@example.com"),
+            p + 1,
+            Some(id(SERVER_ID)),
+        )
+        .unwrap();
+        drop(c);
+        let r = run(
+            &s.acceptor,
+            wrong_period.connect(SERVER_ID).unwrap(),
+            |_| {},
+        );
+        assert_eq!(
+            r.server_err,
+            Some(Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure
+            ))
+        );
+    }
+}
+
+#[test]
+fn a_cs_server_with_the_wrong_key_fails_with_credential_refused() {
+    let s = setup(Suite::Cs, None);
+    let other = ToyDeployment::random(Suite::Cs);
+    let c = client(&other, "alice@example.com", "alice@example.com", 1);
+    let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
+    assert!(matches!(
+        r.accept,
+        Err(AcceptError::KeyExchange(KxError::CredentialRefused))
+    ));
+    let err = r.client_err.clone().unwrap();
+    assert_eq!(
+        err,
+        Error::AlertReceived(AlertDescription::IllegalParameter)
+    );
+    let mapped = map_client_error(&r.client, err);
+    assert!(matches!(mapped, MilagroError::CredentialRefused));
+    assert_eq!(
+        mapped.to_string(),
+        "Milagro credential refused (PIN, permit, lockout or clock)"
+    );
+}
+
+#[test]
+fn a_p2p_server_with_the_wrong_key_cannot_complete() {
+    let s = setup(Suite::P2p, None);
+    let other = ToyDeployment::random(Suite::P2p);
+    let c = client(&other, "alice@example.com", "alice@example.com", 42);
+    let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
+    milagro(&r); // the toy P2P server cannot tell: the keys just differ
+    assert_eq!(r.client_err, Some(Error::DecryptError));
+    // A later alert is not mistaken for a credential refusal.
+    let mapped = map_client_error(
+        &r.client,
+        Error::AlertReceived(AlertDescription::IllegalParameter),
+    );
+    assert!(matches!(mapped, MilagroError::Tls(_)));
+}
+
+#[test]
+fn p2p_client_refuses_a_server_name_other_than_its_configured_identity() {
+    let d = ToyDeployment::random(Suite::P2p);
+    let c = client(&d, "alice@example.com", "alice@example.com", 42);
+    match c.connect("other.example") {
+        Err(MilagroError::ServerNameMismatch { expected, got }) => {
+            assert_eq!(
+                (expected.as_str(), got.as_str()),
+                (SERVER_ID, "other.example")
+            );
+        }
+        other => panic!("expected ServerNameMismatch, got {other:?}"),
+    }
+    assert!(c.connect("SERVER.example.").is_ok());
+    assert!(matches!(
+        MilagroClient::new(d.client("a@example.com", 42), id("a@example.com"), 42, None),
+        Err(MilagroError::MissingServerIdentity)
+    ));
+}
+
+#[test]
+fn p2p_client_refuses_a_server_blob_naming_another_identity() {
+    let d = ToyDeployment::random(Suite::P2p);
+    let server = MilagroServer::new(d.server(), id("other.example"), 42).unwrap();
+    let acceptor = MilagroAcceptor::new(Arc::new(server), None).unwrap();
+    let c = client(&d, "alice@example.com", "alice@example.com", 42);
+    let r = run(&acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
+    assert_eq!(
+        r.client_err,
+        Some(Error::InvalidCertificate(CertificateError::NotValidForName))
+    );
+}
+
+#[test]
+fn every_bit_flip_in_the_key_share_fails_the_handshake() {
+    let s = setup(Suite::Cs, None);
+    let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    for bit in 0..TOY_SHARE_LEN * 8 {
+        let conn = c.connect(SERVER_ID).unwrap();
+        let r = run(&s.acceptor, conn, |h| {
+            // rustls shuffles extensions and each connection has its own
+            // share: find this one's.
+            let (_, share) = find_milagro_share(h).unwrap().unwrap();
+            let at = h
+                .windows(share.len())
+                .position(|w| w == &share[..])
+                .unwrap();
+            h[at + bit / 8] ^= 1 << (bit % 8);
+        });
+        assert!(
+            matches!(
+                r.accept,
+                Err(AcceptError::KeyExchange(KxError::CredentialRefused))
+            ),
+            "bit {bit}: {:?}",
+            r.accept
+        );
+        assert!(matches!(
+            map_client_error(&r.client, r.client_err.clone().unwrap()),
+            MilagroError::CredentialRefused
+        ));
+    }
+}
+
+#[test]
+fn every_bit_flip_in_the_client_hello_is_handled_without_panic() {
+    let s = setup(Suite::Cs, Some(standard_server()));
+    let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    let expected = s.d.hid("alice@example.com", 0);
+    let len = client_out(&mut c.connect(SERVER_ID).unwrap()).len();
+    for bit in 0..len * 8 {
+        let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |h| {
+            h[bit / 8] ^= 1 << (bit % 8)
+        });
+        if let Ok(Accepted::Milagro { binding, conn }) = &r.accept {
+            // Either a harmless flip (random, cipher list …) and the right
+            // binding, or the handshake fails.
+            if r.client_err.is_none() && r.server_err.is_none() {
+                assert_eq!(binding.hid(), expected, "bit {bit}");
+                assert_eq!(finish(binding, conn), Ok(id("alice@example.com")));
+            }
+        }
+    }
+}
+
+#[test]
+fn bit_flips_in_identity_blobs_are_refused_by_both_verifiers() {
+    let binding = Binding::new(Suite::P2p, id("alice@example.com").p2p_hid(42), 42);
+    let blob = IdentityBlob {
+        suite: Suite::P2p,
+        role: Role::Client,
+        period: 42,
+        identity: id("alice@example.com"),
+    }
+    .encode();
+    assert_eq!(
+        check_client_blob(&binding, &CertificateDer::from(blob.clone()), &[]),
+        Ok(id("alice@example.com"))
+    );
+    for bit in 0..blob.len() * 8 {
+        let mut b = blob.clone();
+        b[bit / 8] ^= 1 << (bit % 8);
+        let err = check_client_blob(&binding, &CertificateDer::from(b), &[]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidCertificate(
+                    CertificateError::BadEncoding
+                        | CertificateError::ApplicationVerificationFailure
+                )
+            ),
+            "bit {bit}: {err:?}"
+        );
+    }
+    // Intermediates are refused.
+    assert_eq!(
+        check_client_blob(
+            &binding,
+            &CertificateDer::from(blob.clone()),
+            &[CertificateDer::from(blob.clone())]
+        ),
+        Err(Error::InvalidCertificate(CertificateError::BadEncoding))
+    );
+
+    let d = ToyDeployment::random(Suite::P2p);
+    let verifier = ServerIdentityVerifier {
+        suite: Suite::P2p,
+        expected: Some(id(SERVER_ID)),
+        _key: d.client("alice@example.com", 42),
+    };
+    let server = IdentityBlob {
+        suite: Suite::P2p,
+        role: Role::Server,
+        period: 42,
+        identity: id(SERVER_ID),
+    }
+    .encode();
+    let name = ServerName::try_from(SERVER_ID).unwrap();
+    let verify = |b: &[u8]| {
+        verifier.verify_server_cert(
+            &CertificateDer::from(b.to_vec()),
+            &[],
+            &name,
+            &[],
+            UnixTime::now(),
+        )
+    };
+    assert!(verify(&server).is_ok());
+    let mut changed_period_ok = 0;
+    for bit in 0..server.len() * 8 {
+        let mut b = server.clone();
+        b[bit / 8] ^= 1 << (bit % 8);
+        match verify(&b) {
+            Err(Error::InvalidCertificate(_)) => {}
+            // The server's period is informational for the client.
+            Ok(_) if (7 * 8..11 * 8).contains(&bit) => changed_period_ok += 1,
+            other => panic!("bit {bit}: {other:?}"),
+        }
+    }
+    assert_eq!(changed_period_ok, 32);
+    // A client blob presented as the server's is refused.
+    let as_client = IdentityBlob {
+        suite: Suite::P2p,
+        role: Role::Client,
+        period: 42,
+        identity: id(SERVER_ID),
+    }
+    .encode();
+    assert_eq!(
+        verify(&as_client).unwrap_err(),
+        Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)
+    );
+}
+
+#[test]
+fn finish_refuses_an_unfinished_handshake() {
+    let s = setup(Suite::Cs, None);
+    let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    let hello = client_out(&mut c.connect(SERVER_ID).unwrap());
+    let Ok(Accepted::Milagro { binding, conn }) =
+        s.acceptor.accept(&mut &hello[..], &mut Vec::new())
+    else {
+        panic!("not Milagro")
+    };
+    assert_eq!(finish(&binding, &conn), Err(FinishError::StillHandshaking));
+    let pending = c.connect(SERVER_ID).unwrap();
+    assert_eq!(c.finish(&pending), Err(FinishError::StillHandshaking));
+}
+
+#[test]
+fn a_malformed_share_is_refused_at_accept_with_handshake_failure() {
+    let s = setup(Suite::Cs, None);
+    let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    let hello = client_out(&mut c.connect(SERVER_ID).unwrap());
+    // Shorten the share by one byte: fix up every length on the way.
+    let (_, share) = find_milagro_share(&hello).unwrap().unwrap();
+    let at = hello
+        .windows(share.len())
+        .position(|w| w == &share[..])
+        .unwrap();
+    let mut h = hello.clone();
+    h.remove(at);
+    let dec16 = |h: &mut Vec<u8>, i: usize| {
+        let v = u16::from_be_bytes([h[i], h[i + 1]]) - 1;
+        h[i..i + 2].copy_from_slice(&v.to_be_bytes());
+    };
+    dec16(&mut h, at - 2); // share length
+    dec16(&mut h, at - 6); // client_shares length
+    dec16(&mut h, at - 8); // extension length
+    dec16(&mut h, 3); // record length
+    let hs = u32::from_be_bytes([0, h[6], h[7], h[8]]) - 1;
+    h[6..9].copy_from_slice(&hs.to_be_bytes()[1..]);
+    // Extensions block length: walk the hello to find it.
+    let sid = usize::from(h[5 + 4 + 34]);
+    let cs_at = 5 + 4 + 35 + sid;
+    let cs = usize::from(u16::from_be_bytes([h[cs_at], h[cs_at + 1]]));
+    let comp_at = cs_at + 2 + cs;
+    let ext_at = comp_at + 1 + usize::from(h[comp_at]);
+    dec16(&mut h, ext_at);
+    let mut alert = Vec::new();
+    let err = s.acceptor.accept(&mut &h[..], &mut alert).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AcceptError::KeyExchange(KxError::WrongShareLength {
+                expected: 100,
+                actual: 99
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(alert, HANDSHAKE_FAILURE_ALERT);
+}
