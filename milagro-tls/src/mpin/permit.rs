@@ -13,8 +13,6 @@
 use crate::identity::{Hid, Identity};
 use crate::keys::{CsDeployment, CsTimePermit, PermitPolicy, day_of};
 use crate::pairing::G1;
-#[cfg(test)]
-use crate::points::cs_identity_point;
 use crate::points::cs_permit_point;
 
 use super::CsError;
