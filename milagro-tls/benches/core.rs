@@ -1,13 +1,25 @@
 //! Criterion benches for the hot paths of the cryptographic core: the pairing
 //! engine's primitives and each side of the key agreements.
 //!
+//! `cs/server_refuse_*` and `cs/classify_*` show the refusal and the
+//! classification take the same time for small and large PIN errors.
+//!
 //! Run with `cargo bench -p milagro-tls --bench core`; the README's performance
 //! table quotes the medians.
+
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
-use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey};
+use milagro_tls::keys::{
+    CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, MasterShare,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, day_of,
+};
+use milagro_tls::mpin::{
+    self, ClientState, CsError, Pin, PinDigits, PreparedServerSecret, ServerNonceKey,
+};
 use milagro_tls::p2p::{P2pClient, P2pServer};
 use milagro_tls::pairing::{
     G1, G1Domain, G2, G2Domain, Gt, OsEntropy, Scalar, multi_pairing, pairing,
@@ -102,9 +114,104 @@ fn p2p(c: &mut Criterion) {
     g.finish();
 }
 
+/// Unix time used by the CS benches (any fixed day works).
+const NOW: u64 = 1_764_000_000;
+
+struct CsFixture {
+    server: PreparedServerSecret,
+    nonce_key: ServerNonceKey,
+    token: milagro_tls::keys::CsToken,
+    permit: CsTimePermit,
+}
+
+fn cs_fixture() -> CsFixture {
+    let rng = OsEntropy;
+    let dep = CsDeployment::new(3, PermitPolicy::Required, &rng).unwrap();
+    let shares: Vec<MasterShare> = (0..3)
+        .map(|_| MasterShare::generate(Deployment::Cs(dep), &rng).unwrap())
+        .collect();
+    let alice = Identity::new("alice@example.com").unwrap();
+    let ss = CsServerSecret::combine(
+        &shares
+            .iter()
+            .map(|m| m.issue_cs_server_secret().unwrap())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let cs = CsClientSecret::combine(
+        &shares
+            .iter()
+            .map(|m| m.issue_cs_client_secret(&alice).unwrap())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let permit = CsTimePermit::combine(
+        &shares
+            .iter()
+            .map(|m| m.issue_cs_time_permit(&alice, day_of(NOW)).unwrap())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let pin = Pin::parse("1234", PinDigits::default()).unwrap();
+    CsFixture {
+        server: PreparedServerSecret::new(&ss),
+        nonce_key: ServerNonceKey::generate(&rng).unwrap(),
+        token: mpin::extract_pin(&cs, &pin),
+        permit,
+    }
+}
+
+fn cs(c: &mut Criterion) {
+    let rng = OsEntropy;
+    let f = cs_fixture();
+    let pin = Pin::parse("1234", PinDigits::default()).unwrap();
+    let checks = f.server.checks();
+    let mut g = c.benchmark_group("cs");
+    g.bench_function("client_prove", |b| {
+        b.iter(|| ClientState::new(&f.token, &pin, Some(&f.permit), NOW, &rng).unwrap())
+    });
+    let client = ClientState::new(&f.token, &pin, Some(&f.permit), NOW, &rng).unwrap();
+    g.bench_function("server_precheck", |b| {
+        b.iter(|| mpin::precheck(black_box(client.share()), &checks, NOW).unwrap())
+    });
+    let pre = mpin::precheck(client.share(), &checks, NOW).unwrap();
+    g.bench_function("server_verify", |b| {
+        b.iter(|| mpin::verify(black_box(&pre), &f.server).unwrap())
+    });
+    let verified = mpin::verify(&pre, &f.server).unwrap();
+    g.bench_function("server_respond", |b| {
+        b.iter(|| mpin::respond(&verified, &f.server, &f.nonce_key, &rng).unwrap())
+    });
+    let resp = mpin::respond(&verified, &f.server, &f.nonce_key, &rng).unwrap();
+    g.bench_function("client_finish", |b| {
+        b.iter(|| client.finish(&resp.share).unwrap())
+    });
+
+    // A wrong PIN: refusal cost (on the handshake path) and classification
+    // (off the path) for small and large δ — fixed work whatever δ is.
+    for (name, wrong) in [("delta_1", "1235"), ("delta_large", "999999")] {
+        let bad = Pin::parse(wrong, PinDigits::default()).unwrap();
+        let client = ClientState::new(&f.token, &bad, Some(&f.permit), NOW, &rng).unwrap();
+        let pre = mpin::precheck(client.share(), &checks, NOW).unwrap();
+        g.bench_function(format!("server_refuse_{name}"), |b| {
+            b.iter(|| mpin::verify(black_box(&pre), &f.server).unwrap_err())
+        });
+        let Err(CsError::ProofFailed(failed)) = mpin::verify(&pre, &f.server) else {
+            panic!("a wrong PIN must fail the proof");
+        };
+        for digits in [4u8, 6] {
+            let d = PinDigits::new(digits).unwrap();
+            g.bench_function(format!("classify_{digits}digits_{name}"), |b| {
+                b.iter(|| mpin::classify(&failed, &f.server, d))
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20);
-    targets = primitives, p2p
+    targets = primitives, p2p, cs
 }
 criterion_main!(benches);
