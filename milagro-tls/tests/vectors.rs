@@ -993,6 +993,13 @@ fn cs_vectors_for(k: &CsKeys, tag: &str) -> Value {
     let mut b = share.to_vec();
     b[0] ^= 1;
     refuse("HID altered", b);
+    if policy == PermitPolicy::Off {
+        // §6.4 step 1 wants X == U checked on the bytes with permits off;
+        // whichever check catches it, the share must be refused.
+        let mut b = share.to_vec();
+        b.copy_within(252..300, 92);
+        refuse("permits off, X != U (X replaced by R)", b);
+    }
 
     json!({
         "permit_policy": format!("{policy:?}"),
