@@ -104,6 +104,10 @@ pub enum CsError {
     /// PIN and must be charged to the source, never to the identity.
     #[error("the key share's proof of knowledge of x (DLEQ) does not verify")]
     DleqFailed,
+    /// With permits off `A_d = A`, so an honest share has `X = U`; these
+    /// differ. Refused in step 1, before any point is decoded.
+    #[error("permits are off in this deployment, so the key share's X must equal U")]
+    PermitsOffXNotU,
     /// The M-Pin proof `e(V,Q)·e(U + y·A_d, SS) == 1` does not hold: a wrong
     /// PIN, an invalid credential, or a key of another deployment. Carries
     /// what [`classify()`] needs (never printed).

@@ -180,7 +180,9 @@ impl fmt::Debug for PrecheckedShare {
 /// Fails with [`CsError::ShareLength`] unless exactly [`SHARE_BYTES`] bytes;
 /// with [`CsError::PermitMissing`], [`CsError::PermitNotAllowed`] or
 /// [`CsError::DayOutOfRange`] for a day the policy refuses ([`check_day`]);
-/// with [`CsError::StaleTime`] if `|t − now| > window`.
+/// with [`CsError::StaleTime`] if `|t − now| > window`; with permits off, with
+/// [`CsError::PermitsOffXNotU`] unless the X and U bytes are equal
+/// (`A_d = A`, so an honest client sends `X = U`).
 pub fn precheck(bytes: &[u8], checks: &ShareChecks, now: u64) -> Result<PrecheckedShare, CsError> {
     let bytes: [u8; SHARE_BYTES] = bytes
         .try_into()
@@ -191,6 +193,9 @@ pub fn precheck(bytes: &[u8], checks: &ShareChecks, now: u64) -> Result<Precheck
         time: u64::from_be_bytes(field(&bytes, OFF_T)),
     };
     check_day(checks.permits, header.day, day_of(now))?;
+    if checks.permits == PermitPolicy::Off && bytes[OFF_U..OFF_X] != bytes[OFF_X..OFF_C] {
+        return Err(CsError::PermitsOffXNotU);
+    }
     if header.time.abs_diff(now) > checks.window_secs {
         return Err(CsError::StaleTime {
             time: header.time,

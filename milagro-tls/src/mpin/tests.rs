@@ -415,6 +415,29 @@ fn timestamps_outside_the_window_are_refused() {
 }
 
 #[test]
+fn permits_off_requires_x_equal_to_u_before_decoding() {
+    let d = Deployment::new(PermitPolicy::Off, b"x equals u");
+    let server = d.server();
+    let (token, permit) = d.client("alice@example.com", 7);
+    let client = client_state(&token, 7, permit.as_ref(), NOW);
+    let share = *client.share();
+    assert_eq!(share[U..X], share[X..X + 48], "an honest share has X = U");
+    assert!(precheck(&share, &server.checks(), NOW).is_ok());
+    // X replaced by R (a valid point): refused in step 1, not at the DLEQ.
+    let bad = with_field(&share, X, &share[R..R + 48]);
+    assert!(matches!(
+        precheck(&bad, &server.checks(), NOW),
+        Err(CsError::PermitsOffXNotU)
+    ));
+    // Garbage that is not even a point is refused the same way, undecoded.
+    let bad = with_field(&share, U, &[0xff; 48]);
+    assert!(matches!(
+        precheck(&bad, &server.checks(), NOW),
+        Err(CsError::PermitsOffXNotU)
+    ));
+}
+
+#[test]
 fn tampered_fields_are_refused_with_the_right_error() {
     let d = Deployment::new(PermitPolicy::Required, b"tamper");
     let server = d.server();
@@ -508,7 +531,9 @@ fn lifted_dleq_with_shifted_v_is_refused() {
 
 #[test]
 fn bad_points_and_scalars_are_refused() {
-    let d = Deployment::new(PermitPolicy::Off, b"points");
+    // Permits required, so X and U are independent fields (with permits off
+    // step 1 already refuses X ≠ U before any point is decoded).
+    let d = Deployment::new(PermitPolicy::Required, b"points");
     let server = d.server();
     let (token, permit) = d.client("alice@example.com", 1);
     let client = client_state(&token, 1, permit.as_ref(), NOW);
