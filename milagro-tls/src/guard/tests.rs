@@ -83,7 +83,12 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(p.lockout.max_in_flight, 2);
     assert_eq!(p.lockout.cumulative_cap, 20);
     assert_eq!(p.lockout.reservation_ttl, Duration::from_secs(30));
-    assert_eq!(p.replay.window, Duration::from_secs(60));
+    assert_eq!(p.lockout.max_pending_classifications, 64);
+    // 2 × 30 s + 2 s slack: derived from the lifetime rule, not copied.
+    assert_eq!(DEFAULT_CLOCK_WINDOW, Duration::from_secs(30));
+    assert_eq!(p.replay.window, Duration::from_secs(62));
+    assert!(p.replay.covers_clock_window(DEFAULT_CLOCK_WINDOW));
+    assert_eq!(p.throttle.invalid_cost, 10);
 }
 
 #[test]
@@ -432,33 +437,73 @@ fn ttl_releases_abandoned_reservations() {
 }
 
 #[test]
-fn failed_proof_holds_slot_until_classification_ttl_and_late_wrong_pin_counts() {
+fn pending_classifications_never_expire_by_time() {
     let f = Fixture::new(policy());
     let h = hid(7);
     let pending = f.guard.admit(&h, &u(1), ip(1)).unwrap().proof_failed();
-    f.advance_ms(119_999);
-    assert_eq!(f.guard.status(&h).in_flight, 1);
-    f.advance_ms(1);
-    assert_eq!(f.guard.status(&h).in_flight, 0);
+    let pending2 = f.guard.admit(&h, &u(2), ip(1)).unwrap().proof_failed();
+    // Far beyond every TTL (reservation 30 s, the old classification 120 s,
+    // the replay window): ten days.
+    f.advance_ms(10 * 24 * 3600 * 1000);
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative, st.in_flight), (0, 0, 2));
+    assert_eq!(f.guard.pending_classifications(), 2);
+    // Both slots still held: the thief's third guess is refused.
+    assert_eq!(
+        f.guard.admit(&h, &u(3), ip(1)).err(),
+        Some(Refusal::TooManyInFlight)
+    );
+    // Only classification frees them; the wrong PIN counts.
     let c = pending.wrong_pin(4).unwrap();
     assert_eq!((c.confirmed, c.cumulative), (1, 1));
-    assert_eq!(f.guard.status(&h).in_flight, 0);
+    pending2.invalid_credential();
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative, st.in_flight), (1, 1, 0));
+    assert_eq!(f.guard.pending_classifications(), 0);
+    assert!(
+        !f.seen
+            .take()
+            .iter()
+            .any(|o| matches!(o, Outcome::Expired { .. } | Outcome::Abandoned { .. }))
+    );
 }
 
 #[test]
-fn dropped_unclassified_failure_counts_nothing() {
+fn dropped_unclassified_failure_counts_as_a_wrong_pin() {
     let f = Fixture::new(policy());
     let h = hid(7);
     drop(f.guard.admit(&h, &u(1), ip(1)).unwrap().proof_failed());
-    assert_eq!(f.guard.status(&h), IdentityStatus::default());
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative, st.in_flight), (1, 1, 0));
+    assert_eq!(f.guard.pending_classifications(), 0);
+    let expected = WrongPinCounts {
+        confirmed: 1,
+        cumulative: 1,
+        locked_out: false,
+        locked_until_reenrolled: false,
+    };
     assert_eq!(
         f.seen.take().last(),
-        Some(&Outcome::Abandoned {
+        Some(&Outcome::DroppedUnclassified {
             hid: h,
             source: ip(1),
-            stage: Stage::AwaitingClassification
+            counts: Some(expected)
         })
     );
+    // Dropping enough of them locks, exactly like classified wrong PINs.
+    for i in 2..=5 {
+        drop(f.guard.admit(&h, &u(i), ip(1)).unwrap().proof_failed());
+    }
+    assert!(f.guard.status(&h).locked_out);
+    assert_eq!(f.seen.take().last(), Some(&Outcome::LockedOut { hid: h }));
+    assert_eq!(
+        f.guard.admit(&h, &u(9), ip(1)).err(),
+        Some(Refusal::LockedOut)
+    );
+    // Unproved reservations dropped still count nothing.
+    let other = hid(8);
+    drop(f.guard.admit(&other, &u(1), ip(1)).unwrap());
+    assert_eq!(f.guard.status(&other), IdentityStatus::default());
 }
 
 #[test]
@@ -476,9 +521,19 @@ fn late_wrong_pin_with_full_table_is_reported_unrecorded() {
     let mut p = policy();
     p.lockout.max_identities = 1;
     let f = Fixture::new(p);
-    let pending = f.guard.admit(&hid(1), &u(1), ip(1)).unwrap().proof_failed();
-    f.advance_ms(120_000);
+    // The reservation expires before its proof is checked (a stuck handle).
+    let r = f.guard.admit(&hid(1), &u(1), ip(1)).unwrap();
+    f.advance_ms(30_000);
     let _other = f.guard.admit(&hid(2), &u(2), ip(1)).unwrap();
+    let pending = r.proof_failed();
+    assert_eq!(
+        f.seen.take().last(),
+        Some(&Outcome::Expired {
+            hid: hid(1),
+            source: ip(1),
+            stage: Stage::AwaitingClassification
+        })
+    );
     assert_eq!(pending.wrong_pin(9), None);
     assert_eq!(
         f.seen.take().last(),
@@ -499,7 +554,7 @@ fn replay_hit_is_refused_and_expires_after_the_window() {
     assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
     // Same U under another HID is another key.
     assert!(f.guard.admit(&hid(11), &u(1), ip(2)).is_ok());
-    f.advance_ms(59_999);
+    f.advance_ms(61_999);
     assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
     f.advance_ms(1);
     assert!(f.guard.admit(&h, &u(1), ip(2)).is_ok());
@@ -541,8 +596,8 @@ fn replay_cache_full_fails_closed_and_prunes_expired() {
             Some(Refusal::Replay)
         );
     }
-    // At +60 s the first two expire and are pruned on the next insert.
-    f.advance_ms(30_000);
+    // At +62 s the first two expire and are pruned on the next insert.
+    f.advance_ms(32_000);
     f.good_login(&hid(3), 3);
     assert_eq!(f.mem.replay_entries(), 2);
     assert!(f.guard.admit(&hid(0), &u(0), ip(1)).is_ok());
@@ -570,9 +625,9 @@ fn replay_store_api_direct() {
         m.insert_after_good_proof(&k3, t0),
         Err(Refusal::ReplayCacheFull)
     );
-    let t60 = GuardTime::from_millis(60_000);
-    assert_eq!(m.replay_seen(&k1, t60), Ok(()));
-    assert_eq!(m.insert_after_good_proof(&k3, t60), Ok(()));
+    let t62 = GuardTime::from_millis(62_000);
+    assert_eq!(m.replay_seen(&k1, t62), Ok(()));
+    assert_eq!(m.insert_after_good_proof(&k3, t62), Ok(()));
     assert_eq!(m.replay_entries(), 1);
 }
 
