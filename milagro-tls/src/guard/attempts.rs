@@ -1,5 +1,9 @@
 //! The attempt table: per-identity reservations, confirmed and cumulative
 //! wrong-PIN counts, with TTL expiry through an ordered index.
+//!
+//! A slot awaiting classification has **no** expiry: it leaves the table only
+//! through its classification (or the counted drop of its handle), never by
+//! time (docs/protocol.md §6.4 step 3, "classifier flooding").
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,7 +17,8 @@ use crate::identity::Hid;
 #[derive(Debug, Clone, Copy)]
 struct Slot {
     id: u64,
-    expires: GuardTime,
+    /// `None` for a slot awaiting classification: it never expires.
+    expires: Option<GuardTime>,
     stage: Stage,
 }
 
@@ -34,7 +39,7 @@ impl Entry {
 pub(super) struct Attempts {
     policy: LockoutPolicy,
     entries: HashMap<Hid, Entry>,
-    /// (expiry, reservation id, HID) of every slot.
+    /// (expiry, reservation id, HID) of every slot that has an expiry.
     expiry: BTreeSet<(GuardTime, u64, Hid)>,
     next_id: u64,
 }
@@ -70,7 +75,9 @@ impl Attempts {
         let entry = self.entries.get_mut(hid)?;
         let pos = entry.slots.iter().position(|s| s.id == id)?;
         let slot = entry.slots.swap_remove(pos);
-        self.expiry.remove(&(slot.expires, slot.id, *hid));
+        if let Some(expires) = slot.expires {
+            self.expiry.remove(&(expires, slot.id, *hid));
+        }
         if entry.is_empty() {
             self.entries.remove(hid);
         }
@@ -116,20 +123,23 @@ impl Attempts {
         let expires = now.saturating_add(p.reservation_ttl);
         self.entries.entry(*hid).or_default().slots.push(Slot {
             id,
-            expires,
+            expires: Some(expires),
             stage: Stage::Reserved,
         });
         self.expiry.insert((expires, id, *hid));
         Ok(id)
     }
 
-    /// Moves a live slot to `stage` with that stage's TTL from `now`.
-    /// Returns false when the slot is gone (released or expired).
+    /// Moves a live slot to `stage` with that stage's TTL from `now`; a slot
+    /// awaiting classification gets no expiry at all. Returns false when the
+    /// slot is gone (released or expired).
     pub(super) fn advance(&mut self, hid: &Hid, id: u64, stage: Stage, now: GuardTime) -> bool {
         self.prune(now);
-        let ttl = match stage {
-            Stage::AwaitingClassification => self.policy.classification_ttl,
-            Stage::Reserved | Stage::Proved => self.policy.reservation_ttl,
+        let expires = match stage {
+            Stage::AwaitingClassification => None,
+            Stage::Reserved | Stage::Proved => {
+                Some(now.saturating_add(self.policy.reservation_ttl))
+            }
         };
         let Some(entry) = self.entries.get_mut(hid) else {
             return false;
@@ -137,10 +147,14 @@ impl Attempts {
         let Some(slot) = entry.slots.iter_mut().find(|s| s.id == id) else {
             return false;
         };
-        self.expiry.remove(&(slot.expires, id, *hid));
-        slot.expires = now.saturating_add(ttl);
+        if let Some(old) = slot.expires {
+            self.expiry.remove(&(old, id, *hid));
+        }
+        slot.expires = expires;
         slot.stage = stage;
-        self.expiry.insert((slot.expires, id, *hid));
+        if let Some(new) = expires {
+            self.expiry.insert((new, id, *hid));
+        }
         true
     }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Refusal;
 use super::clock::{Clock, MonotonicClock};
@@ -11,18 +12,75 @@ use super::memory::MemoryGuard;
 use super::observer::{GuardObserver, NoopObserver, Outcome, Stage};
 use super::policy::GuardPolicy;
 use super::replay::ReplayKey;
-use super::store::{GuardStore, IdentityStatus, ReservationTicket};
+use super::store::{GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts};
 use crate::identity::Hid;
 
 struct Shared {
     store: Arc<dyn GuardStore>,
     clock: Arc<dyn Clock>,
     observer: Arc<dyn GuardObserver>,
+    /// Attempts that may still need the classifier: admitted and unproved,
+    /// or failed and unclassified. Per process, like the classifier.
+    pending: AtomicUsize,
+    max_pending: usize,
 }
 
 impl Shared {
     fn tell(&self, o: Outcome) {
         self.observer.outcome(&o);
+    }
+
+    /// Takes one classifier slot, or `false` at the cap (atomic).
+    fn take_classifier_slot(&self) -> bool {
+        let max = self.max_pending;
+        self.pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                (v < max).then(|| v.saturating_add(1))
+            })
+            .is_ok()
+    }
+
+    fn release_classifier_slot(&self) {
+        // Always Some: the closure cannot refuse, so this cannot fail.
+        let _ = self
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                Some(v.saturating_sub(1))
+            });
+    }
+
+    /// Records a confirmed failure for `ticket` and tells the observer.
+    fn record_wrong_pin(
+        &self,
+        ticket: &ReservationTicket,
+        delta: Option<i64>,
+    ) -> Option<WrongPinCounts> {
+        let (hid, source) = (*ticket.hid(), ticket.source());
+        let counts = self.store.wrong_pin(ticket, self.clock.now());
+        match (delta, counts) {
+            (Some(delta), Some(c)) => self.tell(Outcome::WrongPin {
+                hid,
+                source,
+                delta,
+                confirmed: c.confirmed,
+                cumulative: c.cumulative,
+            }),
+            (Some(delta), None) => self.tell(Outcome::WrongPinUnrecorded { hid, source, delta }),
+            (None, counts) => self.tell(Outcome::DroppedUnclassified {
+                hid,
+                source,
+                counts,
+            }),
+        }
+        if let Some(c) = counts {
+            if c.locked_out {
+                self.tell(Outcome::LockedOut { hid });
+            }
+            if c.locked_until_reenrolled {
+                self.tell(Outcome::LockedUntilReenrolled { hid });
+            }
+        }
+        counts
     }
 }
 
@@ -46,11 +104,14 @@ impl Guard {
         clock: Arc<dyn Clock>,
         observer: Arc<dyn GuardObserver>,
     ) -> Self {
+        let max_pending = store.max_pending_classifications();
         Self {
             shared: Arc::new(Shared {
                 store,
                 clock,
                 observer,
+                pending: AtomicUsize::new(0),
+                max_pending,
             }),
         }
     }
@@ -69,25 +130,51 @@ impl Guard {
         &self.shared.store
     }
 
-    /// Design §5 step 1, after the format, day and clock-window checks: the
-    /// replay cache, then the source's bucket, then an atomic reservation for
-    /// `hid`. Each refusal counts nothing against the identity (a throttled
-    /// or refused ClientHello still spent its source's token once admitted by
-    /// the throttle). Refusals go to the observer as [`Outcome::Refused`].
+    /// docs/protocol.md §6.4 step 1 checks 4–6, after the format, day and
+    /// clock-window checks: the replay cache, then the source's bucket, then
+    /// the global classifier cap ([`Refusal::ClassifierBusy`]), then an
+    /// atomic reservation for `hid`. Each refusal counts nothing against the
+    /// identity (a ClientHello refused after the throttle admitted it still
+    /// spent its source's hello token). Refusals go to the observer as
+    /// [`Outcome::Refused`].
+    ///
+    /// **What the accept path must do with a refusal `r`:** if
+    /// `r.is_per_identity()` ([`Refusal::is_per_identity`]) the refusal must
+    /// be *silent*: let the handshake run step 2 with its outcome forced to
+    /// failure (same decoding, DLEQ and pairing work, result discarded,
+    /// nothing classified), call [`Guard::charge_silent_refusal`] where a
+    /// real attempt would call [`Reservation::proof_failed`] or
+    /// [`Reservation::bad_dleq`], and send the same `illegal_parameter`.
+    /// Every other refusal is global or about the share's own bytes and is
+    /// sent as the plaintext `handshake_failure` alert at once.
     pub fn admit(&self, hid: &Hid, u: &[u8; 48], source: IpAddr) -> Result<Reservation, Refusal> {
         let s = &self.shared;
         let now = s.clock.now();
         let key = ReplayKey::new(hid, u);
+        // The global cap is checked before, and independently of, anything
+        // about `hid`, so ClassifierBusy reveals nothing about any identity.
         let result = s
             .store
             .replay_seen(&key, now)
             .and_then(|()| s.store.admit_source(source, now))
-            .and_then(|()| s.store.reserve(hid, source, now));
+            .and_then(|()| {
+                if s.take_classifier_slot() {
+                    Ok(())
+                } else {
+                    Err(Refusal::ClassifierBusy)
+                }
+            })
+            .and_then(|()| {
+                s.store.reserve(hid, source, now).inspect_err(|_| {
+                    s.release_classifier_slot();
+                })
+            });
         match result {
-            Ok(ticket) => Ok(Reservation {
-                h: Handle::new(s, ticket, Stage::Reserved),
-                key,
-            }),
+            Ok(ticket) => {
+                let mut h = Handle::new(s, ticket, Stage::Reserved);
+                h.classifier_slot = true;
+                Ok(Reservation { h, key })
+            }
             Err(refusal) => {
                 s.tell(Outcome::Refused {
                     hid: *hid,
@@ -97,6 +184,25 @@ impl Guard {
                 Err(refusal)
             }
         }
+    }
+
+    /// Charges `source` for a silent per-identity refusal
+    /// ([`Refusal::is_per_identity`]): exactly what
+    /// [`Reservation::proof_failed`] and [`Reservation::bad_dleq`] charge, so
+    /// the source's balance cannot tell a refused attempt from a failed one.
+    /// Call it once per silently refused handshake, at the point where its
+    /// forced-failure step 2 ends.
+    pub fn charge_silent_refusal(&self, source: IpAddr) {
+        let s = &self.shared;
+        s.store.charge_source(source, s.clock.now());
+    }
+
+    /// Attempts now holding one of the [`LockoutPolicy::max_pending_classifications`]
+    /// slots (admitted and unproved, or failed and unclassified).
+    ///
+    /// [`LockoutPolicy::max_pending_classifications`]: super::LockoutPolicy::max_pending_classifications
+    pub fn pending_classifications(&self) -> usize {
+        self.shared.pending.load(Ordering::SeqCst)
     }
 
     /// Administrative: `hid` was re-enrolled; its confirmed and cumulative
@@ -126,12 +232,16 @@ impl Guard {
     }
 }
 
-/// The common part of the three handles: releases on drop unless resolved.
+/// The common part of the three handles: resolves on drop unless resolved
+/// (releases the slot, except at [`Stage::AwaitingClassification`], where the
+/// drop counts as a wrong PIN), and always gives back its classifier slot.
 struct Handle {
     shared: Arc<Shared>,
     ticket: ReservationTicket,
     stage: Stage,
     armed: bool,
+    /// Holds one of the global pending-classification slots.
+    classifier_slot: bool,
 }
 
 impl Handle {
@@ -141,13 +251,20 @@ impl Handle {
             ticket,
             stage,
             armed: true,
+            classifier_slot: false,
         }
     }
 
-    /// Disarms this handle and returns a new armed one at `stage`.
-    fn moved_to(&mut self, stage: Stage) -> Handle {
+    /// Disarms this handle and returns a new armed one at `stage`, which
+    /// takes over the classifier slot when `keep_classifier_slot` (otherwise
+    /// it is given back when this handle drops).
+    fn moved_to(&mut self, stage: Stage, keep_classifier_slot: bool) -> Handle {
         self.armed = false;
-        Handle::new(&self.shared, self.ticket, stage)
+        let mut h = Handle::new(&self.shared, self.ticket, stage);
+        if keep_classifier_slot {
+            h.classifier_slot = std::mem::replace(&mut self.classifier_slot, false);
+        }
+        h
     }
 
     fn hid(&self) -> Hid {
@@ -162,13 +279,21 @@ impl Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         if self.armed {
-            let now = self.shared.clock.now();
-            self.shared.store.release(&self.ticket, now);
-            self.shared.tell(Outcome::Abandoned {
-                hid: self.hid(),
-                source: self.source(),
-                stage: self.stage,
-            });
+            if self.stage == Stage::AwaitingClassification {
+                // Counted: see "A dropped classification counts" in mod.rs.
+                self.shared.record_wrong_pin(&self.ticket, None);
+            } else {
+                let now = self.shared.clock.now();
+                self.shared.store.release(&self.ticket, now);
+                self.shared.tell(Outcome::Abandoned {
+                    hid: self.hid(),
+                    source: self.source(),
+                    stage: self.stage,
+                });
+            }
+        }
+        if self.classifier_slot {
+            self.shared.release_classifier_slot();
         }
     }
 }
@@ -185,7 +310,9 @@ impl fmt::Debug for Handle {
 /// A reserved attempt whose proof is not yet checked. Resolve it with exactly
 /// one of [`bad_dleq`](Self::bad_dleq), [`proof_ok`](Self::proof_ok) or
 /// [`proof_failed`](Self::proof_failed); dropping it releases the slot,
-/// counting nothing.
+/// counting nothing. It holds one of the global
+/// [`max_pending_classifications`](super::LockoutPolicy::max_pending_classifications)
+/// slots until it is known not to need the classifier.
 #[must_use = "dropping a reservation releases it; resolve it with the proof's result"]
 #[derive(Debug)]
 pub struct Reservation {
@@ -199,8 +326,9 @@ impl Reservation {
         &self.h.ticket
     }
 
-    /// The DLEQ was bad: the slot is released and the source, not the
-    /// identity, is charged.
+    /// The DLEQ was bad (or a point did not decode): the slot is released and
+    /// the source, not the identity, is charged the fixed failure cost
+    /// ([`ThrottlePolicy::invalid_cost`](super::ThrottlePolicy::invalid_cost)).
     pub fn bad_dleq(mut self) {
         self.h.armed = false;
         let s = &self.h.shared;
@@ -244,17 +372,23 @@ impl Reservation {
             return refused(Refusal::ReservationExpired);
         }
         Ok(ProvedReservation {
-            h: self.h.moved_to(Stage::Proved),
+            h: self.h.moved_to(Stage::Proved, false),
         })
     }
 
-    /// The proof failed: the slot is held until the failure is classified
-    /// (at most the classification TTL). If the slot's TTL had already
-    /// passed, the observer hears [`Outcome::Expired`] and a wrong PIN found
-    /// by the classification still counts.
+    /// The proof failed: the source is charged the fixed failure cost now,
+    /// before and whatever the classification (the same amount as
+    /// [`bad_dleq`](Self::bad_dleq) and
+    /// [`Guard::charge_silent_refusal`]), and the slot — with its classifier
+    /// slot — is held **until the failure is classified**, however long that
+    /// takes (no TTL). If the reservation's TTL had already passed before the
+    /// proof, the observer hears [`Outcome::Expired`] and a wrong PIN found by
+    /// the classification still counts.
     pub fn proof_failed(mut self) -> PendingClassification {
         let s = Arc::clone(&self.h.shared);
-        if !s.store.proof_failed(&self.h.ticket, s.clock.now()) {
+        let now = s.clock.now();
+        s.store.charge_source(self.h.source(), now);
+        if !s.store.proof_failed(&self.h.ticket, now) {
             s.tell(Outcome::Expired {
                 hid: self.h.hid(),
                 source: self.h.source(),
@@ -262,16 +396,18 @@ impl Reservation {
             });
         }
         PendingClassification {
-            h: self.h.moved_to(Stage::AwaitingClassification),
+            h: self.h.moved_to(Stage::AwaitingClassification, true),
         }
     }
 }
 
 /// A failed proof waiting for the δ search. Resolve it with
 /// [`wrong_pin`](Self::wrong_pin) or
-/// [`invalid_credential`](Self::invalid_credential); dropping it releases
-/// the slot, counting nothing (see the module docs for why).
-#[must_use = "dropping an unclassified failure releases it uncounted"]
+/// [`invalid_credential`](Self::invalid_credential). It never expires: its
+/// slot is released only by its classification. **Dropping it unresolved
+/// counts a wrong PIN** ([`Outcome::DroppedUnclassified`]; the module docs
+/// say why), so the classifier must resolve every job, also at shutdown.
+#[must_use = "dropping an unclassified failure counts it as a wrong PIN"]
 #[derive(Debug)]
 pub struct PendingClassification {
     h: Handle,
@@ -287,40 +423,22 @@ impl PendingClassification {
     /// to the observer only. Returns the identity's counts, or `None` if the
     /// failure could not be recorded (attempt table full and the identity's
     /// entry gone; the observer hears [`Outcome::WrongPinUnrecorded`]).
-    pub fn wrong_pin(mut self, delta: i64) -> Option<super::WrongPinCounts> {
+    ///
+    /// The source is not charged here: it was charged at
+    /// [`Reservation::proof_failed`], identically for every classification.
+    pub fn wrong_pin(mut self, delta: i64) -> Option<WrongPinCounts> {
         self.h.armed = false;
-        let s = &self.h.shared;
-        let (hid, source) = (self.h.hid(), self.h.source());
-        let counts = s.store.wrong_pin(&self.h.ticket, s.clock.now());
-        match counts {
-            Some(c) => {
-                s.tell(Outcome::WrongPin {
-                    hid,
-                    source,
-                    delta,
-                    confirmed: c.confirmed,
-                    cumulative: c.cumulative,
-                });
-                if c.locked_out {
-                    s.tell(Outcome::LockedOut { hid });
-                }
-                if c.locked_until_reenrolled {
-                    s.tell(Outcome::LockedUntilReenrolled { hid });
-                }
-            }
-            None => s.tell(Outcome::WrongPinUnrecorded { hid, source, delta }),
-        }
-        counts
+        self.h.shared.record_wrong_pin(&self.h.ticket, Some(delta))
     }
 
     /// No δ within the search range (a valid DLEQ on garbage): the slot is
-    /// released and the source, not the identity, is charged.
+    /// released and nothing is counted against the identity. The source is
+    /// not charged here: it was charged at [`Reservation::proof_failed`],
+    /// identically for every classification.
     pub fn invalid_credential(mut self) {
         self.h.armed = false;
         let s = &self.h.shared;
-        let now = s.clock.now();
-        s.store.release(&self.h.ticket, now);
-        s.store.charge_source(self.h.source(), now);
+        s.store.release(&self.h.ticket, s.clock.now());
         s.tell(Outcome::InvalidCredential {
             hid: self.h.hid(),
             source: self.h.source(),

@@ -23,6 +23,8 @@ use crate::identity::Hid;
 ///   bucket);
 /// * [`GuardStore::reserve`] checks and reserves under one lock: however many
 ///   threads race, `confirmed + in_flight` never exceeds the lockout threshold;
+/// * a failed proof's slot never expires: only its classification (or the
+///   counted drop of its handle) frees it;
 /// * expired reservations and replay entries are pruned through ordered
 ///   indexes as time passes, in O(log n) each, with no periodic sweep.
 ///
@@ -41,6 +43,7 @@ pub struct MemoryGuard {
     throttle: Mutex<Throttle>,
     hello_cost: u32,
     invalid_cost: u32,
+    max_pending: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,6 +59,7 @@ impl MemoryGuard {
             throttle: Mutex::new(Throttle::new(policy.throttle)),
             hello_cost: policy.throttle.hello_cost,
             invalid_cost: policy.throttle.invalid_cost,
+            max_pending: policy.lockout.max_pending_classifications,
         }
     }
 
@@ -137,5 +141,9 @@ impl GuardStore for MemoryGuard {
 
     fn status(&self, hid: &Hid, now: GuardTime) -> IdentityStatus {
         lock(&self.attempts).status(hid, now)
+    }
+
+    fn max_pending_classifications(&self) -> usize {
+        self.max_pending
     }
 }

@@ -86,7 +86,9 @@ pub enum Outcome {
         source: IpAddr,
     },
     /// A reservation's handle was dropped before it was resolved (connection
-    /// closed, handshake failed after the proof): released, nothing counted.
+    /// closed before the proof, handshake failed after a good proof):
+    /// released, nothing counted. (A dropped *failed* proof is
+    /// [`Outcome::DroppedUnclassified`] instead.)
     Abandoned {
         /// The identity.
         hid: Hid,
@@ -94,6 +96,20 @@ pub enum Outcome {
         source: IpAddr,
         /// Where it was.
         stage: Stage,
+    },
+    /// A failed proof's [`crate::guard::PendingClassification`] was dropped
+    /// without being classified. It is **counted as a wrong PIN** (see the
+    /// module docs of [`crate::guard`] for why): a classifier that loses jobs
+    /// is a fault an operator must fix, and may have to
+    /// [`unlock`](crate::guard::Guard::unlock) the identity after.
+    DroppedUnclassified {
+        /// The identity.
+        hid: Hid,
+        /// The connection's source.
+        source: IpAddr,
+        /// The identity's counts after this one, or `None` if it could not be
+        /// recorded (attempt table full and the identity's entry gone).
+        counts: Option<crate::guard::WrongPinCounts>,
     },
     /// The slot's TTL passed before the step that needed it (the slot had
     /// been released; a wrong PIN is still counted).

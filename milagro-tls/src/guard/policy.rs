@@ -18,11 +18,20 @@ pub struct LockoutPolicy {
     pub cumulative_cap: u32,
     /// How long a reservation lives before its proof is checked, and a proved
     /// one before its handshake completes; then it is released uncounted.
-    /// Default 30 s.
+    /// It does **not** apply to a failed proof awaiting classification: that
+    /// slot is released only by its classification (docs/protocol.md §6.4
+    /// step 3). Must exceed the worst delay between
+    /// [`crate::guard::Guard::admit`] and the proof check. Default 30 s.
     pub reservation_ttl: Duration,
-    /// How long a failed proof holds its slot waiting for classification;
-    /// then it is released uncounted (a late classification still counts).
-    /// Default 120 s: far above a sized classifier queue's latency.
+    /// Ignored. It used to release an unclassified failed proof after this
+    /// long, which let a thief flood the classifier so that its own wrong
+    /// guesses expired uncounted ("classifier flooding", docs/protocol.md
+    /// §6.4 step 3). A failed proof's slot is now released only by its
+    /// classification; back-pressure comes from
+    /// [`max_pending_classifications`](Self::max_pending_classifications).
+    /// Kept so existing struct literals still compile.
+    #[deprecated(note = "a failed proof's slot never expires (protocol §6.4 step 3); \
+                         see max_pending_classifications")]
     pub classification_ttl: Duration,
     /// Identities tracked at once (those with attempts in flight or any wrong
     /// PIN since re-enrolment). When full, attempts for identities not in the
@@ -31,9 +40,21 @@ pub struct LockoutPolicy {
     /// above the number of users with a wrong PIN since their re-enrolment.
     /// Default 65 536.
     pub max_identities: usize,
+    /// Global back-pressure on the classifier (per [`crate::guard::Guard`],
+    /// i.e. per process): attempts admitted and not yet known not to need
+    /// classification (proof not yet checked, or failed and not yet
+    /// classified) at most. When reached, [`crate::guard::Guard::admit`]
+    /// refuses every new attempt with
+    /// [`crate::guard::Refusal::ClassifierBusy`] — a global refusal that says
+    /// nothing about any identity — instead of ever dropping or expiring a
+    /// pending classification. Size the classifier's queue to hold at least
+    /// this many jobs, so that handing it a job never fails. 0 refuses every
+    /// attempt. Default 64 (≈ 0.1–0.7 s of BSGS work queued on one core).
+    pub max_pending_classifications: usize,
 }
 
 impl Default for LockoutPolicy {
+    #[allow(deprecated)] // classification_ttl: kept for struct-literal stability only
     fn default() -> Self {
         Self {
             max_failures: 5,
@@ -42,16 +63,44 @@ impl Default for LockoutPolicy {
             reservation_ttl: Duration::from_secs(30),
             classification_ttl: Duration::from_secs(120),
             max_identities: 65_536,
+            max_pending_classifications: 64,
         }
     }
 }
 
-/// The replay cache (design §5 step 2).
+/// The default client-time window `|t − now| ≤ W` of docs/protocol.md §6.4
+/// step 1 check 3: [`crate::mpin::DEFAULT_TIME_WINDOW_SECS`] (30 s).
+pub const DEFAULT_CLOCK_WINDOW: Duration =
+    Duration::from_secs(crate::mpin::DEFAULT_TIME_WINDOW_SECS);
+
+/// Slack added to `2 × clock window` in the replay lifetime rule: one second
+/// because share times t and the share checks' `now` are whole seconds (a
+/// share stays acceptable while `floor(now) ≤ t + W`, i.e. until real time
+/// t + W + 1 s), one more for the guard's millisecond rounding and for rate
+/// differences between the wall clock and the monotonic clock.
+pub const REPLAY_SLACK: Duration = Duration::from_secs(2);
+
+/// The replay cache (docs/protocol.md §6.4 step 2.4).
+///
+/// **The lifetime rule.** An entry for a share with timestamp t must live
+/// until the server's clock passes t + W (W the clock window): until then the
+/// share still passes the window check. A share is admitted only when
+/// t ≤ now + W, and its entry is inserted after that check, at some
+/// `now_insert ≥ now`, so the share stops being acceptable by
+/// `now_insert + 2W + 1 s` (the 1 s is the whole-second resolution of t and
+/// of the check's `now`). An entry that lives
+/// `window ≥ 2W + REPLAY_SLACK` after insertion therefore always outlives its
+/// share's acceptability, without the share time as an input.
+/// [`ReplayPolicy::for_clock_window`] and [`GuardPolicy::with_clock_window`]
+/// establish that; build the policy with one of them from the clock window
+/// the share checks use. (Assumes the wall clock the window check reads is
+/// not stepped backwards after insertion; the guard runs on a monotonic
+/// clock.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayPolicy {
-    /// How long (HID, U) is remembered after a good proof. Default 60 s: twice
-    /// the ±30 s client-time window, so a share is remembered for as long as
-    /// its timestamp can pass the window check.
+    /// How long (HID, U) is remembered after a good proof. Must be at least
+    /// `2 × clock window + REPLAY_SLACK` (the lifetime rule above). Default
+    /// 62 s, for [`DEFAULT_CLOCK_WINDOW`].
     pub window: Duration,
     /// Live entries at most. When full of live entries, new good proofs are
     /// refused ([`crate::guard::Refusal::ReplayCacheFull`], fail closed).
@@ -61,10 +110,29 @@ pub struct ReplayPolicy {
 
 impl Default for ReplayPolicy {
     fn default() -> Self {
+        Self::for_clock_window(DEFAULT_CLOCK_WINDOW)
+    }
+}
+
+impl ReplayPolicy {
+    /// The shortest window that keeps the lifetime rule for `clock_window`:
+    /// `2 × clock_window + REPLAY_SLACK` (saturating).
+    pub fn min_window(clock_window: Duration) -> Duration {
+        clock_window.saturating_mul(2).saturating_add(REPLAY_SLACK)
+    }
+
+    /// The default capacity with `window = min_window(clock_window)`.
+    pub fn for_clock_window(clock_window: Duration) -> Self {
         Self {
-            window: Duration::from_secs(60),
+            window: Self::min_window(clock_window),
             capacity: 100_000,
         }
+    }
+
+    /// True when `window ≥ min_window(clock_window)`: every entry outlives
+    /// the time its share can pass a `clock_window` check.
+    pub fn covers_clock_window(&self, clock_window: Duration) -> bool {
+        self.window >= Self::min_window(clock_window)
     }
 }
 
@@ -82,7 +150,13 @@ pub struct ThrottlePolicy {
     pub burst: u32,
     /// Tokens a ClientHello costs. Default 1.
     pub hello_cost: u32,
-    /// Extra tokens a bad DLEQ or an invalid credential costs. Default 10.
+    /// Extra tokens every failed attempt costs, **the same whatever the
+    /// cause**: a bad DLEQ, a failed proof (charged when the proof fails,
+    /// before and whatever its classification), and a silent per-identity
+    /// refusal ([`crate::guard::Guard::charge_silent_refusal`]). No
+    /// source-visible state may depend on the classification
+    /// (docs/protocol.md §6.4 "Why silent"). Default 10. (The name predates
+    /// that rule; it is kept for API stability.)
     pub invalid_cost: u32,
     /// Sources tracked at once. A source whose bucket is full is forgotten
     /// (it is indistinguishable from a new one). When the table is full of
@@ -114,4 +188,18 @@ pub struct GuardPolicy {
     pub replay: ReplayPolicy,
     /// The per-source throttle.
     pub throttle: ThrottlePolicy,
+}
+
+impl GuardPolicy {
+    /// This policy made consistent with the share checks' client-time window:
+    /// raises `replay.window` to [`ReplayPolicy::min_window`]`(clock_window)`
+    /// if it is shorter (never lowers it), so the replay lifetime rule of
+    /// [`ReplayPolicy`] holds. A clamp, not an assertion: it cannot fail.
+    pub fn with_clock_window(mut self, clock_window: Duration) -> Self {
+        let min = ReplayPolicy::min_window(clock_window);
+        if self.replay.window < min {
+            self.replay.window = min;
+        }
+        self
+    }
 }

@@ -88,7 +88,8 @@ pub trait GuardStore: Send + Sync {
     /// (`Throttled`, `SourceTableFull`) taking nothing.
     fn admit_source(&self, source: IpAddr, now: GuardTime) -> Result<(), Refusal>;
 
-    /// Charges the source for a bad DLEQ or an invalid credential.
+    /// Charges the source for a failed attempt: a bad DLEQ, a failed proof or
+    /// a silent per-identity refusal — one fixed amount for all three.
     fn charge_source(&self, source: IpAddr, now: GuardTime);
 
     /// Whole tokens the source holds at `now` (negative when in debt).
@@ -105,8 +106,9 @@ pub trait GuardStore: Send + Sync {
         now: GuardTime,
     ) -> Result<ReservationTicket, Refusal>;
 
-    /// The proof failed: the slot waits for classification (classification
-    /// TTL from `now`). False when the slot is already gone.
+    /// The proof failed: the slot waits for classification, with no expiry
+    /// (only [`wrong_pin`](Self::wrong_pin) or [`release`](Self::release)
+    /// frees it). False when the slot is already gone.
     fn proof_failed(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
 
     /// The proof was good: the slot waits for the handshake to complete
@@ -132,4 +134,13 @@ pub trait GuardStore: Send + Sync {
 
     /// The identity's counters at `now`.
     fn status(&self, hid: &Hid, now: GuardTime) -> IdentityStatus;
+
+    /// The cap a [`crate::guard::Guard`] built over this store puts on its
+    /// pending classifications
+    /// ([`crate::guard::LockoutPolicy::max_pending_classifications`]). The
+    /// default returns the policy default; stores built from a policy should
+    /// return its value.
+    fn max_pending_classifications(&self) -> usize {
+        super::policy::LockoutPolicy::default().max_pending_classifications
+    }
 }

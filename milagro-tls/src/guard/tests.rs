@@ -83,7 +83,12 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(p.lockout.max_in_flight, 2);
     assert_eq!(p.lockout.cumulative_cap, 20);
     assert_eq!(p.lockout.reservation_ttl, Duration::from_secs(30));
-    assert_eq!(p.replay.window, Duration::from_secs(60));
+    assert_eq!(p.lockout.max_pending_classifications, 64);
+    // 2 × 30 s + 2 s slack: derived from the lifetime rule, not copied.
+    assert_eq!(DEFAULT_CLOCK_WINDOW, Duration::from_secs(30));
+    assert_eq!(p.replay.window, Duration::from_secs(62));
+    assert!(p.replay.covers_clock_window(DEFAULT_CLOCK_WINDOW));
+    assert_eq!(p.throttle.invalid_cost, 10);
 }
 
 #[test]
@@ -432,33 +437,73 @@ fn ttl_releases_abandoned_reservations() {
 }
 
 #[test]
-fn failed_proof_holds_slot_until_classification_ttl_and_late_wrong_pin_counts() {
+fn pending_classifications_never_expire_by_time() {
     let f = Fixture::new(policy());
     let h = hid(7);
     let pending = f.guard.admit(&h, &u(1), ip(1)).unwrap().proof_failed();
-    f.advance_ms(119_999);
-    assert_eq!(f.guard.status(&h).in_flight, 1);
-    f.advance_ms(1);
-    assert_eq!(f.guard.status(&h).in_flight, 0);
+    let pending2 = f.guard.admit(&h, &u(2), ip(1)).unwrap().proof_failed();
+    // Far beyond every TTL (reservation 30 s, the old classification 120 s,
+    // the replay window): ten days.
+    f.advance_ms(10 * 24 * 3600 * 1000);
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative, st.in_flight), (0, 0, 2));
+    assert_eq!(f.guard.pending_classifications(), 2);
+    // Both slots still held: the thief's third guess is refused.
+    assert_eq!(
+        f.guard.admit(&h, &u(3), ip(1)).err(),
+        Some(Refusal::TooManyInFlight)
+    );
+    // Only classification frees them; the wrong PIN counts.
     let c = pending.wrong_pin(4).unwrap();
     assert_eq!((c.confirmed, c.cumulative), (1, 1));
-    assert_eq!(f.guard.status(&h).in_flight, 0);
+    pending2.invalid_credential();
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative, st.in_flight), (1, 1, 0));
+    assert_eq!(f.guard.pending_classifications(), 0);
+    assert!(
+        !f.seen
+            .take()
+            .iter()
+            .any(|o| matches!(o, Outcome::Expired { .. } | Outcome::Abandoned { .. }))
+    );
 }
 
 #[test]
-fn dropped_unclassified_failure_counts_nothing() {
+fn dropped_unclassified_failure_counts_as_a_wrong_pin() {
     let f = Fixture::new(policy());
     let h = hid(7);
     drop(f.guard.admit(&h, &u(1), ip(1)).unwrap().proof_failed());
-    assert_eq!(f.guard.status(&h), IdentityStatus::default());
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative, st.in_flight), (1, 1, 0));
+    assert_eq!(f.guard.pending_classifications(), 0);
+    let expected = WrongPinCounts {
+        confirmed: 1,
+        cumulative: 1,
+        locked_out: false,
+        locked_until_reenrolled: false,
+    };
     assert_eq!(
         f.seen.take().last(),
-        Some(&Outcome::Abandoned {
+        Some(&Outcome::DroppedUnclassified {
             hid: h,
             source: ip(1),
-            stage: Stage::AwaitingClassification
+            counts: Some(expected)
         })
     );
+    // Dropping enough of them locks, exactly like classified wrong PINs.
+    for i in 2..=5 {
+        drop(f.guard.admit(&h, &u(i), ip(1)).unwrap().proof_failed());
+    }
+    assert!(f.guard.status(&h).locked_out);
+    assert_eq!(f.seen.take().last(), Some(&Outcome::LockedOut { hid: h }));
+    assert_eq!(
+        f.guard.admit(&h, &u(9), ip(1)).err(),
+        Some(Refusal::LockedOut)
+    );
+    // Unproved reservations dropped still count nothing.
+    let other = hid(8);
+    drop(f.guard.admit(&other, &u(1), ip(1)).unwrap());
+    assert_eq!(f.guard.status(&other), IdentityStatus::default());
 }
 
 #[test]
@@ -476,9 +521,19 @@ fn late_wrong_pin_with_full_table_is_reported_unrecorded() {
     let mut p = policy();
     p.lockout.max_identities = 1;
     let f = Fixture::new(p);
-    let pending = f.guard.admit(&hid(1), &u(1), ip(1)).unwrap().proof_failed();
-    f.advance_ms(120_000);
+    // The reservation expires before its proof is checked (a stuck handle).
+    let r = f.guard.admit(&hid(1), &u(1), ip(1)).unwrap();
+    f.advance_ms(30_000);
     let _other = f.guard.admit(&hid(2), &u(2), ip(1)).unwrap();
+    let pending = r.proof_failed();
+    assert_eq!(
+        f.seen.take().last(),
+        Some(&Outcome::Expired {
+            hid: hid(1),
+            source: ip(1),
+            stage: Stage::AwaitingClassification
+        })
+    );
     assert_eq!(pending.wrong_pin(9), None);
     assert_eq!(
         f.seen.take().last(),
@@ -499,7 +554,7 @@ fn replay_hit_is_refused_and_expires_after_the_window() {
     assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
     // Same U under another HID is another key.
     assert!(f.guard.admit(&hid(11), &u(1), ip(2)).is_ok());
-    f.advance_ms(59_999);
+    f.advance_ms(61_999);
     assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
     f.advance_ms(1);
     assert!(f.guard.admit(&h, &u(1), ip(2)).is_ok());
@@ -541,8 +596,8 @@ fn replay_cache_full_fails_closed_and_prunes_expired() {
             Some(Refusal::Replay)
         );
     }
-    // At +60 s the first two expire and are pruned on the next insert.
-    f.advance_ms(30_000);
+    // At +62 s the first two expire and are pruned on the next insert.
+    f.advance_ms(32_000);
     f.good_login(&hid(3), 3);
     assert_eq!(f.mem.replay_entries(), 2);
     assert!(f.guard.admit(&hid(0), &u(0), ip(1)).is_ok());
@@ -570,9 +625,9 @@ fn replay_store_api_direct() {
         m.insert_after_good_proof(&k3, t0),
         Err(Refusal::ReplayCacheFull)
     );
-    let t60 = GuardTime::from_millis(60_000);
-    assert_eq!(m.replay_seen(&k1, t60), Ok(()));
-    assert_eq!(m.insert_after_good_proof(&k3, t60), Ok(()));
+    let t62 = GuardTime::from_millis(62_000);
+    assert_eq!(m.replay_seen(&k1, t62), Ok(()));
+    assert_eq!(m.insert_after_good_proof(&k3, t62), Ok(()));
     assert_eq!(m.replay_entries(), 1);
 }
 
@@ -740,4 +795,301 @@ fn refusals_reach_the_observer_and_read_clearly() {
         Refusal::LockedOut.to_string(),
         "identity locked out after too many wrong PINs"
     );
+}
+
+/// Buckets that never refill, so balances are exact whatever the clock.
+fn frozen_throttle() -> GuardPolicy {
+    GuardPolicy {
+        throttle: ThrottlePolicy {
+            refill_per_sec: 0,
+            burst: 100,
+            hello_cost: 1,
+            invalid_cost: 10,
+            max_sources: 1000,
+        },
+        ..GuardPolicy::default()
+    }
+}
+
+#[test]
+fn is_per_identity_marks_exactly_the_silent_refusals() {
+    use Refusal::*;
+    let all = [
+        LockedOut,
+        LockedUntilReenrolled,
+        TooManyInFlight,
+        AttemptTableFull,
+        ClassifierBusy,
+        Replay,
+        ReplayCacheFull,
+        Throttled,
+        SourceTableFull,
+        ReservationExpired,
+    ];
+    let silent: Vec<Refusal> = all.into_iter().filter(Refusal::is_per_identity).collect();
+    assert_eq!(
+        silent,
+        vec![
+            LockedOut,
+            LockedUntilReenrolled,
+            TooManyInFlight,
+            AttemptTableFull
+        ]
+    );
+}
+
+#[test]
+fn per_identity_refusals_charge_the_source_exactly_like_a_failed_proof() {
+    let mut p = frozen_throttle();
+    p.lockout.cumulative_cap = 6;
+    p.lockout.max_identities = 4;
+    let f = Fixture::new(p);
+    let after_failure = 100 - 1 - 10;
+
+    // The four ways an attempt can fail, each from its own source.
+    let h = hid(1);
+    f.guard
+        .admit(&h, &u(1), ip(10))
+        .unwrap()
+        .proof_failed()
+        .wrong_pin(3);
+    f.guard
+        .admit(&h, &u(2), ip(11))
+        .unwrap()
+        .proof_failed()
+        .invalid_credential();
+    f.guard.admit(&h, &u(3), ip(12)).unwrap().bad_dleq();
+    // A failed proof is charged at once, before classification.
+    let pending = f.guard.admit(&h, &u(4), ip(13)).unwrap().proof_failed();
+    assert_eq!(f.guard.source_tokens(ip(13)), after_failure);
+    drop(pending);
+    for s in 10..=13 {
+        assert_eq!(f.guard.source_tokens(ip(s)), after_failure, "source {s}");
+    }
+
+    // Per-identity refusals of every kind, charged by the accept path.
+    let silent = |hid: &Hid, n: u32, src: u32, want: Refusal| {
+        let r = f.guard.admit(hid, &u(n), ip(src)).err();
+        assert_eq!(r, Some(want));
+        assert!(want.is_per_identity());
+        f.guard.charge_silent_refusal(ip(src));
+        assert_eq!(f.guard.source_tokens(ip(src)), after_failure, "{want:?}");
+    };
+    // TooManyInFlight: two slots held.
+    let h2 = hid(2);
+    let _a = f.guard.admit(&h2, &u(1), ip(1)).unwrap();
+    let _b = f.guard.admit(&h2, &u(2), ip(1)).unwrap();
+    silent(&h2, 3, 20, Refusal::TooManyInFlight);
+    // LockedOut: h has 2 counted (wrong PIN + dropped); 3 more.
+    for i in 5..8 {
+        f.wrong_pin(&h, i, 1);
+    }
+    silent(&h, 8, 21, Refusal::LockedOut);
+    // LockedUntilReenrolled: one more after an unlock reaches the cap of 6.
+    f.guard.unlock(&h);
+    f.wrong_pin(&h, 9, 1);
+    silent(&h, 10, 22, Refusal::LockedUntilReenrolled);
+    // AttemptTableFull: h, h2 and two more identities fill the table.
+    let _c = f.guard.admit(&hid(3), &u(1), ip(1)).unwrap();
+    let _d = f.guard.admit(&hid(4), &u(1), ip(1)).unwrap();
+    silent(&hid(5), 1, 23, Refusal::AttemptTableFull);
+
+    // Nothing was counted against the refused identities by the refusals.
+    let st = f.guard.status(&h);
+    assert_eq!((st.confirmed, st.cumulative), (1, 6));
+    assert_eq!(f.guard.status(&h2).confirmed, 0);
+}
+
+/// What a client (the thief) can see of one attempt: the wire outcome and
+/// the balance of every source it uses.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// Proof checked and failed, or a silent per-identity refusal.
+    FailedProof,
+    /// A plaintext refusal alert of this kind.
+    Alert(Refusal),
+}
+
+/// One thief attempt with a wrong (in- or out-of-range) PIN, as the accept
+/// path handles it; `counted` is the classifier's hidden answer.
+fn thief_attempt(f: &Fixture, h: &Hid, n: u32, src: IpAddr, counted: bool) -> Seen {
+    match f.guard.admit(h, &u(n), src) {
+        Ok(r) => {
+            let pending = r.proof_failed();
+            if counted {
+                pending.wrong_pin(1);
+            } else {
+                pending.invalid_credential();
+            }
+            Seen::FailedProof
+        }
+        Err(r) if r.is_per_identity() => {
+            f.guard.charge_silent_refusal(src);
+            Seen::FailedProof
+        }
+        Err(r) => Seen::Alert(r),
+    }
+}
+
+#[test]
+fn out_of_range_probes_are_indistinguishable_from_outside() {
+    // The oracle attack of protocol §6.4 "Why silent": N − 1 ordinary wrong
+    // guesses, then an out-of-range PIN' (counted iff PIN > j), then a
+    // surely-invalid probe. Two worlds differ only in whether the
+    // out-of-range attempt was counted; everything the thief sees must match.
+    let run = |counted: bool| {
+        let f = Fixture::new(frozen_throttle());
+        let h = hid(42);
+        let mut trace = Vec::new();
+        for i in 0..4 {
+            trace.push(thief_attempt(&f, &h, i, ip(1), true));
+        }
+        trace.push(thief_attempt(&f, &h, 10, ip(2), counted));
+        for k in 0..3 {
+            trace.push(thief_attempt(&f, &h, 20 + k, ip(3 + k), false));
+        }
+        let balances: Vec<i64> = (1..=5).map(|s| f.guard.source_tokens(ip(s))).collect();
+        (trace, balances, f.guard.status(&h))
+    };
+    let (trace_yes, bal_yes, st_yes) = run(true);
+    let (trace_no, bal_no, st_no) = run(false);
+    // The hidden state really differs (locked out vs not)...
+    assert_eq!((st_yes.confirmed, st_yes.locked_out), (5, true));
+    assert_eq!((st_no.confirmed, st_no.locked_out), (4, false));
+    // ...but nothing a client sees does.
+    assert_eq!(trace_yes, trace_no);
+    assert_eq!(
+        trace_yes,
+        (0..8).map(|_| Seen::FailedProof).collect::<Vec<_>>()
+    );
+    assert_eq!(bal_yes, bal_no);
+    assert_eq!(bal_yes, vec![100 - 4 * 11, 89, 89, 89, 89]);
+}
+
+#[test]
+fn pending_cap_gives_classifier_busy_and_frees_up_after_classification() {
+    let mut p = policy();
+    p.lockout.max_pending_classifications = 3;
+    let f = Fixture::new(p);
+    let locked = hid(50);
+    for i in 0..5 {
+        f.wrong_pin(&locked, 100 + i, 1);
+    }
+    assert!(f.guard.status(&locked).locked_out);
+    let pending: Vec<PendingClassification> = (0..3)
+        .map(|i| f.guard.admit(&hid(i), &u(i), ip(1)).unwrap().proof_failed())
+        .collect();
+    assert_eq!(f.guard.pending_classifications(), 3);
+    let _ = f.seen.take();
+    // Any identity, new, locked out or with slots in flight, gets the same
+    // global refusal: the cap is checked before anything about the HID.
+    for h in [hid(9), locked, hid(0)] {
+        let r = f.guard.admit(&h, &u(200), ip(7)).err();
+        assert_eq!(r, Some(Refusal::ClassifierBusy));
+        assert!(!Refusal::ClassifierBusy.is_per_identity());
+    }
+    assert_eq!(f.guard.status(&hid(9)), IdentityStatus::default());
+    assert_eq!(f.guard.pending_classifications(), 3);
+    assert!(f.seen.take().iter().any(|o| matches!(
+        o,
+        Outcome::Refused {
+            refusal: Refusal::ClassifierBusy,
+            ..
+        }
+    )));
+    // Time alone frees nothing.
+    f.advance_ms(3_600_000);
+    assert_eq!(
+        f.guard.admit(&hid(9), &u(201), ip(7)).err(),
+        Some(Refusal::ClassifierBusy)
+    );
+    // A classification frees one slot.
+    let mut pending = pending;
+    if let Some(p0) = pending.pop() {
+        p0.invalid_credential();
+    }
+    assert_eq!(f.guard.pending_classifications(), 2);
+    // Attempts that turn out not to need the classifier give theirs back.
+    let r = f.guard.admit(&hid(9), &u(202), ip(7)).unwrap();
+    assert_eq!(f.guard.pending_classifications(), 3);
+    let proved = r.proof_ok().unwrap();
+    assert_eq!(f.guard.pending_classifications(), 2);
+    f.guard.admit(&hid(10), &u(1), ip(7)).unwrap().bad_dleq();
+    drop(f.guard.admit(&hid(11), &u(1), ip(7)).unwrap());
+    // A per-identity refusal gives back the global slot it briefly took.
+    assert_eq!(
+        f.guard.admit(&locked, &u(300), ip(7)).map(|_| ()).err(),
+        Some(Refusal::LockedOut)
+    );
+    assert_eq!(f.guard.pending_classifications(), 2);
+    proved.handshake_completed();
+    for p in pending {
+        p.wrong_pin(1);
+    }
+    assert_eq!(f.guard.pending_classifications(), 0);
+}
+
+#[test]
+fn zero_pending_cap_refuses_everything_globally() {
+    let mut p = policy();
+    p.lockout.max_pending_classifications = 0;
+    let f = Fixture::new(p);
+    assert_eq!(
+        f.guard.admit(&hid(1), &u(1), ip(1)).err(),
+        Some(Refusal::ClassifierBusy)
+    );
+    assert_eq!(f.mem.tracked_identities(), 0);
+}
+
+#[test]
+fn replay_window_clamp_and_lifetime_boundary() {
+    let w = Duration::from_secs(10);
+    // The clamp raises a short window to 2W + slack and never lowers one.
+    let short = GuardPolicy {
+        replay: ReplayPolicy {
+            window: Duration::from_secs(20),
+            capacity: 10,
+        },
+        ..policy()
+    };
+    assert!(!short.replay.covers_clock_window(w));
+    let fixed = short.with_clock_window(w);
+    assert_eq!(fixed.replay.window, Duration::from_secs(22));
+    assert_eq!(fixed.replay.capacity, 10);
+    assert!(fixed.replay.covers_clock_window(w));
+    let long = GuardPolicy {
+        replay: ReplayPolicy {
+            window: Duration::from_secs(90),
+            capacity: 10,
+        },
+        ..policy()
+    };
+    assert_eq!(
+        long.with_clock_window(w).replay.window,
+        Duration::from_secs(90)
+    );
+    assert_eq!(
+        ReplayPolicy::for_clock_window(w).window,
+        Duration::from_secs(22)
+    );
+    assert_eq!(
+        ReplayPolicy::min_window(Duration::MAX),
+        Duration::MAX,
+        "saturates"
+    );
+
+    // Boundary: admitted at wall second S (GuardTime T) with the latest
+    // acceptable stamp t = S + W. The share passes a whole-second window check
+    // while floor(now) ≤ t + W = S + 2W, i.e. until T + 2W + 1 s (exclusive).
+    let f = Fixture::new(short.with_clock_window(w));
+    let h = hid(1);
+    f.good_login(&h, 1);
+    let accepted_until_ms = 2 * 10_000 + 1_000; // exclusive, after T
+    f.advance_ms(accepted_until_ms - 1);
+    assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
+    // Still remembered through the slack, forgotten at exactly T + 2W + 2 s.
+    f.advance_ms(1_000);
+    assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
+    f.advance_ms(1);
+    assert!(f.guard.admit(&h, &u(1), ip(2)).is_ok());
 }
