@@ -11,9 +11,10 @@
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub mod accept;
-mod client_hello;
+pub mod classifier;
 pub mod config;
 pub mod engine;
+pub(crate) mod engines;
 pub mod error;
 pub mod identity_blob;
 pub mod kx;
