@@ -320,18 +320,18 @@ impl MilagroAcceptor {
         if suite_of_group(group.code_point()) != Some(self.milagro.suite()) {
             return Err(refuse(wr, AcceptRefusal::WrongSuite));
         }
-        let binding = match self.milagro.binding(share) {
-            Ok(b) => b,
-            Err(e) => {
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                return Err(AcceptError::KeyExchange(e));
-            }
-        };
         let admitted = match self.admit(share, source) {
             Ok(a) => a,
             Err(refusal) => {
                 wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
                 return Err(AcceptError::Admission(refusal));
+            }
+        };
+        let binding = match self.milagro.binding(share) {
+            Ok(b) => b,
+            Err(e) => {
+                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                return Err(AcceptError::KeyExchange(e));
             }
         };
         let forced = matches!(admitted, Admitted::Silent(_));

@@ -35,6 +35,10 @@ pub enum MilagroError {
     /// expired epoch, a key of another deployment …); nothing was sent.
     #[error("the Milagro key cannot be used: {0}")]
     KeyUnusable(super::engine::KxError),
+    /// Keys given to a builder do not belong together (another identity,
+    /// deployment or a non-adjacent epoch).
+    #[error("the Milagro keys do not fit together: {0}")]
+    KeyMismatch(String),
     /// The process-wide bound on live Milagro keys was hit.
     #[error(transparent)]
     Provider(#[from] ProviderError),

@@ -23,6 +23,8 @@ mod sign;
 mod verify;
 
 #[cfg(test)]
+mod real_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod toy;

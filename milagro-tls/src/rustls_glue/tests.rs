@@ -80,7 +80,7 @@ fn flight(conn: &mut dyn FnMut(&mut Vec<u8>)) -> Vec<u8> {
     buf
 }
 
-fn client_out(c: &mut ClientConnection) -> Vec<u8> {
+pub(super) fn client_out(c: &mut ClientConnection) -> Vec<u8> {
     flight(&mut |b| {
         while c.wants_write() {
             c.write_tls(b).unwrap();
@@ -88,7 +88,7 @@ fn client_out(c: &mut ClientConnection) -> Vec<u8> {
     })
 }
 
-fn server_out(s: &mut ServerConnection) -> Vec<u8> {
+pub(super) fn server_out(s: &mut ServerConnection) -> Vec<u8> {
     flight(&mut |b| {
         while s.wants_write() {
             s.write_tls(b).unwrap();
@@ -115,11 +115,15 @@ fn server_in(s: &mut ServerConnection, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Outcome of a handshake driven through the accept path.
-struct Run {
-    client: ClientConnection,
-    accept: Result<Accepted, AcceptError>,
-    client_err: Option<Error>,
-    server_err: Option<Error>,
+pub(super) struct Run {
+    pub(super) client: ClientConnection,
+    pub(super) accept: Result<Accepted, AcceptError>,
+    pub(super) client_err: Option<Error>,
+    pub(super) server_err: Option<Error>,
+    /// What the accept path wrote before returning (an alert, if any).
+    pub(super) alert: Vec<u8>,
+    /// The client's first flight as sent (after tampering).
+    pub(super) hello: Vec<u8>,
 }
 
 /// Sends the client's first flight through the acceptor, then pumps both
@@ -127,13 +131,25 @@ struct Run {
 /// first flight.
 fn run(
     acceptor: &MilagroAcceptor,
+    client: ClientConnection,
+    tamper: impl FnOnce(&mut Vec<u8>),
+) -> Run {
+    run_full(acceptor, SOURCE, client, tamper, |_| {})
+}
+
+/// [`run`] from `source`, with `tamper2` applied to the client's second
+/// flight (Certificate, CertificateVerify, Finished: encrypted).
+pub(super) fn run_full(
+    acceptor: &MilagroAcceptor,
+    source: std::net::IpAddr,
     mut client: ClientConnection,
     tamper: impl FnOnce(&mut Vec<u8>),
+    mut tamper2: impl FnMut(&mut Vec<u8>),
 ) -> Run {
     let mut hello = client_out(&mut client);
     tamper(&mut hello);
     let mut alert = Vec::new();
-    let mut accept = acceptor.accept(SOURCE, &mut &hello[..], &mut alert);
+    let mut accept = acceptor.accept(source, &mut &hello[..], &mut alert);
     let mut client_err = client_in(&mut client, &alert).err();
     let mut server_err = None;
     let server = match &mut accept {
@@ -147,7 +163,10 @@ fn run(
             if client_err.is_none() {
                 client_err = client_in(&mut client, &out).err();
             }
-            let out = client_out(&mut client);
+            let mut out = client_out(&mut client);
+            if !out.is_empty() {
+                tamper2(&mut out);
+            }
             if server_err.is_none() {
                 server_err = server_in(server, &out).err();
             }
@@ -168,6 +187,8 @@ fn run(
         accept,
         client_err,
         server_err,
+        alert,
+        hello,
     }
 }
 
