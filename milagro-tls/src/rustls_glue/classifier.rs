@@ -227,3 +227,25 @@ fn worker(inner: &Inner) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_bounded_and_returned_on_drop() {
+        assert_eq!(Classifier::new(0, 1).err(), Some(ClassifierError::Empty));
+        assert_eq!(Classifier::new(1, 0).err(), Some(ClassifierError::Empty));
+        let c = Classifier::new(1, 2).unwrap();
+        let a = c.try_slot().unwrap();
+        let b = c.try_slot().unwrap();
+        assert_eq!(c.slots_taken(), 2);
+        assert!(c.try_slot().is_none(), "back-pressure when full");
+        drop(a);
+        assert_eq!(c.slots_taken(), 1);
+        let _c2 = c.try_slot().unwrap();
+        drop(b);
+        assert_eq!(c.slots_taken(), 1);
+        c.drain(); // nothing queued: returns at once
+    }
+}

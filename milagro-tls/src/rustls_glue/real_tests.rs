@@ -573,3 +573,32 @@ fn p2p_wrong_keys_fail() {
         assert!(m.finish().is_err());
     }
 }
+
+#[test]
+fn cs_saturated_classifier_refuses_new_attempts_at_accept() {
+    let d = Cs::new(1, PermitPolicy::Off);
+    let observer = Arc::new(RecordingObserver::new());
+    let guard = Guard::new(
+        Arc::new(MemoryGuard::new(policy(5))),
+        Arc::new(ManualClock::new(crate::guard::GuardTime::from_millis(1))),
+        observer,
+    );
+    let classifier = Classifier::new(1, 1).unwrap();
+    let acceptor = cs_tls::server(
+        d.ss(),
+        ServerOptions::new(guard.clone(), classifier.clone()).pin_digits(digits()),
+    )
+    .unwrap();
+    let held = classifier.try_slot().unwrap();
+    let r = go(&acceptor, &d.client(ALICE, PIN), src(1));
+    assert!(matches!(
+        r.accept,
+        Err(AcceptError::Admission(AdmissionRefusal::ClassifierBusy))
+    ));
+    assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
+    // Nothing was reserved for Alice.
+    assert_eq!(guard.status(&id(ALICE).cs_hid()).in_flight, 0);
+    drop(held);
+    let mut r = go(&acceptor, &d.client(ALICE, PIN), src(1));
+    assert_eq!(finish_ok(&mut r), id(ALICE));
+}
