@@ -4,7 +4,7 @@
 //! guard's pending classification (`wrong_pin(δ)` or `invalid_credential()`).
 //!
 //! **Back-pressure, never drops.** Every CS attempt that passes the guard
-//! takes a [`ClassifierSlot`] at accept (step 1) *before* any work: a failed
+//! takes a classifier slot at accept (step 1) *before* any work: a failed
 //! proof turns its slot into a queued job, any other outcome returns it. When
 //! all slots are taken, step 1 refuses new attempts
 //! ([`crate::rustls_glue::accept::AdmissionRefusal::ClassifierBusy`], a plaintext

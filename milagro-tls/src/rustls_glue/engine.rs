@@ -2,8 +2,8 @@
 //! exchanges (M-Pin Full in `mpin/`, Chow–Choo in `p2p.rs`).
 //!
 //! The glue knows nothing about pairings: a suite plugs in by implementing
-//! [`ClientKeyExchange`] (+ [`ClientPending`]) for its client key and
-//! [`ServerKeyExchange`] for its server key. Every method works on wire bytes
+//! `ClientKeyExchange` (+ `ClientPending`) for its client key and
+//! `ServerKeyExchange` for its server key. Every method works on wire bytes
 //! and returns a 32-byte shared secret that goes unchanged into the TLS 1.3
 //! key schedule.
 

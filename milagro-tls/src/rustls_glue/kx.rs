@@ -2,10 +2,10 @@
 //! `milagro_cs_bls12381` (0xFE4D) and `milagro_p2p_bls12381` (0xFE50),
 //! TLS 1.3 only (design §2a.6).
 //!
-//! A [`MilagroGroup`] is one side (client or server) of one long-term key. It
-//! does not own the key: it holds a [`KeyCell`] with a *weak* reference, while
+//! A `MilagroGroup` is one side (client or server) of one long-term key. It
+//! does not own the key: it holds a `KeyCell` with a *weak* reference, while
 //! the rustls configuration built around it owns the strong one (see
-//! [`super::provider`] for the interning and why).
+//! `provider.rs` for the interning and why).
 //!
 //! Errors go back to rustls as `Error::Other(OtherError(Arc<KxError>))`, so the
 //! accept path can downcast the typed reason (rustls itself sends
