@@ -14,9 +14,24 @@
 //!
 //! The cryptographic core ([`pairing`], …) has no rustls types and can be
 //! reviewed on its own.
+//!
+//! # Using it with rustls
+//!
+//! * CS: [`cs_tls::client`] (token + PIN + today's permit) and
+//!   [`cs_tls::server`] (server secret + [`guard::Guard`] + classifier).
+//! * P2P: [`p2p_tls::client`] (own key + the server identity ID_A) and
+//!   [`p2p_tls::server`] (current and previous epoch keys).
+//!
+//! Clients connect with [`rustls_glue::config::MilagroClient::connect`] and
+//! map errors with [`rustls_glue::error::map_client_error`]; servers accept
+//! with [`rustls_glue::accept::MilagroAcceptor::accept`] (with the source
+//! address), which returns `Standard(conn)` or `Milagro(conn)`, and only
+//! [`rustls_glue::accept::MilagroConnection::finish`] yields an
+//! authenticated identity.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cs_tls;
 pub mod dta;
 pub mod guard;
 pub mod identity;
@@ -24,6 +39,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod mpin;
 pub mod p2p;
+pub mod p2p_tls;
 pub mod pairing;
 pub mod points;
 pub mod rustls_glue;

@@ -205,6 +205,23 @@ impl Guard {
         self.shared.pending.load(Ordering::SeqCst)
     }
 
+    /// The source throttle alone (for suites without per-identity state,
+    /// e.g. P2P): spends one ClientHello's tokens of `source`'s bucket.
+    /// Refusals go to the observer like [`admit`](Self::admit)'s, with the
+    /// all-zero HID.
+    pub fn admit_source(&self, source: IpAddr) -> Result<(), Refusal> {
+        let s = &self.shared;
+        s.store
+            .admit_source(source, s.clock.now())
+            .inspect_err(|&refusal| {
+                s.tell(Outcome::Refused {
+                    hid: Hid([0; 32]),
+                    source,
+                    refusal,
+                })
+            })
+    }
+
     /// Administrative: `hid` was re-enrolled; its confirmed and cumulative
     /// counts reset (reservations in flight stay).
     pub fn reenrolled(&self, hid: &Hid) {

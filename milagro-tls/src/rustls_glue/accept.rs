@@ -1,54 +1,151 @@
-//! The synchronous accept path (design §2a.3, §2a.4): one listener for
-//! standard and Milagro clients, with the client's identity bound to its key
-//! share.
+//! The synchronous accept path (design §2a.3, §2a.4; docs/protocol.md §6.4,
+//! §7.4, §8.4): one listener for standard and Milagro clients, with the
+//! client's identity bound to its key share and the cheap checks of step 1
+//! run with the connection's source address.
 //!
-//! 1. Bytes from the reader are fed to rustls's `Acceptor` **and recorded**.
-//! 2. Once rustls has the ClientHello, the recorded bytes are parsed
-//!    (`find_milagro_share`): no Milagro group → the standard config (if any);
-//!    exactly one Milagro group with its share → a `ServerConfig` built for
-//!    this connection whose client verifier holds the share's [`Binding`];
-//!    anything else → refused with a 7-byte plaintext `handshake_failure`.
-//! 3. `into_connection` runs the server's key exchange; its failure is sent
-//!    as rustls's own alert (`illegal_parameter` for kx errors) and the typed
-//!    reason ([`KxError`]) is returned.
-//! 4. After the handshake, [`finish`] checks it was a full handshake on the
-//!    Milagro group and returns the bound identity. Raw `peer_certificates()`
-//!    are unbound: use only what `finish` returns.
+//! 1. Bytes from the reader go to a [`ClientHelloRecorder`] until the first
+//!    ClientHello is complete (a broken one is refused with the 7-byte
+//!    plaintext `handshake_failure`), then *all* recorded bytes go to
+//!    rustls's `Acceptor`.
+//! 2. [`classify`] decides: standard → the standard config (if any); a
+//!    well-formed Milagro offer for this server's suite → step 1; anything
+//!    else → refused (`handshake_failure`).
+//! 3. Step 1. CS: `mpin::precheck` (length, day and policy, time window),
+//!    a classifier slot (back-pressure), then [`crate::guard::Guard::admit`] (replay cache,
+//!    source throttle, atomic reservation for the HID). P2P:
+//!    `check_client_share` (length, epoch) and the source throttle. Refusals
+//!    → `handshake_failure` and [`AcceptError::Admission`] — **except the
+//!    per-identity refusals** (locked out, in flight), which are *silent*: the
+//!    connection goes on with a forced-failure key exchange (full work, same
+//!    `illegal_parameter` as a wrong PIN, nothing classified or counted) and
+//!    the typed reason comes back as [`AcceptError::SilentlyRefused`].
+//! 4. A `ServerConfig` for this connection whose client verifier holds the
+//!    share's [`Binding`]; `into_connection` runs the key exchange. Its
+//!    outcome resolves the reservation: bad DLEQ / decoding →
+//!    `bad_dleq()`; failed proof → `proof_failed()` and a classifier job;
+//!    good proof → `proof_ok()` (replay cache), kept with the connection.
+//! 5. After the handshake, [`MilagroConnection::finish`] requires a full
+//!    handshake on the Milagro group and a client blob bound to the share,
+//!    then reports completion to the guard and returns the identity. Raw
+//!    `peer_certificates()` are unbound: use only what `finish` returns.
 
 use std::io::{self, Read, Write};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls::server::Acceptor;
 use rustls::{Error, HandshakeKind, ServerConfig, ServerConnection};
 
-use super::client_hello::{MAX_CLIENT_HELLO, Refusal, find_milagro_share};
-use super::config::MilagroServer;
+use super::classifier::ClassifierSlot;
+use super::config::{Gate, MilagroServer};
 use super::engine::{Binding, KxError};
-use super::kx::{named_group, suite_of_group};
+use super::kx::{kx_reason, named_group, suite_of_group, take_evidence};
+use crate::guard::{ProvedReservation, Refusal, Reservation};
 use crate::identity::Identity;
+use crate::mpin::{CsError, precheck};
+use crate::p2p::P2pError;
+use crate::tls::{ClientHelloError, ClientHelloRecorder, Offer, OfferRefusal, Progress, classify};
 
-pub use super::client_hello::Refusal as AcceptRefusal;
+pub use crate::tls::HANDSHAKE_FAILURE_ALERT;
 
-/// The plaintext fatal `handshake_failure` alert the accept path sends when it
-/// refuses a ClientHello itself (TLS 1.2 record version, as before any
-/// negotiation): `15 03 03 00 02 02 28`.
-pub const HANDSHAKE_FAILURE_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28];
+/// How many bytes one read may add to the recording.
+const READ_CHUNK: usize = 4096;
 
 /// A connection accepted by [`MilagroAcceptor::accept`]. An application that
-/// needs an authenticated identity must match `Milagro` and call [`finish`].
+/// needs an authenticated identity must match `Milagro` and call
+/// [`MilagroConnection::finish`] after the handshake.
 #[derive(Debug)]
 pub enum Accepted {
     /// A standard TLS client, served with the standard configuration. No
     /// Milagro identity exists on this path.
     Standard(ServerConnection),
-    /// A Milagro client whose key share carries `binding`; the handshake is
-    /// still running on `conn`.
-    Milagro {
-        /// The HID and period of this connection's key share.
-        binding: Binding,
-        /// The server connection (handshake in progress).
-        conn: ServerConnection,
-    },
+    /// A Milagro client whose key share passed the key exchange; the
+    /// handshake is still running.
+    Milagro(MilagroConnection),
+}
+
+/// A Milagro server connection: the rustls connection, the binding of its
+/// key share and (CS) the proved reservation, reported to the guard by
+/// [`finish`](Self::finish). Dropping it unfinished releases the reservation
+/// without counting anything.
+#[derive(Debug)]
+pub struct MilagroConnection {
+    binding: Binding,
+    conn: ServerConnection,
+    proved: Option<ProvedReservation>,
+}
+
+impl MilagroConnection {
+    /// The HID and period of this connection's key share.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    /// The rustls connection (drive the handshake and I/O with it).
+    pub fn connection(&self) -> &ServerConnection {
+        &self.conn
+    }
+
+    /// The rustls connection, mutably.
+    pub fn connection_mut(&mut self) -> &mut ServerConnection {
+        &mut self.conn
+    }
+
+    /// After the handshake: requires a complete, full handshake on the
+    /// binding's Milagro group and a client identity blob bound to the key
+    /// share; then tells the guard the login completed (CS: the identity's
+    /// confirmed wrong-PIN count is reset) and returns the identity. Calling
+    /// it again returns the identity without reporting twice.
+    pub fn finish(&mut self) -> Result<Identity, FinishError> {
+        let id = check_finished(&self.binding, &self.conn)?;
+        if let Some(proved) = self.proved.take() {
+            proved.handshake_completed();
+        }
+        Ok(id)
+    }
+
+    /// The rustls connection, giving up the reservation (released without
+    /// any count).
+    pub fn into_connection(self) -> ServerConnection {
+        self.conn
+    }
+}
+
+/// Why the accept path refused a ClientHello before any key exchange (it
+/// sent the plaintext `handshake_failure` alert).
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptRefusal {
+    /// The client's first bytes are not a well-formed ClientHello.
+    #[error("malformed ClientHello: {0}")]
+    ClientHello(#[from] ClientHelloError),
+    /// A ClientHello naming a Milagro group breaks the offer rules.
+    #[error("Milagro offer refused: {0}")]
+    Offer(#[from] OfferRefusal),
+    /// The client offers the other suite's Milagro group.
+    #[error("ClientHello offers a Milagro group this server does not serve")]
+    WrongSuite,
+    /// A standard (non-Milagro) client, and this listener has no standard config.
+    #[error("standard TLS client on a Milagro-only listener")]
+    NoStandardConfig,
+}
+
+/// Why step 1 (the cheap checks with the source address) refused a key
+/// share; the client got the plaintext `handshake_failure`.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionRefusal {
+    /// CS `mpin::precheck`: length, day / permit policy or time window.
+    #[error("CS key share refused: {0}")]
+    Cs(CsError),
+    /// P2P `check_client_share`: length or epoch.
+    #[error("P2P key share refused: {0}")]
+    P2p(P2pError),
+    /// The guard refused for the source or the server (replay, throttle,
+    /// full tables); never a per-identity refusal, which is silent.
+    #[error("refused by the guard: {0}")]
+    Guard(Refusal),
+    /// Every classifier slot is taken: back-pressure.
+    #[error("the classifier is saturated; new attempts are refused until it catches up")]
+    ClassifierBusy,
 }
 
 /// Why a connection was not accepted. Every variant except `Io`/`Eof` has
@@ -63,7 +160,14 @@ pub enum AcceptError {
     Eof,
     /// The accept path refused the ClientHello (plaintext handshake_failure sent).
     #[error("ClientHello refused: {0}")]
-    Refused(#[from] Refusal),
+    Refused(#[from] AcceptRefusal),
+    /// Step 1 refused the key share (plaintext handshake_failure sent).
+    #[error("key share refused at accept: {0}")]
+    Admission(AdmissionRefusal),
+    /// A per-identity guard refusal, sent as a failed key exchange
+    /// (`illegal_parameter`, indistinguishable from a wrong PIN).
+    #[error("refused silently by the guard: {0}")]
+    SilentlyRefused(Refusal),
     /// The Milagro key share was refused (the typed reason; the client got
     /// rustls's `illegal_parameter`, or handshake_failure for a share the
     /// accept path could not even bind).
@@ -74,7 +178,7 @@ pub enum AcceptError {
     Tls(Error),
 }
 
-/// Why [`finish`] refused a completed connection.
+/// Why [`MilagroConnection::finish`] refused a completed connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FinishError {
     /// The handshake is not complete.
@@ -98,11 +202,24 @@ pub struct MilagroAcceptor {
     standard: Option<Arc<ServerConfig>>,
 }
 
+/// What step 1 decided for a Milagro connection.
+enum Admitted {
+    /// No reservation (toy engine, P2P).
+    Free,
+    /// CS: a reservation and a classifier slot.
+    Reserved(Reservation, ClassifierSlot),
+    /// A per-identity refusal: forced failure.
+    Silent(Refusal),
+}
+
 impl MilagroAcceptor {
     /// An acceptor for `milagro` clients and, if given, standard clients.
     /// Returns `None` if `standard` offers a Milagro group (a standard
     /// configuration must never speak a Milagro group).
-    pub fn new(milagro: Arc<MilagroServer>, standard: Option<Arc<ServerConfig>>) -> Option<Self> {
+    pub(crate) fn new(
+        milagro: Arc<MilagroServer>,
+        standard: Option<Arc<ServerConfig>>,
+    ) -> Option<Self> {
         if let Some(std) = &standard {
             if std
                 .crypto_provider()
@@ -116,22 +233,57 @@ impl MilagroAcceptor {
         Some(Self { milagro, standard })
     }
 
-    /// Reads one ClientHello from `rd` and returns the connection, writing any
-    /// alert to `wr`. The server's key exchange runs inside this call (in
-    /// async code, call it on a blocking pool).
-    pub fn accept(&self, rd: &mut dyn Read, wr: &mut dyn Write) -> Result<Accepted, AcceptError> {
+    /// The same acceptor, also serving standard clients with `standard`.
+    /// Returns `None` if `standard` offers a Milagro group.
+    pub fn with_standard(&self, standard: Arc<ServerConfig>) -> Option<Self> {
+        Self::new(self.milagro.clone(), Some(standard))
+    }
+
+    /// Reads one ClientHello from `rd` (a connection from `source`) and
+    /// returns the connection, writing any alert to `wr`. The server's key
+    /// exchange runs inside this call (in async code, call it on a blocking
+    /// pool). On success the server's first flight is queued in the
+    /// connection, not yet written.
+    pub fn accept(
+        &self,
+        source: IpAddr,
+        rd: &mut dyn Read,
+        wr: &mut dyn Write,
+    ) -> Result<Accepted, AcceptError> {
+        // 1. Record until the ClientHello is complete.
+        let mut recorder = ClientHelloRecorder::new();
+        let mut buf = [0u8; READ_CHUNK];
+        let hello = loop {
+            let n = rd.read(&mut buf)?;
+            if n == 0 {
+                return Err(AcceptError::Eof);
+            }
+            match recorder.feed(buf.get(..n).unwrap_or_default()) {
+                Ok(Progress::NeedMore) => continue,
+                Ok(Progress::Complete(hello)) => break hello,
+                Err(e) => return Err(refuse(wr, AcceptRefusal::ClientHello(e))),
+            }
+        };
+        let offer = match classify(&hello) {
+            Ok(offer) => offer,
+            Err(e) => return Err(refuse(wr, AcceptRefusal::Offer(e))),
+        };
+        // 2. Hand every recorded byte to rustls.
+        let recorded = recorder.into_recorded();
         let mut acceptor = Acceptor::default();
-        let mut recorded = Vec::new();
+        let mut rest = &recorded[..];
         let accepted = loop {
-            let n = acceptor.read_tls(&mut Recording {
-                inner: rd,
-                log: &mut recorded,
-            })?;
+            if !rest.is_empty() {
+                acceptor.read_tls(&mut rest)?;
+            }
             match acceptor.accept() {
                 Ok(Some(accepted)) => break accepted,
-                Ok(None) if n == 0 => return Err(AcceptError::Eof),
-                Ok(None) if recorded.len() > MAX_CLIENT_HELLO => {
-                    return Err(refuse(wr, Refusal::TooLarge));
+                Ok(None) if rest.is_empty() => {
+                    // Our parser saw a whole ClientHello and rustls did not.
+                    return Err(refuse(
+                        wr,
+                        AcceptRefusal::ClientHello(ClientHelloError::AlreadyComplete),
+                    ));
                 }
                 Ok(None) => continue,
                 Err((err, mut alert)) => {
@@ -140,50 +292,173 @@ impl MilagroAcceptor {
                 }
             }
         };
-        let (config, binding) = match find_milagro_share(&recorded) {
-            Err(refusal) => return Err(refuse(wr, refusal)),
-            Ok(None) => match &self.standard {
-                Some(std) => (std.clone(), None),
-                None => return Err(refuse(wr, Refusal::NoStandardConfig)),
-            },
-            Ok(Some((group, share))) => {
-                if suite_of_group(group) != Some(self.milagro.suite()) {
-                    return Err(refuse(wr, Refusal::WrongSuite));
-                }
-                let binding = match self.milagro.binding(&share) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                        return Err(AcceptError::KeyExchange(e));
+        // 3. Choose the configuration; step 1 for Milagro offers.
+        let (group, share) = match offer {
+            Offer::Standard => {
+                let Some(std) = &self.standard else {
+                    return Err(refuse(wr, AcceptRefusal::NoStandardConfig));
+                };
+                return match accepted.into_connection(std.clone()) {
+                    Ok(conn) => Ok(Accepted::Standard(conn)),
+                    Err((err, mut alert)) => {
+                        alert.write_all(wr)?;
+                        Err(AcceptError::Tls(err))
                     }
                 };
-                let config = self.milagro.config_for(binding).map_err(|e| {
-                    let _ = wr.write_all(&HANDSHAKE_FAILURE_ALERT);
-                    AcceptError::Tls(Error::General(e.to_string()))
-                })?;
-                (config, Some(binding))
+            }
+            Offer::Milagro { group, share } => (group, share),
+        };
+        if suite_of_group(group.code_point()) != Some(self.milagro.suite()) {
+            return Err(refuse(wr, AcceptRefusal::WrongSuite));
+        }
+        let admitted = match self.admit(share, source) {
+            Ok(a) => a,
+            Err(refusal) => {
+                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                return Err(AcceptError::Admission(refusal));
             }
         };
-        match accepted.into_connection(config) {
-            Ok(conn) => Ok(match binding {
-                Some(binding) => Accepted::Milagro { binding, conn },
-                None => Accepted::Standard(conn),
-            }),
-            Err((err, mut alert)) => {
+        let binding = match self.milagro.binding(share) {
+            Ok(b) => b,
+            Err(e) => {
+                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                return Err(AcceptError::KeyExchange(e));
+            }
+        };
+        let forced = matches!(admitted, Admitted::Silent(_));
+        let config = match self.milagro.config_for_outcome(binding, forced) {
+            Ok(c) => c,
+            Err(e) => {
+                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                return Err(AcceptError::Tls(Error::General(e.to_string())));
+            }
+        };
+        // 4. The key exchange, and its outcome for the reservation.
+        match (accepted.into_connection(config), admitted) {
+            (Ok(conn), Admitted::Free) => Ok(Accepted::Milagro(MilagroConnection {
+                binding,
+                conn,
+                proved: None,
+            })),
+            (Ok(conn), Admitted::Reserved(reservation, _slot)) => match reservation.proof_ok() {
+                Ok(proved) => Ok(Accepted::Milagro(MilagroConnection {
+                    binding,
+                    conn,
+                    proved: Some(proved),
+                })),
+                Err(refusal) => {
+                    // A concurrent replay won the race: the server's flight
+                    // is not written yet, so refuse in plaintext.
+                    drop(conn);
+                    wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                    Err(AcceptError::Admission(AdmissionRefusal::Guard(refusal)))
+                }
+            },
+            (Ok(_), Admitted::Silent(refusal)) => {
+                // Unreachable: the forced group never succeeds. Refuse anyway.
+                self.charge_silent_refusal(source);
+                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                Err(AcceptError::SilentlyRefused(refusal))
+            }
+            (Err((err, mut alert)), admitted) => {
                 alert.write_all(wr)?;
-                Err(match kx_reason(&err) {
+                let reason = kx_reason(&err);
+                match admitted {
+                    Admitted::Silent(refusal) => {
+                        // Charged exactly like a failed proof (§6.4), so the
+                        // source's balance tells nothing about the refusal.
+                        self.charge_silent_refusal(source);
+                        return Err(AcceptError::SilentlyRefused(refusal));
+                    }
+                    Admitted::Reserved(reservation, slot) => {
+                        self.resolve_failure(reservation, slot, reason.as_ref(), &err)
+                    }
+                    Admitted::Free => {}
+                }
+                Err(match reason {
                     Some(kx) => AcceptError::KeyExchange(kx),
                     None => AcceptError::Tls(err),
                 })
             }
         }
     }
+
+    /// Step 1 with the source address (see the module documentation).
+    fn admit(&self, share: &[u8], source: IpAddr) -> Result<Admitted, AdmissionRefusal> {
+        match &self.milagro.gate {
+            Gate::Open => Ok(Admitted::Free),
+            Gate::P2p { server, guard } => {
+                server
+                    .check_client_share(share)
+                    .map_err(AdmissionRefusal::P2p)?;
+                if let Some(guard) = guard {
+                    guard
+                        .admit_source(source)
+                        .map_err(AdmissionRefusal::Guard)?;
+                }
+                Ok(Admitted::Free)
+            }
+            Gate::Cs {
+                checks,
+                guard,
+                classifier,
+                now,
+                ..
+            } => {
+                let pre = precheck(share, checks, now()).map_err(AdmissionRefusal::Cs)?;
+                let key = pre.replay_key();
+                let slot = classifier
+                    .try_slot()
+                    .ok_or(AdmissionRefusal::ClassifierBusy)?;
+                match guard.admit(&key.hid, &key.u, source) {
+                    Ok(reservation) => Ok(Admitted::Reserved(reservation, slot)),
+                    Err(r) if r.is_per_identity() => Ok(Admitted::Silent(r)),
+                    Err(r) => Err(AdmissionRefusal::Guard(r)),
+                }
+            }
+        }
+    }
+
+    /// Charges the source of a silently refused CS attempt like a failed proof.
+    fn charge_silent_refusal(&self, source: IpAddr) {
+        if let Gate::Cs { guard, .. } = &self.milagro.gate {
+            guard.charge_silent_refusal(source);
+        }
+    }
+
+    /// A failed CS key exchange: resolves the reservation by the kx's reason.
+    fn resolve_failure(
+        &self,
+        reservation: Reservation,
+        slot: ClassifierSlot,
+        reason: Option<&KxError>,
+        err: &Error,
+    ) {
+        let Gate::Cs { server, digits, .. } = &self.milagro.gate else {
+            return;
+        };
+        match reason {
+            Some(KxError::BadProofOfKnowledge) => reservation.bad_dleq(),
+            Some(KxError::ProofFailed) => match take_evidence(err) {
+                Some(evidence) => {
+                    let pending = reservation.proof_failed();
+                    slot.submit(pending, evidence, server.clone(), *digits);
+                }
+                // Cannot happen (the kx always attaches it); release uncounted.
+                None => drop(reservation),
+            },
+            // Anything else (randomness, wiped key …): release, count nothing.
+            _ => drop(reservation),
+        }
+    }
 }
 
-/// After the handshake of an [`Accepted::Milagro`] connection: requires a
-/// full handshake on the binding's Milagro group and a client blob bound to
-/// `binding`, and returns the client's identity.
-pub fn finish(binding: &Binding, conn: &ServerConnection) -> Result<Identity, FinishError> {
+/// Checks a finished Milagro server connection against its binding: a full
+/// handshake on the binding's group and a client blob bound to it.
+pub(crate) fn check_finished(
+    binding: &Binding,
+    conn: &ServerConnection,
+) -> Result<Identity, FinishError> {
     if conn.is_handshaking() {
         return Err(FinishError::StillHandshaking);
     }
@@ -201,30 +476,9 @@ pub fn finish(binding: &Binding, conn: &ServerConnection) -> Result<Identity, Fi
     }
 }
 
-fn refuse(wr: &mut dyn Write, refusal: Refusal) -> AcceptError {
+fn refuse(wr: &mut dyn Write, refusal: AcceptRefusal) -> AcceptError {
     match wr.write_all(&HANDSHAKE_FAILURE_ALERT) {
         Ok(()) => AcceptError::Refused(refusal),
         Err(e) => AcceptError::Io(e),
-    }
-}
-
-/// The typed kx reason inside a rustls error, if any.
-pub(crate) fn kx_reason(err: &Error) -> Option<KxError> {
-    match err {
-        Error::Other(other) => other.0.downcast_ref::<KxError>().cloned(),
-        _ => None,
-    }
-}
-
-struct Recording<'a> {
-    inner: &'a mut dyn Read,
-    log: &'a mut Vec<u8>,
-}
-
-impl Read for Recording<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.log.extend_from_slice(buf.get(..n).unwrap_or_default());
-        Ok(n)
     }
 }

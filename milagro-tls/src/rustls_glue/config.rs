@@ -14,7 +14,11 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, ClientConnection, HandshakeKind, ServerConfig};
 
 use super::accept::FinishError;
+use super::classifier::Classifier;
 use super::kx::named_group;
+use crate::guard::Guard;
+use crate::mpin::{PinDigits, PreparedServerSecret, ShareChecks};
+use crate::p2p::P2pServer;
 
 use super::engine::{Binding, ClientKeyExchange, KxError, ServerKeyExchange};
 use super::error::MilagroError;
@@ -107,7 +111,13 @@ impl MilagroClient {
         };
         let name = ServerName::try_from(name)
             .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))?;
-        Ok(ClientConnection::new(self.config.clone(), name)?)
+        ClientConnection::new(self.config.clone(), name).map_err(|e| {
+            match super::kx::kx_reason(&e) {
+                // The key exchange refused to start: nothing was sent.
+                Some(reason) => MilagroError::KeyUnusable(reason),
+                None => MilagroError::Tls(e),
+            }
+        })
     }
 
     /// After the handshake (backstop of rules 2a.1–2): requires a finished,
@@ -143,7 +153,33 @@ pub struct MilagroServer {
     suite: Suite,
     key: Arc<dyn ServerKeyExchange>,
     provider: Arc<CryptoProvider>,
+    /// The forced-failure sibling's provider (silent per-identity refusals).
+    forced_provider: Arc<CryptoProvider>,
     cert: Arc<CertifiedKey>,
+    pub(crate) gate: Gate,
+}
+
+/// The suite-specific cheap checks of step 1 (docs/protocol.md §6.4, §7.4)
+/// that need the connection's source address.
+#[derive(Clone)]
+pub(crate) enum Gate {
+    /// No checks (the toy engine of the mechanism tests).
+    Open,
+    /// CS: `mpin::precheck`, then the guard's replay / throttle / reservation,
+    /// and a classifier slot.
+    Cs {
+        server: Arc<PreparedServerSecret>,
+        checks: ShareChecks,
+        guard: Guard,
+        classifier: Classifier,
+        digits: PinDigits,
+        now: fn() -> u64,
+    },
+    /// P2P: `check_client_share` (length, epoch), then the source throttle.
+    P2p {
+        server: Arc<P2pServer>,
+        guard: Option<Guard>,
+    },
 }
 
 impl core::fmt::Debug for MilagroServer {
@@ -163,8 +199,18 @@ impl MilagroServer {
         identity: Identity,
         period: u32,
     ) -> Result<Self, MilagroError> {
+        Self::with_gate(key, identity, period, Gate::Open)
+    }
+
+    /// [`MilagroServer::new`] with the step-1 checks of `gate`.
+    pub(crate) fn with_gate(
+        key: Arc<dyn ServerKeyExchange>,
+        identity: Identity,
+        period: u32,
+        gate: Gate,
+    ) -> Result<Self, MilagroError> {
         let suite = key.suite();
-        let (group, key) = intern_server(key)?;
+        let (group, forced, key) = intern_server(key)?;
         let blob = IdentityBlob {
             suite,
             role: Role::Server,
@@ -175,7 +221,9 @@ impl MilagroServer {
             suite,
             key,
             provider: Arc::new(milagro_provider(group)),
+            forced_provider: Arc::new(milagro_provider(forced)),
             cert: certified_key(&blob),
+            gate,
         })
     }
 
@@ -191,6 +239,16 @@ impl MilagroServer {
 
     /// The `ServerConfig` for one connection, bound to `binding`.
     pub(crate) fn config_for(&self, binding: Binding) -> Result<Arc<ServerConfig>, MilagroError> {
+        self.config_for_outcome(binding, false)
+    }
+
+    /// The `ServerConfig` for one connection; with `forced`, its key exchange
+    /// does the full work and fails (silent per-identity refusal).
+    pub(crate) fn config_for_outcome(
+        &self,
+        binding: Binding,
+        forced: bool,
+    ) -> Result<Arc<ServerConfig>, MilagroError> {
         if binding.suite() != self.suite {
             return Err(MilagroError::SuiteMismatch);
         }
@@ -198,7 +256,12 @@ impl MilagroServer {
             binding,
             _key: self.key.clone(),
         };
-        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+        let provider = if forced {
+            self.forced_provider.clone()
+        } else {
+            self.provider.clone()
+        };
+        let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(Arc::new(verifier))
             .with_cert_resolver(Arc::new(SingleCertAndKey::from(self.cert.clone())));

@@ -2,8 +2,8 @@
 //! exchanges (M-Pin Full in `mpin/`, Chow–Choo in `p2p.rs`).
 //!
 //! The glue knows nothing about pairings: a suite plugs in by implementing
-//! [`ClientKeyExchange`] (+ [`ClientPending`]) for its client key and
-//! [`ServerKeyExchange`] for its server key. Every method works on wire bytes
+//! `ClientKeyExchange` (+ `ClientPending`) for its client key and
+//! `ServerKeyExchange` for its server key. Every method works on wire bytes
 //! and returns a 32-byte shared secret that goes unchanged into the TLS 1.3
 //! key schedule.
 
@@ -44,6 +44,41 @@ pub enum KxError {
     /// The random number generator failed.
     #[error("random number generator failed")]
     Randomness,
+    /// CS: the proof of knowledge of `x` (DLEQ) does not verify, or a point
+    /// does not decode. Charged to the source only: it says nothing about a PIN.
+    #[error("the key share's proof of knowledge (DLEQ) or encoding is invalid")]
+    BadProofOfKnowledge,
+    /// CS: the M-Pin proof does not verify (wrong PIN, invalid credential or
+    /// another deployment's key); the failure is handed to the classifier.
+    #[error("the client's M-Pin proof does not verify")]
+    ProofFailed,
+    /// The connection was refused silently (a per-identity refusal of the
+    /// guard): the key exchange did its full work and was forced to fail.
+    #[error(
+        "refused silently (per-identity guard refusal); full work done, outcome forced to failure"
+    )]
+    SilentlyRefused,
+    /// Client side: the client's own key cannot be used now (no permit for
+    /// today, a key of another deployment or identity, an expired epoch …).
+    /// Nothing was sent.
+    #[error("the client key cannot be used: {0}")]
+    ClientKeyUnusable(String),
+}
+
+/// A server-side key-exchange failure with, for a failed CS proof, what the
+/// classifier needs (travels to the accept path inside `rustls::Error::Other`).
+pub(crate) struct KxFailure {
+    pub(crate) reason: KxError,
+    pub(crate) evidence: Option<Box<crate::mpin::FailedProof>>,
+}
+
+impl From<KxError> for KxFailure {
+    fn from(reason: KxError) -> Self {
+        Self {
+            reason,
+            evidence: None,
+        }
+    }
 }
 
 /// A public, collision-resistant fingerprint of a long-term key (never the
@@ -87,7 +122,14 @@ pub(crate) trait ServerKeyExchange: Send + Sync {
     /// match. Exact length.
     fn binding(&self, client_share: &[u8]) -> Result<Binding, KxError>;
     /// Verifies the client share and answers it: (server share, secret).
-    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxError>;
+    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure>;
+    /// Silent refusal (docs/protocol.md §6.4 step 1): does the work of
+    /// checking `client_share` (decoding, DLEQ, pairing) and fails whatever
+    /// the result, with [`KxError::SilentlyRefused`] and no evidence.
+    fn refuse(&self, client_share: &[u8]) -> KxError {
+        let _ = self.respond(client_share);
+        KxError::SilentlyRefused
+    }
 }
 
 /// What a client key share proves about the client's identity: its hashed

@@ -31,6 +31,14 @@ pub enum MilagroError {
     /// The key given to a builder belongs to another suite than expected.
     #[error("the key's suite does not match the configuration")]
     SuiteMismatch,
+    /// The client's own key cannot be used now (no permit for today, an
+    /// expired epoch, a key of another deployment …); nothing was sent.
+    #[error("the Milagro key cannot be used: {0}")]
+    KeyUnusable(super::engine::KxError),
+    /// Keys given to a builder do not belong together (another identity,
+    /// deployment or a non-adjacent epoch).
+    #[error("the Milagro keys do not fit together: {0}")]
+    KeyMismatch(String),
     /// The process-wide bound on live Milagro keys was hit.
     #[error(transparent)]
     Provider(#[from] ProviderError),

@@ -2,10 +2,10 @@
 //! `milagro_cs_bls12381` (0xFE4D) and `milagro_p2p_bls12381` (0xFE50),
 //! TLS 1.3 only (design §2a.6).
 //!
-//! A [`MilagroGroup`] is one side (client or server) of one long-term key. It
-//! does not own the key: it holds a [`KeyCell`] with a *weak* reference, while
+//! A `MilagroGroup` is one side (client or server) of one long-term key. It
+//! does not own the key: it holds a `KeyCell` with a *weak* reference, while
 //! the rustls configuration built around it owns the strong one (see
-//! [`super::provider`] for the interning and why).
+//! `provider.rs` for the interning and why).
 //!
 //! Errors go back to rustls as `Error::Other(OtherError(Arc<KxError>))`, so the
 //! accept path can downcast the typed reason (rustls itself sends
@@ -17,8 +17,11 @@ use rustls::crypto::{ActiveKeyExchange, CompletedKeyExchange, SharedSecret, Supp
 use rustls::{Error, NamedGroup, OtherError, ProtocolVersion};
 use zeroize::Zeroizing;
 
-use super::engine::{ClientKeyExchange, ClientPending, KeyFingerprint, KxError, ServerKeyExchange};
+use super::engine::{
+    ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure, ServerKeyExchange,
+};
 use crate::keys::Suite;
+use crate::mpin::FailedProof;
 
 /// The CS group's code point (private-use range).
 pub const CS_GROUP: NamedGroup = NamedGroup::Unknown(0xFE4D);
@@ -43,7 +46,61 @@ pub fn suite_of_group(group: u16) -> Option<Suite> {
 }
 
 pub(crate) fn kx_error(e: KxError) -> Error {
-    Error::Other(OtherError(Arc::new(e)))
+    kx_failure(KxFailure::from(e))
+}
+
+/// What goes into `rustls::Error::Other` for a Milagro kx failure: the typed
+/// reason and, for a failed CS proof, the classifier's evidence, which the
+/// accept path takes out exactly once ([`take_evidence`]).
+pub(crate) struct KxErrorCell {
+    pub(crate) reason: KxError,
+    evidence: Mutex<Option<Box<FailedProof>>>,
+}
+
+impl core::fmt::Debug for KxErrorCell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The evidence determines δ: never printed.
+        f.debug_struct("KxErrorCell")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl core::fmt::Display for KxErrorCell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.reason, f)
+    }
+}
+
+impl std::error::Error for KxErrorCell {}
+
+pub(crate) fn kx_failure(e: KxFailure) -> Error {
+    Error::Other(OtherError(Arc::new(KxErrorCell {
+        reason: e.reason,
+        evidence: Mutex::new(e.evidence),
+    })))
+}
+
+/// The typed kx reason inside a rustls error, if any.
+pub(crate) fn kx_reason(err: &Error) -> Option<KxError> {
+    match err {
+        Error::Other(other) => other
+            .0
+            .downcast_ref::<KxErrorCell>()
+            .map(|c| c.reason.clone()),
+        _ => None,
+    }
+}
+
+/// Takes the failed-proof evidence out of a rustls error (once).
+pub(crate) fn take_evidence(err: &Error) -> Option<Box<FailedProof>> {
+    match err {
+        Error::Other(other) => other
+            .0
+            .downcast_ref::<KxErrorCell>()
+            .and_then(|c| c.evidence.lock().unwrap_or_else(|p| p.into_inner()).take()),
+        _ => None,
+    }
 }
 
 /// Which side's key a cell refers to.
@@ -79,6 +136,9 @@ pub(crate) struct KeyCell {
 /// One interned Milagro kx group object (see [`super::provider`]).
 pub(crate) struct MilagroGroup {
     pub(crate) suite: Suite,
+    /// A forced-failure sibling (server side): every key exchange does its
+    /// full work and fails (silent per-identity refusal, protocol §6.4).
+    pub(crate) forced: bool,
     pub(crate) cell: Arc<Mutex<KeyCell>>,
 }
 
@@ -130,7 +190,10 @@ impl SupportedKxGroup for MilagroGroup {
     /// Server side: verifies the client's share and answers it.
     fn start_and_complete(&self, peer_pub_key: &[u8]) -> Result<CompletedKeyExchange, Error> {
         let key = self.server_key().map_err(kx_error)?;
-        let (pub_key, secret) = key.respond(peer_pub_key).map_err(kx_error)?;
+        if self.forced {
+            return Err(kx_error(key.refuse(peer_pub_key)));
+        }
+        let (pub_key, secret) = key.respond(peer_pub_key).map_err(kx_failure)?;
         Ok(CompletedKeyExchange {
             group: named_group(self.suite),
             pub_key,

@@ -5,15 +5,18 @@
 //! The suites' cryptography plugs in through the internal traits of
 //! [`engine`]; nothing here names the pairing engine.
 //!
-//! Until the real CS / P2P engines are wired in (at merge), the crate-internal
-//! constructors taking an engine are used by the tests only, hence the
-//! `dead_code` allowance outside tests.
+//! The real engines live in `engines` (CS over [`crate::mpin`], P2P over
+//! [`crate::p2p`]); users build configurations through [`crate::cs_tls`] and
+//! [`crate::p2p_tls`]. The engine-generic constructors (also used with the
+//! toy engine of the mechanism tests) stay crate-internal; some are used by
+//! the tests only, hence the `dead_code` allowance outside tests.
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub mod accept;
-mod client_hello;
+pub mod classifier;
 pub mod config;
 pub mod engine;
+pub(crate) mod engines;
 pub mod error;
 pub mod identity_blob;
 pub mod kx;
@@ -21,6 +24,8 @@ mod provider;
 mod sign;
 mod verify;
 
+#[cfg(test)]
+mod real_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -59,11 +59,12 @@ fn intern_in(
     registry: &mut Vec<&'static MilagroGroup>,
     cap: usize,
     suite: Suite,
+    forced: bool,
     fingerprint: KeyFingerprint,
     key: WeakKey,
 ) -> Result<(&'static MilagroGroup, WeakKey), ProviderError> {
     let same_kind = |g: &MilagroGroup, cell: &KeyCell| {
-        g.suite == suite && cell.key.is_client() == key.is_client()
+        g.suite == suite && g.forced == forced && cell.key.is_client() == key.is_client()
     };
     let mut dead_slot = None;
     for g in registry.iter() {
@@ -94,6 +95,7 @@ fn intern_in(
     }
     let g: &'static MilagroGroup = Box::leak(Box::new(MilagroGroup {
         suite,
+        forced,
         cell: Arc::new(Mutex::new(KeyCell {
             fingerprint,
             key: key.clone(),
@@ -105,11 +107,19 @@ fn intern_in(
 
 fn intern(
     suite: Suite,
+    forced: bool,
     fingerprint: KeyFingerprint,
     key: WeakKey,
 ) -> Result<(&'static MilagroGroup, WeakKey), ProviderError> {
     let mut registry = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
-    intern_in(&mut registry, MAX_LIVE_KEYS, suite, fingerprint, key)
+    intern_in(
+        &mut registry,
+        MAX_LIVE_KEYS,
+        suite,
+        forced,
+        fingerprint,
+        key,
+    )
 }
 
 /// The interned client group for `key` and the key the configuration must
@@ -119,6 +129,7 @@ pub(crate) fn intern_client(
 ) -> Result<(&'static MilagroGroup, Arc<dyn ClientKeyExchange>), ProviderError> {
     let (group, owned) = intern(
         key.suite(),
+        false,
         key.fingerprint(),
         WeakKey::Client(Arc::downgrade(&key)),
     )?;
@@ -132,13 +143,22 @@ pub(crate) fn intern_client(
     Ok((group, owned))
 }
 
-/// The interned server group for `key` and the key the configuration must
-/// keep alive (possibly an equal key already in use).
+/// The interned server group for `key`, its forced-failure sibling (same
+/// key, every exchange fails after doing its work) and the key the
+/// configuration must keep alive (possibly an equal key already in use).
 pub(crate) fn intern_server(
     key: Arc<dyn ServerKeyExchange>,
-) -> Result<(&'static MilagroGroup, Arc<dyn ServerKeyExchange>), ProviderError> {
+) -> Result<
+    (
+        &'static MilagroGroup,
+        &'static MilagroGroup,
+        Arc<dyn ServerKeyExchange>,
+    ),
+    ProviderError,
+> {
     let (group, owned) = intern(
         key.suite(),
+        false,
         key.fingerprint(),
         WeakKey::Server(Arc::downgrade(&key)),
     )?;
@@ -146,7 +166,13 @@ pub(crate) fn intern_server(
         WeakKey::Server(w) => w.upgrade().unwrap_or(key),
         WeakKey::Client(_) => key,
     };
-    Ok((group, owned))
+    let (forced, _) = intern(
+        owned.suite(),
+        true,
+        owned.fingerprint(),
+        WeakKey::Server(Arc::downgrade(&owned)),
+    )?;
+    Ok((group, forced, owned))
 }
 
 /// The provider for one Milagro group: ring's TLS 1.3 suites and other parts,
@@ -201,7 +227,10 @@ mod tests {
         let Error::Other(other) = err else {
             panic!("expected Error::Other, got {err:?}")
         };
-        assert_eq!(other.0.downcast_ref::<KxError>(), Some(&KxError::KeyWiped));
+        assert_eq!(
+            crate::rustls_glue::kx::kx_reason(&Error::Other(other)),
+            Some(KxError::KeyWiped)
+        );
         // The dead slot comes back for the same key.
         let k3 = d.client("bob@example.com", 3);
         let (g3, _o3) = intern_client(k3).unwrap();
@@ -219,16 +248,16 @@ mod tests {
         let b = ToyDeployment::random(Suite::Cs).server();
         let c = ToyDeployment::random(Suite::Cs).server();
         let weak = |k: &Arc<dyn ServerKeyExchange>| WeakKey::Server(Arc::downgrade(k));
-        let (ga, _) = intern_in(&mut reg, 2, Suite::Cs, a.fingerprint(), weak(&a)).unwrap();
-        let (gb, _) = intern_in(&mut reg, 2, Suite::Cs, b.fingerprint(), weak(&b)).unwrap();
+        let (ga, _) = intern_in(&mut reg, 2, Suite::Cs, false, a.fingerprint(), weak(&a)).unwrap();
+        let (gb, _) = intern_in(&mut reg, 2, Suite::Cs, false, b.fingerprint(), weak(&b)).unwrap();
         assert!(!core::ptr::eq(ga, gb));
         assert_eq!(
-            intern_in(&mut reg, 2, Suite::Cs, c.fingerprint(), weak(&c)).err(),
+            intern_in(&mut reg, 2, Suite::Cs, false, c.fingerprint(), weak(&c)).err(),
             Some(ProviderError::TooManyKeys { cap: 2 })
         );
         assert_eq!(reg.len(), 2);
         drop(a);
-        let (gc, _) = intern_in(&mut reg, 2, Suite::Cs, c.fingerprint(), weak(&c)).unwrap();
+        let (gc, _) = intern_in(&mut reg, 2, Suite::Cs, false, c.fingerprint(), weak(&c)).unwrap();
         assert!(core::ptr::eq(ga, gc));
         assert_eq!(reg.len(), 2);
         assert_eq!(

@@ -12,9 +12,9 @@ use rustls::{
 };
 
 use super::accept::{
-    AcceptError, Accepted, FinishError, HANDSHAKE_FAILURE_ALERT, MilagroAcceptor, finish,
+    AcceptError, AcceptRefusal, Accepted, FinishError, HANDSHAKE_FAILURE_ALERT, MilagroAcceptor,
+    check_finished as finish,
 };
-use super::client_hello::{Refusal, find_milagro_share, parse_offer};
 use super::config::{MilagroClient, MilagroServer};
 use super::engine::{Binding, KxError};
 use super::error::{MilagroError, map_client_error};
@@ -24,8 +24,23 @@ use super::toy::{TOY_SHARE_LEN, ToyDeployment};
 use super::verify::{ServerIdentityVerifier, check_client_blob};
 use crate::identity::Identity;
 use crate::keys::Suite;
+use crate::tls::{ClientHelloRecorder, MilagroGroup, Offer, OfferRefusal, Progress, classify};
 
 const SERVER_ID: &str = "server.example";
+
+pub(crate) const SOURCE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// The Milagro group and share of a recorded ClientHello (via `crate::tls`).
+pub(crate) fn find_milagro_share(hello: &[u8]) -> Option<(u16, Vec<u8>)> {
+    let mut rec = ClientHelloRecorder::new();
+    let Ok(Progress::Complete(h)) = rec.feed(hello) else {
+        return None;
+    };
+    match classify(&h) {
+        Ok(Offer::Milagro { group, share }) => Some((group.code_point(), share.to_vec())),
+        _ => None,
+    }
+}
 
 fn id(s: &str) -> Identity {
     Identity::new(s).unwrap()
@@ -65,7 +80,7 @@ fn flight(conn: &mut dyn FnMut(&mut Vec<u8>)) -> Vec<u8> {
     buf
 }
 
-fn client_out(c: &mut ClientConnection) -> Vec<u8> {
+pub(super) fn client_out(c: &mut ClientConnection) -> Vec<u8> {
     flight(&mut |b| {
         while c.wants_write() {
             c.write_tls(b).unwrap();
@@ -73,7 +88,7 @@ fn client_out(c: &mut ClientConnection) -> Vec<u8> {
     })
 }
 
-fn server_out(s: &mut ServerConnection) -> Vec<u8> {
+pub(super) fn server_out(s: &mut ServerConnection) -> Vec<u8> {
     flight(&mut |b| {
         while s.wants_write() {
             s.write_tls(b).unwrap();
@@ -100,11 +115,15 @@ fn server_in(s: &mut ServerConnection, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Outcome of a handshake driven through the accept path.
-struct Run {
-    client: ClientConnection,
-    accept: Result<Accepted, AcceptError>,
-    client_err: Option<Error>,
-    server_err: Option<Error>,
+pub(super) struct Run {
+    pub(super) client: ClientConnection,
+    pub(super) accept: Result<Accepted, AcceptError>,
+    pub(super) client_err: Option<Error>,
+    pub(super) server_err: Option<Error>,
+    /// What the accept path wrote before returning (an alert, if any).
+    pub(super) alert: Vec<u8>,
+    /// The client's first flight as sent (after tampering).
+    pub(super) hello: Vec<u8>,
 }
 
 /// Sends the client's first flight through the acceptor, then pumps both
@@ -112,17 +131,30 @@ struct Run {
 /// first flight.
 fn run(
     acceptor: &MilagroAcceptor,
+    client: ClientConnection,
+    tamper: impl FnOnce(&mut Vec<u8>),
+) -> Run {
+    run_full(acceptor, SOURCE, client, tamper, |_| {})
+}
+
+/// [`run`] from `source`, with `tamper2` applied to the client's second
+/// flight (Certificate, CertificateVerify, Finished: encrypted).
+pub(super) fn run_full(
+    acceptor: &MilagroAcceptor,
+    source: std::net::IpAddr,
     mut client: ClientConnection,
     tamper: impl FnOnce(&mut Vec<u8>),
+    mut tamper2: impl FnMut(&mut Vec<u8>),
 ) -> Run {
     let mut hello = client_out(&mut client);
     tamper(&mut hello);
     let mut alert = Vec::new();
-    let mut accept = acceptor.accept(&mut &hello[..], &mut alert);
+    let mut accept = acceptor.accept(source, &mut &hello[..], &mut alert);
     let mut client_err = client_in(&mut client, &alert).err();
     let mut server_err = None;
     let server = match &mut accept {
-        Ok(Accepted::Standard(s)) | Ok(Accepted::Milagro { conn: s, .. }) => Some(s),
+        Ok(Accepted::Standard(s)) => Some(s),
+        Ok(Accepted::Milagro(m)) => Some(m.connection_mut()),
         Err(_) => None,
     };
     if let Some(server) = server {
@@ -131,7 +163,10 @@ fn run(
             if client_err.is_none() {
                 client_err = client_in(&mut client, &out).err();
             }
-            let out = client_out(&mut client);
+            let mut out = client_out(&mut client);
+            if !out.is_empty() {
+                tamper2(&mut out);
+            }
             if server_err.is_none() {
                 server_err = server_in(server, &out).err();
             }
@@ -152,12 +187,14 @@ fn run(
         accept,
         client_err,
         server_err,
+        alert,
+        hello,
     }
 }
 
 fn milagro(run: &Run) -> (&Binding, &ServerConnection) {
     match &run.accept {
-        Ok(Accepted::Milagro { binding, conn }) => (binding, conn),
+        Ok(Accepted::Milagro(m)) => (m.binding(), m.connection()),
         other => panic!("expected a Milagro connection, got {other:?}"),
     }
 }
@@ -206,9 +243,10 @@ fn application_data_flows_both_ways() {
     let s = setup(Suite::Cs, None);
     let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
     let mut r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
-    let Ok(Accepted::Milagro { conn: server, .. }) = &mut r.accept else {
+    let Ok(Accepted::Milagro(m)) = &mut r.accept else {
         panic!("not Milagro")
     };
+    let server = m.connection_mut();
     r.client.writer().write_all(b"ping").unwrap();
     let out = client_out(&mut r.client);
     server_in(server, &out).unwrap();
@@ -226,15 +264,15 @@ fn client_offers_exactly_its_one_milagro_group() {
         assert_eq!(provider.kx_groups.len(), 1);
         assert_eq!(u16::from(provider.kx_groups[0].name()), group);
         let hello = client_out(&mut c.connect(SERVER_ID).unwrap());
-        let offer = parse_offer(&hello).unwrap().unwrap();
-        assert_eq!(offer.groups, vec![group]);
-        assert_eq!(offer.shares.len(), 1);
-        assert_eq!(offer.shares[0].0, group);
-        assert_eq!(offer.shares[0].1.len(), TOY_SHARE_LEN);
-        assert_eq!(
-            find_milagro_share(&hello).unwrap().map(|(g, _)| g),
-            Some(group)
-        );
+        let mut rec = ClientHelloRecorder::new();
+        let Ok(Progress::Complete(parsed)) = rec.feed(&hello) else {
+            panic!("incomplete ClientHello")
+        };
+        assert_eq!(parsed.supported_groups(), &[group]);
+        assert_eq!(parsed.key_shares().len(), 1);
+        assert_eq!(parsed.key_shares()[0].group(), group);
+        assert_eq!(parsed.key_shares()[0].key_exchange().len(), TOY_SHARE_LEN);
+        assert_eq!(find_milagro_share(&hello).map(|(g, _)| g), Some(group));
     }
 }
 
@@ -344,10 +382,13 @@ fn standard_client_on_a_milagro_only_listener_is_refused_plainly() {
     let mut c = standard_client(vec![x25519]);
     let hello = client_out(&mut c);
     let mut alert = Vec::new();
-    let err = s.acceptor.accept(&mut &hello[..], &mut alert).unwrap_err();
+    let err = s
+        .acceptor
+        .accept(SOURCE, &mut &hello[..], &mut alert)
+        .unwrap_err();
     assert!(matches!(
         err,
-        AcceptError::Refused(Refusal::NoStandardConfig)
+        AcceptError::Refused(AcceptRefusal::NoStandardConfig)
     ));
     assert_eq!(alert, HANDSHAKE_FAILURE_ALERT);
     assert_eq!(
@@ -382,8 +423,10 @@ fn a_client_listing_x25519_first_and_milagro_without_share_is_refused() {
     );
     assert!(matches!(
         r.accept,
-        Err(AcceptError::Refused(Refusal::MilagroGroupWithoutShare(
-            0xFE4D
+        Err(AcceptError::Refused(AcceptRefusal::Offer(
+            OfferRefusal::MissingShare {
+                group: MilagroGroup::Cs
+            }
         )))
     ));
     assert_eq!(
@@ -400,7 +443,7 @@ fn a_p2p_client_on_a_cs_listener_is_refused() {
     let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |_| {});
     assert!(matches!(
         r.accept,
-        Err(AcceptError::Refused(Refusal::WrongSuite))
+        Err(AcceptError::Refused(AcceptRefusal::WrongSuite))
     ));
 }
 
@@ -417,9 +460,12 @@ fn no_tickets_and_a_second_connection_is_a_full_handshake() {
             ClientConnection::new(cfg.clone(), ServerName::try_from(SERVER_ID).unwrap()).unwrap();
         let mut r = run(&s.acceptor, conn, |_| {});
         assert!(r.client_err.is_none() && r.server_err.is_none());
-        let Ok(Accepted::Milagro { binding, conn }) = &mut r.accept else {
+        let Ok(Accepted::Milagro(m)) = &mut r.accept else {
             panic!("not Milagro")
         };
+        let binding = *m.binding();
+        let conn = m.connection_mut();
+        let binding = &binding;
         // Nothing more to send: no NewSessionTicket after the handshake.
         assert!(server_out(conn).is_empty());
         assert_eq!(r.client.tls13_tickets_received(), 0);
@@ -554,7 +600,7 @@ fn every_bit_flip_in_the_key_share_fails_the_handshake() {
         let r = run(&s.acceptor, conn, |h| {
             // rustls shuffles extensions and each connection has its own
             // share: find this one's.
-            let (_, share) = find_milagro_share(h).unwrap().unwrap();
+            let (_, share) = find_milagro_share(h).unwrap();
             let at = h
                 .windows(share.len())
                 .position(|w| w == &share[..])
@@ -586,7 +632,8 @@ fn every_bit_flip_in_the_client_hello_is_handled_without_panic() {
         let r = run(&s.acceptor, c.connect(SERVER_ID).unwrap(), |h| {
             h[bit / 8] ^= 1 << (bit % 8)
         });
-        if let Ok(Accepted::Milagro { binding, conn }) = &r.accept {
+        if let Ok(Accepted::Milagro(m)) = &r.accept {
+            let (binding, conn) = (m.binding(), m.connection());
             // Either a harmless flip (random, cipher list …) and the right
             // binding, or the handshake fails.
             if r.client_err.is_none() && r.server_err.is_none() {
@@ -691,12 +738,11 @@ fn finish_refuses_an_unfinished_handshake() {
     let s = setup(Suite::Cs, None);
     let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
     let hello = client_out(&mut c.connect(SERVER_ID).unwrap());
-    let Ok(Accepted::Milagro { binding, conn }) =
-        s.acceptor.accept(&mut &hello[..], &mut Vec::new())
+    let Ok(Accepted::Milagro(mut m)) = s.acceptor.accept(SOURCE, &mut &hello[..], &mut Vec::new())
     else {
         panic!("not Milagro")
     };
-    assert_eq!(finish(&binding, &conn), Err(FinishError::StillHandshaking));
+    assert_eq!(m.finish(), Err(FinishError::StillHandshaking));
     let pending = c.connect(SERVER_ID).unwrap();
     assert_eq!(c.finish(&pending), Err(FinishError::StillHandshaking));
 }
@@ -707,7 +753,7 @@ fn a_malformed_share_is_refused_at_accept_with_handshake_failure() {
     let c = client(&s.d, "alice@example.com", "alice@example.com", 1);
     let hello = client_out(&mut c.connect(SERVER_ID).unwrap());
     // Shorten the share by one byte: fix up every length on the way.
-    let (_, share) = find_milagro_share(&hello).unwrap().unwrap();
+    let (_, share) = find_milagro_share(&hello).unwrap();
     let at = hello
         .windows(share.len())
         .position(|w| w == &share[..])
@@ -732,7 +778,10 @@ fn a_malformed_share_is_refused_at_accept_with_handshake_failure() {
     let ext_at = comp_at + 1 + usize::from(h[comp_at]);
     dec16(&mut h, ext_at);
     let mut alert = Vec::new();
-    let err = s.acceptor.accept(&mut &h[..], &mut alert).unwrap_err();
+    let err = s
+        .acceptor
+        .accept(SOURCE, &mut &h[..], &mut alert)
+        .unwrap_err();
     assert!(
         matches!(
             err,

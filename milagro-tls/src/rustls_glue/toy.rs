@@ -16,7 +16,8 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::engine::{
-    Binding, ClientKeyExchange, ClientPending, KeyFingerprint, KxError, ServerKeyExchange,
+    Binding, ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure,
+    ServerKeyExchange,
 };
 use crate::identity::{Hid, Identity};
 use crate::keys::Suite;
@@ -159,13 +160,13 @@ impl ServerKeyExchange for ToyServer {
         let (hid, period, _, _) = split(client_share)?;
         Ok(Binding::new(self.suite, Hid(*hid), period))
     }
-    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxError> {
+    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
         let (hid, period, r, tag) = split(client_share)?;
         let ck = Zeroizing::new(sha256(&[b"toy-id", &self.key[..], hid]));
         if self.suite == Suite::Cs {
             let expect = sha256(&[b"toy-tag", &ck[..], hid, &period.to_be_bytes(), r]);
             if expect[..] != tag[..] {
-                return Err(KxError::CredentialRefused);
+                return Err(KxError::CredentialRefused.into());
             }
         }
         let w = random32();

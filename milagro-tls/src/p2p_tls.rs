@@ -1,0 +1,99 @@
+//! TLS configurations for the P2P suite (Chow–Choo, `TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256`).
+//!
+//! * [`client`]: a [`MilagroClient`] from the client's key and the server
+//!   identity ID_A. [`MilagroClient::connect`] refuses, before anything is
+//!   sent, a server name that does not canonicalise to ID_A, and every
+//!   connection checks the key's epoch against the clock first.
+//! * [`server`]: a [`MilagroAcceptor`] from the current epoch's key and
+//!   optionally the previous one's; shares for any other epoch are refused at
+//!   accept. An optional [`Guard`] throttles sources.
+//!
+//! ```
+//! use milagro_tls::p2p_tls;
+//! use milagro_tls::dta::Combine;
+//! use milagro_tls::identity::Identity;
+//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of};
+//! use milagro_tls::pairing::OsEntropy;
+//!
+//! let dep = P2pDeployment::new(1, 3600, &OsEntropy)?;
+//! let dta = MasterShare::generate(Deployment::P2p(dep), &OsEntropy)?;
+//! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! let epoch = epoch_of(now, 3600);
+//! let server_id = Identity::new("server.example")?;
+//! let bob = Identity::new("bob@example.com")?;
+//! let server_key = P2pServerKey::combine(&[dta.issue_p2p_server_key(&server_id, epoch)?])?;
+//! let client_key = P2pClientKey::combine(&[dta.issue_p2p_client_key(&bob, epoch)?])?;
+//!
+//! let acceptor = p2p_tls::server(server_key, None, None)?;
+//! let client = p2p_tls::client(client_key, server_id)?;
+//! assert!(client.connect("other.example").is_err()); // not ID_A: nothing sent
+//! let _conn = client.connect("server.example")?;
+//! # let _ = acceptor;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::Arc;
+
+use crate::guard::Guard;
+use crate::identity::Identity;
+use crate::keys::{P2pClientKey, P2pServerKey};
+use crate::p2p::{P2pClient, P2pServer};
+use crate::rustls_glue::accept::MilagroAcceptor;
+use crate::rustls_glue::config::{Gate, MilagroClient, MilagroServer};
+use crate::rustls_glue::engines::{P2pClientKx, P2pServerKx, unix_now};
+pub use crate::rustls_glue::error::{MilagroError, map_client_error};
+
+/// The default clock-skew allowance for the client's epoch choice (protocol
+/// §7.2), in seconds.
+pub const DEFAULT_SKEW_SECS: u64 = 30;
+
+/// A P2P client configuration: `my_key` (D_B) talking to `server_identity`
+/// (ID_A).
+///
+/// Fails before anything is sent with [`MilagroError::KeyUnusable`] when the
+/// key's epoch is neither the current one nor the one before.
+pub fn client(
+    my_key: P2pClientKey,
+    server_identity: Identity,
+) -> Result<MilagroClient, MilagroError> {
+    client_at(my_key, server_identity, unix_now)
+}
+
+pub(crate) fn client_at(
+    my_key: P2pClientKey,
+    server_identity: Identity,
+    now: fn() -> u64,
+) -> Result<MilagroClient, MilagroError> {
+    let identity = my_key.identity().clone();
+    let epoch = my_key.epoch();
+    let p2p = P2pClient::new(my_key, server_identity.clone(), None)
+        .map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
+    let kx = P2pClientKx::new(p2p, DEFAULT_SKEW_SECS, now).map_err(MilagroError::KeyUnusable)?;
+    kx.check().map_err(MilagroError::KeyUnusable)?;
+    MilagroClient::new(Arc::new(kx), identity, epoch, Some(server_identity))
+}
+
+/// A P2P acceptor with the `current` epoch's key and optionally the
+/// `previous` one's (same identity and deployment, adjacent epochs), and an
+/// optional source throttle. Add standard clients with
+/// [`MilagroAcceptor::with_standard`].
+///
+/// Fails with [`MilagroError::KeyMismatch`] when the two keys do not belong
+/// together, or [`MilagroError::Provider`] when too many keys are alive.
+pub fn server(
+    current: P2pServerKey,
+    previous: Option<P2pServerKey>,
+    guard: Option<Guard>,
+) -> Result<MilagroAcceptor, MilagroError> {
+    let identity = current.identity().clone();
+    let epoch = current.epoch();
+    let p2p =
+        P2pServer::new(current, previous).map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
+    let kx = P2pServerKx::new(p2p).map_err(MilagroError::KeyUnusable)?;
+    let gate = Gate::P2p {
+        server: kx.server.clone(),
+        guard,
+    };
+    let server = MilagroServer::with_gate(Arc::new(kx), identity, epoch, gate)?;
+    MilagroAcceptor::new(Arc::new(server), None).ok_or(MilagroError::SuiteMismatch)
+}
