@@ -1,1 +1,23 @@
-//! Shared helpers for the example binaries.
+//! Shared code of the example binaries, kept in a library so the tests can
+//! call it and the binaries stay thin:
+//!
+//! * [`keytool`]: the `milagro` key tool (D-TA set-up, issuing, combining,
+//!   PIN extraction, inspection).
+//! * [`demo`]: the `demo` program (in-process D-TAs, both key agreements).
+//! * [`time`]: days and dates without a calendar dependency.
+
+pub mod demo;
+pub mod keytool;
+pub mod time;
+
+/// A short, public fingerprint of a secret: the first 4 bytes of its SHA-256
+/// as 8 hex digits. Shows that two secrets match without showing either.
+pub fn fingerprint(secret: &[u8]) -> String {
+    let digest = milagro_tls::pairing::sha256(&[secret]);
+    hex::encode(&digest[..4])
+}
+
+/// The profile name of the CS suite.
+pub const CS_SUITE_NAME: &str = "TLS_MILAGRO_CS_WITH_AES_128_GCM_SHA256";
+/// The profile name of the P2P suite.
+pub const P2P_SUITE_NAME: &str = "TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256";
