@@ -88,7 +88,11 @@ impl ServerCertVerifier for SchemesOnly {
     }
 }
 
-fn rustls_client_hello(groups: Vec<&'static dyn SupportedKxGroup>, implicit: bool, name: &str) -> Vec<u8> {
+fn rustls_client_hello(
+    groups: Vec<&'static dyn SupportedKxGroup>,
+    implicit: bool,
+    name: &str,
+) -> Vec<u8> {
     let mut provider = rustls::crypto::ring::default_provider();
     provider.kx_groups = groups;
     let builder = ClientConfig::builder_with_provider(Arc::new(provider))
@@ -106,9 +110,11 @@ fn rustls_client_hello(groups: Vec<&'static dyn SupportedKxGroup>, implicit: boo
             .with_root_certificates(RootCertStore::empty())
             .with_no_client_auth()
     };
-    let mut conn =
-        ClientConnection::new(Arc::new(config), ServerName::try_from(name.to_string()).unwrap())
-            .unwrap();
+    let mut conn = ClientConnection::new(
+        Arc::new(config),
+        ServerName::try_from(name.to_string()).unwrap(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut out).unwrap();
@@ -117,7 +123,9 @@ fn rustls_client_hello(groups: Vec<&'static dyn SupportedKxGroup>, implicit: boo
 }
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(name), bytes).unwrap();
 }
@@ -136,22 +144,39 @@ fn main() {
     // ClientHellos: chunking header [k, n] then the bytes.
     let x25519 = rustls::crypto::ring::kx_group::X25519;
     let hellos = [
-        ("standard", rustls_client_hello(vec![x25519], false, "example.com")),
+        (
+            "standard",
+            rustls_client_hello(vec![x25519], false, "example.com"),
+        ),
         (
             "milagro_cs",
-            rustls_client_hello(vec![leak(FixedGroup(MILAGRO_CS_GROUP, cs_f.client.share().to_vec()))], true, "server.example"),
+            rustls_client_hello(
+                vec![leak(FixedGroup(
+                    MILAGRO_CS_GROUP,
+                    cs_f.client.share().to_vec(),
+                ))],
+                true,
+                "server.example",
+            ),
         ),
         (
             "milagro_p2p",
             rustls_client_hello(
-                vec![leak(FixedGroup(MILAGRO_P2P_GROUP, p2p_f.genuine_client_share.to_vec()))],
+                vec![leak(FixedGroup(
+                    MILAGRO_P2P_GROUP,
+                    p2p_f.genuine_client_share.to_vec(),
+                ))],
                 true,
                 "server.example",
             ),
         ),
         (
             "milagro_cs_and_x25519",
-            rustls_client_hello(vec![leak(FixedGroup(MILAGRO_CS_GROUP, vec![1; 16])), x25519], true, "a.example"),
+            rustls_client_hello(
+                vec![leak(FixedGroup(MILAGRO_CS_GROUP, vec![1; 16])), x25519],
+                true,
+                "a.example",
+            ),
         ),
     ];
     for (i, (name, hello)) in hellos.iter().enumerate() {
@@ -161,37 +186,90 @@ fn main() {
     }
 
     // CS server side: raw genuine share, wrong-PIN share, mutation seeds.
-    write("cs_server_share", "genuine", &with_mode(0, cs_f.client.share()));
-    write("cs_server_share", "wrong_pin", &with_mode(0, cs_f.wrong_pin_client.share()));
-    write("cs_server_share", "xor_genuine_flip_v", &with_mode(1, &{
-        let mut m = vec![0u8; 205];
-        m[204] = 1;
-        m
-    }));
+    write(
+        "cs_server_share",
+        "genuine",
+        &with_mode(0, cs_f.client.share()),
+    );
+    write(
+        "cs_server_share",
+        "wrong_pin",
+        &with_mode(0, cs_f.wrong_pin_client.share()),
+    );
+    write(
+        "cs_server_share",
+        "xor_genuine_flip_v",
+        &with_mode(1, &{
+            let mut m = vec![0u8; 205];
+            m[204] = 1;
+            m
+        }),
+    );
     write("cs_server_share", "xor_wrong_pin_none", &with_mode(2, &[]));
 
-    write("cs_client_finish", "genuine_w", &with_mode(0, &cs_f.genuine_w));
-    write("cs_client_finish", "xor_w_last", &with_mode(1, &{
-        let mut m = vec![0u8; 48];
-        m[47] = 0x80;
-        m
-    }));
+    write(
+        "cs_client_finish",
+        "genuine_w",
+        &with_mode(0, &cs_f.genuine_w),
+    );
+    write(
+        "cs_client_finish",
+        "xor_w_last",
+        &with_mode(1, &{
+            let mut m = vec![0u8; 48];
+            m[47] = 0x80;
+            m
+        }),
+    );
 
-    write("p2p_shares", "client_share", &with_mode(0, &p2p_f.genuine_client_share));
-    write("p2p_shares", "client_share_xor_epoch", &with_mode(1, &[0, 0, 0, 1]));
-    write("p2p_shares", "server_share", &with_mode(2, &p2p_f.genuine_server_share));
+    write(
+        "p2p_shares",
+        "client_share",
+        &with_mode(0, &p2p_f.genuine_client_share),
+    );
+    write(
+        "p2p_shares",
+        "client_share_xor_epoch",
+        &with_mode(1, &[0, 0, 0, 1]),
+    );
+    write(
+        "p2p_shares",
+        "server_share",
+        &with_mode(2, &p2p_f.genuine_server_share),
+    );
     write("p2p_shares", "server_share_xor", &with_mode(3, &[0, 4]));
 
     // Key files: one of every kind.
     let pems: Vec<(&str, String)> = vec![
-        ("master_share", cs_f.masters[0].to_pem().unwrap().to_string()),
-        ("p2p_master_share", p2p_f.masters[1].to_pem().unwrap().to_string()),
-        ("cs_server_secret", cs_f.server_secret.to_pem().unwrap().to_string()),
-        ("cs_server_secret_share", cs_f.server_secret_shares[0].to_pem().unwrap().to_string()),
-        ("cs_client_secret", cs_f.client_secret.to_pem().unwrap().to_string()),
+        (
+            "master_share",
+            cs_f.masters[0].to_pem().unwrap().to_string(),
+        ),
+        (
+            "p2p_master_share",
+            p2p_f.masters[1].to_pem().unwrap().to_string(),
+        ),
+        (
+            "cs_server_secret",
+            cs_f.server_secret.to_pem().unwrap().to_string(),
+        ),
+        (
+            "cs_server_secret_share",
+            cs_f.server_secret_shares[0].to_pem().unwrap().to_string(),
+        ),
+        (
+            "cs_client_secret",
+            cs_f.client_secret.to_pem().unwrap().to_string(),
+        ),
         ("cs_time_permit", cs_f.permit.to_pem().unwrap().to_string()),
-        ("p2p_server_key", p2p_f.server_key.to_pem().unwrap().to_string()),
-        ("p2p_client_key", p2p_f.client_key.to_pem().unwrap().to_string()),
+        (
+            "p2p_server_key",
+            p2p_f.server_key.to_pem().unwrap().to_string(),
+        ),
+        (
+            "p2p_client_key",
+            p2p_f.client_key.to_pem().unwrap().to_string(),
+        ),
     ];
     for (name, pem) in &pems {
         write("keyfile", name, pem.as_bytes());
@@ -211,16 +289,46 @@ fn main() {
 
     // Points: mode 0 G1, 1 G2, 2 scalar.
     let s = Scalar::from_u64(0x1234_5678);
-    write("point_decode", "g1", &with_mode(0, &(&G1::generator() * &s).to_bytes()));
-    write("point_decode", "g2", &with_mode(1, &(&G2::generator() * &s).to_bytes()));
+    write(
+        "point_decode",
+        "g1",
+        &with_mode(0, &(&G1::generator() * &s).to_bytes()),
+    );
+    write(
+        "point_decode",
+        "g2",
+        &with_mode(1, &(&G2::generator() * &s).to_bytes()),
+    );
     write("point_decode", "scalar", &with_mode(2, &s.to_be_bytes()));
-    write("point_decode", "scalar_minus_one", &with_mode(2, &(-&Scalar::one()).to_be_bytes()));
+    write(
+        "point_decode",
+        "scalar_minus_one",
+        &with_mode(2, &(-&Scalar::one()).to_be_bytes()),
+    );
 
     for (name, suite, role, period, id) in [
-        ("cs_client", Suite::Cs, Role::Client, milagro_tls::keys::day_of(milagro_tls_fuzz::NOW), "alice@example.com"),
+        (
+            "cs_client",
+            Suite::Cs,
+            Role::Client,
+            milagro_tls::keys::day_of(milagro_tls_fuzz::NOW),
+            "alice@example.com",
+        ),
         ("cs_server", Suite::Cs, Role::Server, 0, "server.example"),
-        ("p2p_client", Suite::P2p, Role::Client, 487_000, "bob@example.org"),
-        ("p2p_server", Suite::P2p, Role::Server, 487_000, "server.example"),
+        (
+            "p2p_client",
+            Suite::P2p,
+            Role::Client,
+            487_000,
+            "bob@example.org",
+        ),
+        (
+            "p2p_server",
+            Suite::P2p,
+            Role::Server,
+            487_000,
+            "server.example",
+        ),
     ] {
         let blob = IdentityBlob {
             suite,

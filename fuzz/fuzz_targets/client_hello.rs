@@ -35,7 +35,11 @@ fn run(stream: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> Outcome {
             assert_eq!(rec.recorded(), stream, "NeedMore records everything fed");
             return Outcome::NeedMore;
         }
-        let n = sizes.next().unwrap_or(usize::MAX).max(1).min(stream.len() - fed);
+        let n = sizes
+            .next()
+            .unwrap_or(usize::MAX)
+            .max(1)
+            .min(stream.len() - fed);
         let res = rec.feed(&stream[fed..fed + n]);
         fed += n;
         match res {
@@ -46,7 +50,11 @@ fn run(stream: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> Outcome {
                     rec.feed(b"\x16"),
                     Err(milagro_tls::tls::ClientHelloError::AlreadyComplete)
                 );
-                assert_eq!(rec.recorded(), &stream[..fed], "bytes after completion are not recorded");
+                assert_eq!(
+                    rec.recorded(),
+                    &stream[..fed],
+                    "bytes after completion are not recorded"
+                );
                 return Outcome::Complete(h);
             }
             Err(e) => {
@@ -64,11 +72,19 @@ fn check_offer(hello: &ParsedClientHello) {
         Ok(Offer::Milagro { group, share }) => {
             assert_eq!(hello.supported_groups(), &[group.code_point()]);
             assert_eq!(hello.key_shares().len(), 1);
-            assert_eq!(hello.key_share(group.code_point()).map(|s| s.key_exchange()), Some(share));
+            assert_eq!(
+                hello
+                    .key_share(group.code_point())
+                    .map(|s| s.key_exchange()),
+                Some(share)
+            );
             assert!(!share.is_empty());
         }
         Ok(Offer::Standard) => {
-            for g in [milagro_tls::tls::MILAGRO_CS_GROUP, milagro_tls::tls::MILAGRO_P2P_GROUP] {
+            for g in [
+                milagro_tls::tls::MILAGRO_CS_GROUP,
+                milagro_tls::tls::MILAGRO_P2P_GROUP,
+            ] {
                 assert!(!hello.supported_groups().contains(&g));
                 assert!(hello.key_share(g).is_none());
             }
@@ -100,20 +116,36 @@ fn rustls_view(stream: &[u8], ours: &Outcome) {
     let Outcome::Complete(ours) = ours else {
         return;
     };
-    let suites: Vec<u16> = theirs.cipher_suites().iter().map(|s| u16::from(*s)).collect();
-    assert_eq!(ours.cipher_suites(), suites.as_slice(), "cipher suites differ from rustls");
+    let suites: Vec<u16> = theirs
+        .cipher_suites()
+        .iter()
+        .map(|s| u16::from(*s))
+        .collect();
+    assert_eq!(
+        ours.cipher_suites(),
+        suites.as_slice(),
+        "cipher suites differ from rustls"
+    );
     let groups: Vec<u16> = theirs
         .named_groups()
         .unwrap_or_default()
         .iter()
         .map(|g| u16::from(*g))
         .collect();
-    assert_eq!(ours.supported_groups(), groups.as_slice(), "supported groups differ from rustls");
+    assert_eq!(
+        ours.supported_groups(),
+        groups.as_slice(),
+        "supported groups differ from rustls"
+    );
     if let Some(name) = theirs.server_name() {
-        let ours_name = ours.server_name().expect("rustls saw an SNI host name, we did not");
+        let ours_name = ours
+            .server_name()
+            .expect("rustls saw an SNI host name, we did not");
         assert!(
             ours_name.eq_ignore_ascii_case(name.as_bytes())
-                || ours_name.strip_suffix(b".").is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes())),
+                || ours_name
+                    .strip_suffix(b".")
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes())),
             "server name differs from rustls: {:?} vs {name:?}",
             String::from_utf8_lossy(ours_name)
         );
@@ -129,14 +161,18 @@ fuzz_target!(|data: &[u8]| {
     // Chunk sizes: a cycle of up to 8 sizes in 1..=k+1, picked by n's bits.
     let period = usize::from(n % 8) + 1;
     let sizes: Vec<usize> = (0..period)
-        .map(|i| 1 + (usize::from(k).wrapping_mul(i + 1) ^ usize::from(n >> 3)) % (usize::from(k) + 1))
+        .map(|i| {
+            1 + (usize::from(k).wrapping_mul(i + 1) ^ usize::from(n >> 3)) % (usize::from(k) + 1)
+        })
         .collect();
     let chunked = run(stream, &mut sizes.iter().copied().cycle());
     let bytewise = run(stream, &mut std::iter::repeat(1));
     assert_eq!(whole, chunked, "outcome depends on chunking ({sizes:?})");
     assert_eq!(whole, bytewise, "outcome depends on chunking (bytewise)");
     if let Outcome::Complete(h) = &whole {
-        let Outcome::Complete(hc) = &chunked else { unreachable!() };
+        let Outcome::Complete(hc) = &chunked else {
+            unreachable!()
+        };
         assert_eq!(classify(h), classify(hc));
         check_offer(h);
     }

@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(pre) => pre,
         Err(e) => {
             if share.len() != SHARE_BYTES {
-                assert!(matches!(e, CsError::ShareLength(n) if n == share.len()), "{e:?}");
+                assert!(
+                    matches!(e, CsError::ShareLength(n) if n == share.len()),
+                    "{e:?}"
+                );
             } else {
                 assert!(
                     matches!(
@@ -59,8 +62,16 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(h.day.to_be_bytes()[..], share[32..36]);
     assert_eq!(h.time.to_be_bytes()[..], share[36..44]);
     let today = day_of(NOW);
-    assert!(h.day != 0 && h.day.abs_diff(today) <= 1, "day {} passed precheck", h.day);
-    assert!(h.time.abs_diff(NOW) <= checks.window_secs, "time {} passed precheck", h.time);
+    assert!(
+        h.day != 0 && h.day.abs_diff(today) <= 1,
+        "day {} passed precheck",
+        h.day
+    );
+    assert!(
+        h.time.abs_diff(NOW) <= checks.window_secs,
+        "time {} passed precheck",
+        h.time
+    );
     let key = pre.replay_key();
     assert_eq!(key.hid, h.hid);
     assert_eq!(key.u[..], share[44..92]);

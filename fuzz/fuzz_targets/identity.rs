@@ -13,8 +13,15 @@ fn check_canonical(id: &Identity) {
     let s = id.as_str();
     assert!(!s.is_empty() && s.len() <= MAX_IDENTITY_BYTES);
     assert!(!s.chars().any(|c| c.is_control() || c.is_whitespace()));
-    assert_eq!(Identity::new(s).as_ref(), Ok(id), "canonical form is not a fixed point: {s:?}");
-    assert_eq!(Identity::from_canonical_bytes(s.as_bytes()).as_ref(), Ok(id));
+    assert_eq!(
+        Identity::new(s).as_ref(),
+        Ok(id),
+        "canonical form is not a fixed point: {s:?}"
+    );
+    assert_eq!(
+        Identity::from_canonical_bytes(s.as_bytes()).as_ref(),
+        Ok(id)
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

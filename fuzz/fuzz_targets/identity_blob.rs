@@ -40,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let suite = if bits & 1 == 0 { Suite::Cs } else { Suite::P2p };
-    let role = if bits & 2 == 0 { Role::Server } else { Role::Client };
+    let role = if bits & 2 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let blob = IdentityBlob {
         suite,
         role,

@@ -5,7 +5,7 @@
 //! deployment, D-TA and identity and re-encodes identically (a fixed point);
 //! and since the format is strict (LF endings, 64 columns, no headers,
 //! nothing before BEGIN), the accepted input is exactly that encoding, up to
-//! text after the END line (which RFC 7468 parsers ignore; see fuzz/README).
+//! the newline after the END line (which may be missing).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -28,7 +28,11 @@ fn server_side(bytes: &[u8]) {
     let share = match decoded {
         Ok(share) => share,
         Err(e) => {
-            assert_eq!(accepted.err(), Some(e.clone()), "accept and decode disagree");
+            assert_eq!(
+                accepted.err(),
+                Some(e.clone()),
+                "accept and decode disagree"
+            );
             match &e {
                 P2pError::ClientShareLength { got } => {
                     assert_eq!(*got, bytes.len());
@@ -37,7 +41,9 @@ fn server_side(bytes: &[u8]) {
                 }
                 P2pError::EpochNotAccepted { got, .. } => {
                     assert_eq!(got.to_be_bytes()[..], bytes[..4]);
-                    assert!(*got != f.server.current_epoch() && Some(*got) != f.server.previous_epoch());
+                    assert!(
+                        *got != f.server.current_epoch() && Some(*got) != f.server.previous_epoch()
+                    );
                     assert_eq!(checked, Err(e));
                 }
                 P2pError::InvalidPoint { field, .. } => {

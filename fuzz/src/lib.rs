@@ -116,7 +116,10 @@ pub fn cs() -> &'static Cs {
         let verified = verify(&pre, &server).unwrap();
         let resp = respond_with_fresh(&verified, &server, &nonce_key, &CS_SERVER_FRESH);
         let client_secret_value = client.finish(&resp.share).unwrap();
-        assert!(client_secret_value == resp.secret, "fixture CS exchange agrees");
+        assert!(
+            client_secret_value == resp.secret,
+            "fixture CS exchange agrees"
+        );
         Cs {
             masters,
             server_secret_shares,
