@@ -116,6 +116,11 @@ pub enum KeyFileError {
     /// text, or explanatory text before the PEM block, which is not allowed).
     #[error("not a Milagro key file: it must start with a \"-----BEGIN \" line")]
     NotPem,
+    /// The file has a carriage return: key files use LF line endings only, so
+    /// that each key has exactly one file encoding (found by fuzzing: CR and
+    /// CRLF files were accepted and re-encoded differently).
+    #[error("key file has CR (Windows) line endings; convert it to LF line endings")]
+    CarriageReturn,
     /// The PEM framing or base64 is invalid, or headers are present.
     #[error("invalid PEM (RFC 7468 strict, no headers): {0}")]
     Pem(pem_rfc7468::Error),
@@ -402,6 +407,9 @@ fn check_begins_with_pem(pem: &str) -> Result<(), KeyFileError> {
 /// The label of a PEM document (framing checked, body not decoded).
 fn pem_label(pem: &str) -> Result<&str, KeyFileError> {
     check_begins_with_pem(pem)?;
+    if pem.contains('\r') {
+        return Err(KeyFileError::CarriageReturn);
+    }
     pem_rfc7468::decode_label(pem.as_bytes()).map_err(KeyFileError::Pem)
 }
 
@@ -1295,6 +1303,19 @@ mod tests {
             KeyFileError::NotPem
         );
         assert_eq!(MasterShare::from_pem("").unwrap_err(), KeyFileError::NotPem);
+        // Regression (fuzz/regressions/keyfile): CR and CRLF line endings.
+        assert_eq!(
+            MasterShare::from_pem(&pem.replace('\n', "\r\n")).unwrap_err(),
+            KeyFileError::CarriageReturn
+        );
+        assert_eq!(
+            MasterShare::from_pem(&pem.replacen('\n', "\r", 2)).unwrap_err(),
+            KeyFileError::CarriageReturn
+        );
+        assert!(matches!(
+            from_pem_any(&pem.replace('\n', "\r\n")),
+            Err(KeyFileError::CarriageReturn)
+        ));
         // Headers (RFC 1421 style) are refused.
         let with_header = pem.replacen("-----\n", "-----\nProc-Type: 4,ENCRYPTED\n\n", 1);
         assert_eq!(
