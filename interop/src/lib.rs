@@ -23,6 +23,14 @@
 //!
 //! All functions are test helpers: they are not constant time and hold
 //! secrets in plain memory.
+//!
+//! For the tests against outside TLS implementations (`tests/openssl_curl.rs`):
+//! [`echo`] is a loopback echo server on milagro-tls's synchronous accept
+//! path (standard and Milagro clients on one listener), and [`external`]
+//! runs the `openssl` and `curl` tools as bounded child processes.
+
+pub mod echo;
+pub mod external;
 
 use ark_bls12_381::{Fq, Fq2, Fq12, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::AffineRepr;

@@ -3,7 +3,9 @@
 
 use rustls::{AlertDescription, ClientConnection, Error};
 
+use super::kx::named_group;
 use super::provider::ProviderError;
+use crate::keys::Suite;
 
 /// What went wrong building, connecting or handshaking a Milagro connection.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +15,22 @@ pub enum MilagroError {
     /// outside the window, or a key from another deployment.
     #[error("Milagro credential refused (PIN, permit, lockout or clock)")]
     CredentialRefused,
+    /// The server answered the ClientHello with `handshake_failure` before
+    /// choosing a cipher suite. From a standard TLS server (OpenSSL, a plain
+    /// rustls server …) this means it does not speak the Milagro group the
+    /// client offers — the only group a Milagro client may offer (design
+    /// §2a.1). A Milagro server sends the same alert when it refuses an
+    /// attempt before the key exchange (throttle, replay, clock, a malformed
+    /// offer), so the message names both.
+    #[error(
+        "the server refused the handshake before any key exchange (handshake_failure): it does not support the Milagro group {} (0x{:04X}) this client offers, or a Milagro server refused the attempt before the key exchange (throttle, replay or clock)",
+        group_label(*suite),
+        u16::from(named_group(*suite))
+    )]
+    GroupNotSupported {
+        /// The suite whose group the client offered.
+        suite: Suite,
+    },
     /// A P2P client was asked to connect to a name other than its configured
     /// server identity; nothing was sent.
     #[error("server name {got:?} is not the configured Milagro server identity {expected:?}")]
@@ -51,6 +69,8 @@ pub enum MilagroError {
 /// `illegal_parameter` alert received before any ServerHello (no cipher suite
 /// negotiated yet) is the server refusing the key share, reported as
 /// [`MilagroError::CredentialRefused`]; anything else stays a TLS error.
+/// [`map_client_error_for`] also names the missing group when the server
+/// answers with `handshake_failure`.
 pub fn map_client_error(conn: &ClientConnection, err: Error) -> MilagroError {
     match err {
         Error::AlertReceived(AlertDescription::IllegalParameter)
@@ -59,5 +79,106 @@ pub fn map_client_error(conn: &ClientConnection, err: Error) -> MilagroError {
             MilagroError::CredentialRefused
         }
         other => MilagroError::Tls(other),
+    }
+}
+
+/// [`map_client_error`] for a client of `suite` (its
+/// [`MilagroClient::suite`](super::config::MilagroClient::suite)), which
+/// additionally maps a `handshake_failure` alert received before any cipher
+/// suite was negotiated to [`MilagroError::GroupNotSupported`], naming the
+/// group (e.g. a standard TLS server that lacks it).
+pub fn map_client_error_for(suite: Suite, conn: &ClientConnection, err: Error) -> MilagroError {
+    match err {
+        Error::AlertReceived(AlertDescription::HandshakeFailure)
+            if conn.negotiated_cipher_suite().is_none() =>
+        {
+            MilagroError::GroupNotSupported { suite }
+        }
+        other => map_client_error(conn, other),
+    }
+}
+
+/// The registered-style name of a suite's group (docs/protocol.md).
+fn group_label(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Cs => "milagro_cs_bls12381",
+        Suite::P2p => "milagro_p2p_bls12381",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cs_tls;
+    use crate::dta::Combine;
+    use crate::identity::Identity;
+    use crate::keys::{CsClientSecret, CsDeployment, Deployment, MasterShare, PermitPolicy};
+    use crate::mpin::{Pin, PinDigits, extract_pin};
+    use crate::pairing::OsEntropy;
+
+    /// A CS client connection that has sent nothing and negotiated nothing.
+    fn fresh_cs_connection() -> ClientConnection {
+        let dep = CsDeployment::new(1, PermitPolicy::Off, &OsEntropy).unwrap();
+        let dta = MasterShare::generate(Deployment::Cs(dep), &OsEntropy).unwrap();
+        let alice = Identity::new("alice@example.com").unwrap();
+        let cs = CsClientSecret::combine(&[dta.issue_cs_client_secret(&alice).unwrap()]).unwrap();
+        let digits = PinDigits::new(4).unwrap();
+        let token = extract_pin(&cs, &Pin::parse("1234", digits).unwrap());
+        let client = cs_tls::client(token, Pin::parse("1234", digits).unwrap(), None).unwrap();
+        assert_eq!(client.suite(), Suite::Cs);
+        client.connect("server.example").unwrap()
+    }
+
+    #[test]
+    fn handshake_failure_before_server_hello_names_the_missing_group() {
+        let conn = fresh_cs_connection();
+        assert!(conn.negotiated_cipher_suite().is_none());
+        let mapped = map_client_error_for(
+            Suite::Cs,
+            &conn,
+            Error::AlertReceived(AlertDescription::HandshakeFailure),
+        );
+        assert!(matches!(
+            mapped,
+            MilagroError::GroupNotSupported { suite: Suite::Cs }
+        ));
+        assert_eq!(
+            mapped.to_string(),
+            "the server refused the handshake before any key exchange (handshake_failure): \
+             it does not support the Milagro group milagro_cs_bls12381 (0xFE4D) this client \
+             offers, or a Milagro server refused the attempt before the key exchange \
+             (throttle, replay or clock)"
+        );
+        let p2p = MilagroError::GroupNotSupported { suite: Suite::P2p }.to_string();
+        assert!(p2p.contains("milagro_p2p_bls12381 (0xFE50)"), "{p2p}");
+    }
+
+    #[test]
+    fn other_errors_keep_their_mapping() {
+        let conn = fresh_cs_connection();
+        let refused = map_client_error_for(
+            Suite::Cs,
+            &conn,
+            Error::AlertReceived(AlertDescription::IllegalParameter),
+        );
+        assert!(matches!(refused, MilagroError::CredentialRefused));
+        let other = map_client_error_for(
+            Suite::Cs,
+            &conn,
+            Error::AlertReceived(AlertDescription::ProtocolVersion),
+        );
+        assert!(matches!(
+            other,
+            MilagroError::Tls(Error::AlertReceived(AlertDescription::ProtocolVersion))
+        ));
+        // The suite-unaware mapping does not guess a group.
+        let plain = map_client_error(
+            &conn,
+            Error::AlertReceived(AlertDescription::HandshakeFailure),
+        );
+        assert!(matches!(
+            plain,
+            MilagroError::Tls(Error::AlertReceived(AlertDescription::HandshakeFailure))
+        ));
     }
 }
