@@ -30,7 +30,7 @@ use milagro_tls::rustls_glue::accept::{AcceptError, AcceptRefusal, MilagroAccept
 use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::rustls_glue::error::{MilagroError, map_client_error_for};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{AlertDescription, ProtocolVersion, ServerConfig};
 
@@ -57,14 +57,14 @@ impl Pki {
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name
             .push(DnType::CommonName, "milagro-tls interop test CA");
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let ca_cert = CertifiedIssuer::self_signed(ca, ca_key).unwrap();
 
         let leaf_key = KeyPair::generate().unwrap();
         let mut leaf =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
         leaf.distinguished_name
             .push(DnType::CommonName, "localhost");
-        let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
+        let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert).unwrap();
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();

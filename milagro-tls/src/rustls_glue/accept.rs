@@ -28,6 +28,10 @@
 //!    handshake on the Milagro group and a client blob bound to the share,
 //!    then reports completion to the guard and returns the identity. Raw
 //!    `peer_certificates()` are unbound: use only what `finish` returns.
+//!
+//! The crate documentation has runnable examples: a whole CS and P2P
+//! handshake through `accept`, and one listener serving standard (X.509) and
+//! Milagro clients side by side.
 
 use std::io::{self, Read, Write};
 use std::net::IpAddr;

@@ -176,16 +176,21 @@ pub(crate) fn intern_server(
 }
 
 /// The provider for one Milagro group: ring's TLS 1.3 suites and other parts,
-/// `kx_groups == [group]`.
+/// `kx_groups == [group]`. `TLS13_AES_128_GCM_SHA256` comes first, so both
+/// sides negotiate the suite the profiles are named after
+/// (`TLS_MILAGRO_*_WITH_AES_128_GCM_SHA256`); the other two TLS 1.3 suites stay
+/// available to peers that prefer them.
 pub(crate) fn milagro_provider(group: &'static MilagroGroup) -> CryptoProvider {
     let ring = rustls::crypto::ring::default_provider();
+    let mut cipher_suites: Vec<_> = ring
+        .cipher_suites
+        .iter()
+        .copied()
+        .filter(|s| s.tls13().is_some())
+        .collect();
+    cipher_suites.sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
     CryptoProvider {
-        cipher_suites: ring
-            .cipher_suites
-            .iter()
-            .copied()
-            .filter(|s| s.tls13().is_some())
-            .collect(),
+        cipher_suites,
         kx_groups: vec![group],
         ..ring
     }
@@ -209,6 +214,10 @@ mod tests {
         assert!(!p.cipher_suites.is_empty());
         assert!(p.cipher_suites.iter().all(|s| s.tls13().is_some()));
         assert_eq!(p.cipher_suites.len(), 3);
+        assert_eq!(
+            p.cipher_suites[0].suite(),
+            rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rustls::{AlertDescription, CertificateError, Error};
 
-use super::accept::{AcceptError, Accepted, AdmissionRefusal, HANDSHAKE_FAILURE_ALERT};
+use super::accept::{
+    AcceptError, Accepted, AdmissionRefusal, FinishError, HANDSHAKE_FAILURE_ALERT,
+};
 use super::engine::KxError;
 use super::error::{MilagroError, map_client_error};
 use super::tests::{Run, run_full};
@@ -390,58 +392,363 @@ fn cs_certificate_naming_another_identity_counts_for_nobody() {
     assert!(wrong_pins(&s.observer.take()).is_empty());
 }
 
-#[test]
-fn cs_tampering_on_the_wire_fails_without_panic() {
-    let d = Cs::new(1, PermitPolicy::Off);
-    let s = server_with(d.ss(), 50);
-    let c = d.client(ALICE, PIN);
-    // Key share: a bit in HID, d, t, U, X, c, z, V and R.
-    for offset in [0usize, 35, 43, 60, 100, 150, 180, 220, 280] {
-        let r = run_full(
-            &s.acceptor,
-            src(1),
-            c.connect(SERVER).unwrap(),
-            |h| {
-                let (_, share) = super::tests::find_milagro_share(h).unwrap();
-                let at = h
-                    .windows(share.len())
-                    .position(|w| w == &share[..])
-                    .unwrap();
-                h[at + offset] ^= 0x10;
-            },
-            |_| {},
-        );
-        assert!(
-            r.accept.is_err() || r.client_err.is_some(),
-            "offset {offset}"
-        );
-        assert!(
-            !matches!(r.accept, Ok(Accepted::Milagro(_))),
-            "offset {offset}"
-        );
+/// Flips `mask` in byte `offset` of the Milagro key share inside a recorded
+/// ClientHello (rustls shuffles extensions: the share is found each time).
+fn flip_share(hello: &mut [u8], offset: usize, mask: u8) {
+    let (_, share) = super::tests::find_milagro_share(hello).unwrap();
+    let at = hello
+        .windows(share.len())
+        .position(|w| w == &share[..])
+        .unwrap();
+    hello[at + offset] ^= mask;
+}
+
+/// What a tampered client key share must lead to.
+enum Want {
+    /// Refused at accept, step 1 (plaintext handshake_failure).
+    Admission(fn(&AdmissionRefusal) -> bool),
+    /// Refused by the server's key exchange (client: illegal_parameter).
+    Kx(KxError),
+    /// Accepted, but the keys differ: the client cannot decrypt the
+    /// server's flight.
+    ClientCannotDecrypt,
+}
+
+fn check_tampered_share(r: &mut Run, what: &str, want: &Want) {
+    match want {
+        Want::Admission(ok) => {
+            match &r.accept {
+                Err(AcceptError::Admission(a)) => assert!(ok(a), "{what}: {a:?}"),
+                other => panic!("{what}: expected an admission refusal, got {other:?}"),
+            }
+            assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT, "{what}");
+            assert_eq!(
+                r.client_err,
+                Some(Error::AlertReceived(AlertDescription::HandshakeFailure)),
+                "{what}"
+            );
+        }
+        Want::Kx(kx) => {
+            match &r.accept {
+                Err(AcceptError::KeyExchange(got)) => assert_eq!(got, kx, "{what}"),
+                other => panic!("{what}: expected {kx:?}, got {other:?}"),
+            }
+            assert!(credential_refused(r), "{what}: {:?}", r.client_err);
+        }
+        Want::ClientCannotDecrypt => {
+            assert_eq!(r.client_err, Some(Error::DecryptError), "{what}");
+            match &mut r.accept {
+                Ok(Accepted::Milagro(m)) => {
+                    assert_eq!(m.finish(), Err(FinishError::StillHandshaking), "{what}")
+                }
+                other => panic!("{what}: expected Milagro, got {other:?}"),
+            }
+        }
     }
-    // The client's encrypted second flight (identity blob, CertificateVerify,
-    // Finished): every tampered byte position tried fails the handshake.
-    for pos in [10usize, 40, 70] {
-        let mut done = false;
+}
+
+/// Compressed-point flag bit that selects the sign of y: flipping it gives
+/// the negated point, which still decodes.
+const SIGN: u8 = 0x20;
+
+#[test]
+fn cs_one_bit_in_each_key_share_field_is_refused_with_its_reason() {
+    // Permits required, so A_d ≠ A and no field is checked by X == U alone.
+    let d = Cs::new(1, PermitPolicy::Required);
+    let s = server_with(d.ss(), 5);
+    let c = d.client(ALICE, PIN);
+    let bad_pok = || Want::Kx(KxError::BadProofOfKnowledge);
+    // protocol.md §6.1: HID 0, d 32, t 36, U 44, X 92, c 140, z 172, V 204, R 252.
+    let cases: Vec<(&str, usize, u8, Want)> = vec![
+        // HID, d (to a neighbouring day) and t (by 1 s) are all inside c.
+        ("HID", 0, 0x01, bad_pok()),
+        ("d low bit", 35, 0x01, bad_pok()),
+        ("t low bit", 43, 0x01, bad_pok()),
+        // Far-off day and time: refused at accept, before any point is decoded.
+        (
+            "d high bit",
+            32,
+            0x80,
+            Want::Admission(|a| matches!(a, AdmissionRefusal::Cs(CsError::DayOutOfRange { .. }))),
+        ),
+        (
+            "t high bit",
+            36,
+            0x01,
+            Want::Admission(|a| matches!(a, AdmissionRefusal::Cs(CsError::StaleTime { .. }))),
+        ),
+        // A low bit of a point's x: not on the curve / not in G1. The sign
+        // flag: the negated point decodes, and the DLEQ (which covers U, X
+        // and R) fails.
+        ("U x", 44 + 47, 0x01, bad_pok()),
+        ("U sign", 44, SIGN, bad_pok()),
+        ("X x", 92 + 47, 0x01, bad_pok()),
+        ("X sign", 92, SIGN, bad_pok()),
+        ("c", 140 + 31, 0x01, bad_pok()),
+        ("c high bit", 140, 0x80, bad_pok()),
+        ("z", 172 + 31, 0x01, bad_pok()),
+        ("z high bit", 172, 0x80, bad_pok()),
+        ("V x", 204 + 47, 0x01, bad_pok()),
+        // V is outside the DLEQ: −V passes it and fails the M-Pin proof.
+        ("V sign", 204, SIGN, Want::Kx(KxError::ProofFailed)),
+        ("R x", 252 + 47, 0x01, bad_pok()),
+        ("R sign", 252, SIGN, bad_pok()),
+    ];
+    for (what, offset, mask, want) in &cases {
         let mut r = run_full(
             &s.acceptor,
             src(1),
             c.connect(SERVER).unwrap(),
+            |h| flip_share(h, *offset, *mask),
             |_| {},
-            |f| {
-                if !done && f.len() > pos {
-                    f[pos] ^= 1;
-                    done = true;
-                }
-            },
         );
-        assert!(r.server_err.is_some(), "pos {pos}");
-        if let Ok(Accepted::Milagro(m)) = &mut r.accept {
-            assert!(m.finish().is_err());
+        check_tampered_share(&mut r, what, want);
+    }
+    // −V was classified as an invalid credential; nothing counts against Alice.
+    s.classifier.drain();
+    let outcomes = s.observer.take();
+    assert!(wrong_pins(&outcomes).is_empty(), "{outcomes:?}");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::InvalidCredential { .. }))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(s.guard.status(&id(ALICE).cs_hid()).confirmed, 0);
+    // The untouched client still logs in.
+    let mut r = go(&s.acceptor, &c, src(1));
+    assert_eq!(finish_ok(&mut r), id(ALICE));
+}
+
+/// Flips `mask` in byte `offset` of the server's key share (W / Pa) in the
+/// first server flight that carries a ServerHello.
+fn flip_server_share(offset: usize, mask: u8) -> impl FnMut(&mut Vec<u8>) {
+    let mut done = false;
+    move |f: &mut Vec<u8>| {
+        if done {
+            return;
+        }
+        let range = super::tests::server_share_range(f).unwrap();
+        assert_eq!(range.len(), 48);
+        f[range.start + offset] ^= mask;
+        done = true;
+    }
+}
+
+/// rustls sends each side's encrypted handshake messages in ONE record
+/// (AES-128-GCM: ciphertext byte i encrypts plaintext byte i, then a 16-byte
+/// tag; inner plaintext = messages ‖ content type, no padding). The last
+/// messages are Certificate (identity blob), CertificateVerify (8 bytes:
+/// header, scheme, empty signature) and Finished (4 + hash length), so their
+/// ciphertext bytes sit at fixed distances from the end of the content.
+const CERTIFICATE_VERIFY_LEN: usize = 4 + 2 + 2;
+
+/// A Certificate message carrying one identity blob for an identity of
+/// `id_len` bytes: header 4, context 1, list 3, entry length 3, blob
+/// (12 + id_len), entry extensions 2.
+fn certificate_len(id_len: usize) -> usize {
+    4 + 1 + 3 + 3 + 12 + id_len + 2
+}
+
+/// The end of the handshake messages' ciphertext in the flight's (only)
+/// encrypted record, and the record's body range.
+fn encrypted_content(f: &[u8]) -> (usize, std::ops::Range<usize>) {
+    let (_, _, body) = super::tests::records(f)
+        .unwrap()
+        .into_iter()
+        .find(|(kind, _, _)| *kind == 23)
+        .unwrap();
+    (body.end - 16 - 1, body)
+}
+
+/// Flips a bit of the ciphertext byte `back` bytes before the end of the
+/// encrypted handshake messages, in the first flight it sees.
+fn flip_encrypted(back: usize) -> impl FnMut(&mut Vec<u8>) {
+    let mut done = false;
+    move |f: &mut Vec<u8>| {
+        if done {
+            return;
+        }
+        let (end, _) = encrypted_content(f);
+        f[end - back] ^= 0x01;
+        done = true;
+    }
+}
+
+/// `back` for a byte in the middle of the identity inside the Certificate
+/// (identity of `id_len` bytes), and for CertificateVerify's scheme.
+/// (`finished`: the Finished message's length.)
+fn blob_identity_back(finished: usize, id_len: usize) -> usize {
+    let cert_start_back = finished + CERTIFICATE_VERIFY_LEN + certificate_len(id_len);
+    cert_start_back - (4 + 1 + 3 + 3 + 12 + id_len / 2)
+}
+
+fn certificate_verify_scheme_back(finished: usize) -> usize {
+    finished + CERTIFICATE_VERIFY_LEN - 4
+}
+
+/// The content types of a flight's records.
+fn record_kinds(f: &[u8]) -> Vec<u8> {
+    super::tests::records(f)
+        .unwrap()
+        .iter()
+        .map(|(k, _, _)| *k)
+        .collect()
+}
+
+#[test]
+fn cs_tampered_server_share_and_encrypted_flights_fail_with_their_errors() {
+    let d = Cs::new(1, PermitPolicy::Off);
+    let s = server_with(d.ss(), 50);
+    let c = d.client(ALICE, PIN);
+    tampered_server_side_and_flights(&s.acceptor, &c, "W", "milagro-cs".len());
+    s.classifier.drain();
+    assert!(wrong_pins(&s.observer.take()).is_empty());
+    assert_eq!(s.guard.status(&id(ALICE).cs_hid()).confirmed, 0);
+}
+
+/// Shared by CS and P2P: the server share (`field` is what the client's
+/// decoder names) and the encrypted Certificate / CertificateVerify of both
+/// sides (`server_id_len`: length of the server blob's identity).
+fn tampered_server_side_and_flights(
+    acceptor: &MilagroAcceptor,
+    c: &MilagroClient,
+    field: &str,
+    server_id_len: usize,
+) {
+    // The layout the offsets below rely on: the server's first flight is
+    // ServerHello, ChangeCipherSpec, then one encrypted record
+    // (EncryptedExtensions, CertificateRequest, Certificate,
+    // CertificateVerify, Finished); the client's second flight is
+    // ChangeCipherSpec and one encrypted record (Certificate,
+    // CertificateVerify, Finished), whose length checks the model exactly.
+    let mut server_kinds = Vec::new();
+    let mut client_kinds = Vec::new();
+    let mut server_content = 0;
+    let mut client_content = 0;
+    let mut r = super::tests::run_tampered(
+        acceptor,
+        src(1),
+        c.connect(SERVER).unwrap(),
+        |_| {},
+        |f| {
+            if server_kinds.is_empty() {
+                server_kinds = record_kinds(f);
+                let (end, body) = encrypted_content(f);
+                server_content = end - body.start;
+            }
+        },
+        |f| {
+            if client_kinds.is_empty() {
+                client_kinds = record_kinds(f);
+                let (end, body) = encrypted_content(f);
+                client_content = end - body.start;
+            }
+        },
+    );
+    finish_ok(&mut r);
+    // The profile's suite (16-byte tag); Finished carries one hash.
+    let suite = r.client.negotiated_cipher_suite().unwrap();
+    assert_eq!(suite.suite(), rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    let finished = 4 + suite.tls13().unwrap().common.hash_provider.output_len();
+    assert_eq!(server_kinds, vec![22, 20, 23]);
+    assert_eq!(client_kinds, vec![20, 23]);
+    let tail = |id_len| certificate_len(id_len) + CERTIFICATE_VERIFY_LEN + finished;
+    assert_eq!(client_content, tail(ALICE.len()));
+    assert!(server_content > tail(server_id_len));
+
+    // The server's share, a low bit of x: the client refuses to decode it.
+    let r = super::tests::run_tampered(
+        acceptor,
+        src(1),
+        c.connect(SERVER).unwrap(),
+        |_| {},
+        flip_server_share(47, 0x01),
+        |_| {},
+    );
+    let err = r.client_err.clone().unwrap();
+    assert_eq!(
+        super::kx::kx_reason(&err),
+        Some(KxError::MalformedShare(match field {
+            "W" => "W",
+            _ => "P2P point",
+        })),
+        "{err:?}"
+    );
+    // (Each run is dropped at once: an open CS connection holds one of the
+    // identity's two in-flight reservations.)
+    drop(r);
+    // Its sign: a valid point, other keys; the client cannot decrypt.
+    let r = super::tests::run_tampered(
+        acceptor,
+        src(1),
+        c.connect(SERVER).unwrap(),
+        |_| {},
+        flip_server_share(0, SIGN),
+        |_| {},
+    );
+    assert_eq!(r.client_err, Some(Error::DecryptError));
+    assert!(matches!(
+        map_client_error(&r.client, Error::DecryptError),
+        MilagroError::Tls(Error::DecryptError)
+    ));
+    drop(r);
+
+    // The server's Certificate (a byte of the blob's identity) and
+    // CertificateVerify (its scheme): the client's AEAD refuses the record
+    // (bad_record_mac), before any message in it is parsed.
+    for (what, back) in [
+        (
+            "server Certificate",
+            blob_identity_back(finished, server_id_len),
+        ),
+        (
+            "server CertificateVerify",
+            certificate_verify_scheme_back(finished),
+        ),
+    ] {
+        let r = super::tests::run_tampered(
+            acceptor,
+            src(1),
+            c.connect(SERVER).unwrap(),
+            |_| {},
+            flip_encrypted(back),
+            |_| {},
+        );
+        assert_eq!(r.client_err, Some(Error::DecryptError), "{what}");
+        assert!(r.client.peer_certificates().is_none(), "{what}");
+    }
+    // The client's Certificate and CertificateVerify: the server's AEAD
+    // refuses them; no identity comes out.
+    for (what, back) in [
+        (
+            "client Certificate",
+            blob_identity_back(finished, ALICE.len()),
+        ),
+        (
+            "client CertificateVerify",
+            certificate_verify_scheme_back(finished),
+        ),
+    ] {
+        let mut r = super::tests::run_tampered(
+            acceptor,
+            src(1),
+            c.connect(SERVER).unwrap(),
+            |_| {},
+            |_| {},
+            flip_encrypted(back),
+        );
+        assert_eq!(r.server_err, Some(Error::DecryptError), "{what}");
+        match &mut r.accept {
+            Ok(Accepted::Milagro(m)) => {
+                assert!(m.connection().peer_certificates().is_none(), "{what}");
+                assert_eq!(m.finish(), Err(FinishError::StillHandshaking), "{what}")
+            }
+            other => panic!("{what}: expected Milagro, got {other:?}"),
         }
     }
-    s.classifier.drain();
 }
 
 /// A stranger's client for a victim's HID: DLEQ-valid shares over a random
@@ -577,6 +884,64 @@ fn p2p_wrong_keys_fail() {
     if let Ok(Accepted::Milagro(m)) = &mut r.accept {
         assert!(m.finish().is_err());
     }
+}
+
+#[test]
+fn p2p_one_bit_in_each_key_share_field_is_refused_with_its_reason() {
+    let d = P2p::new(1);
+    let e = now_epoch();
+    let acceptor = p2p_tls::server(d.server_key(SERVER, e), None, None).unwrap();
+    let c = p2p_tls::client(d.client_key(ALICE, e), id(SERVER)).unwrap();
+    let bad_point = || Want::Kx(KxError::MalformedShare("P2P point"));
+    let other_epoch = || {
+        Want::Admission(|a| matches!(a, AdmissionRefusal::P2p(P2pError::EpochNotAccepted { .. })))
+    };
+    // protocol.md §7.2: epoch 0, HID_B 4, Pg 36, Pb 84 (G2, 96 bytes).
+    let cases: Vec<(&str, usize, u8, Want)> = vec![
+        ("epoch high bit", 0, 0x80, other_epoch()),
+        ("epoch low bit", 3, 0x01, other_epoch()),
+        // No explicit proof in P2P: another HID_B or a negated point gives
+        // the server other keys, found by the client's AEAD.
+        ("HID_B", 4, 0x01, Want::ClientCannotDecrypt),
+        ("Pg x", 36 + 47, 0x01, bad_point()),
+        ("Pg sign", 36, SIGN, Want::ClientCannotDecrypt),
+        ("Pb x", 84 + 95, 0x01, bad_point()),
+        ("Pb sign", 84, SIGN, Want::ClientCannotDecrypt),
+    ];
+    for (what, offset, mask, want) in &cases {
+        let mut r = run_full(
+            &acceptor,
+            src(1),
+            c.connect(SERVER).unwrap(),
+            |h| flip_share(h, *offset, *mask),
+            |_| {},
+        );
+        check_tampered_share(&mut r, what, want);
+        if *offset < 4 {
+            let Err(AcceptError::Admission(AdmissionRefusal::P2p(P2pError::EpochNotAccepted {
+                got,
+                current,
+                ..
+            }))) = r.accept
+            else {
+                unreachable!()
+            };
+            let mut be = e.to_be_bytes();
+            be[*offset] ^= mask;
+            assert_eq!((got, current), (u32::from_be_bytes(be), e), "{what}");
+        }
+    }
+    let mut r = go(&acceptor, &c, src(1));
+    assert_eq!(finish_ok(&mut r), id(ALICE));
+}
+
+#[test]
+fn p2p_tampered_server_share_and_encrypted_flights_fail_with_their_errors() {
+    let d = P2p::new(1);
+    let e = now_epoch();
+    let acceptor = p2p_tls::server(d.server_key(SERVER, e), None, None).unwrap();
+    let c = p2p_tls::client(d.client_key(ALICE, e), id(SERVER)).unwrap();
+    tampered_server_side_and_flights(&acceptor, &c, "Pa", SERVER.len());
 }
 
 #[test]

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::server::WebPkiClientVerifier;
 use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct,
-    Error, HandshakeKind, ServerConfig, ServerConnection, SignatureScheme,
+    AlertDescription, CertificateError, ClientConfig, ClientConnection, Error, HandshakeKind,
+    ServerConfig, ServerConnection,
 };
 
 use super::accept::{
@@ -142,8 +142,22 @@ fn run(
 pub(super) fn run_full(
     acceptor: &MilagroAcceptor,
     source: std::net::IpAddr,
+    client: ClientConnection,
+    tamper: impl FnOnce(&mut Vec<u8>),
+    tamper2: impl FnMut(&mut Vec<u8>),
+) -> Run {
+    run_tampered(acceptor, source, client, tamper, |_| {}, tamper2)
+}
+
+/// [`run_full`], with `tamper_server` also applied to every non-empty flight
+/// the server sends after the accept path (the first one: ServerHello, then
+/// the encrypted EncryptedExtensions … Finished).
+pub(super) fn run_tampered(
+    acceptor: &MilagroAcceptor,
+    source: std::net::IpAddr,
     mut client: ClientConnection,
     tamper: impl FnOnce(&mut Vec<u8>),
+    mut tamper_server: impl FnMut(&mut Vec<u8>),
     mut tamper2: impl FnMut(&mut Vec<u8>),
 ) -> Run {
     let mut hello = client_out(&mut client);
@@ -159,7 +173,10 @@ pub(super) fn run_full(
     };
     if let Some(server) = server {
         for _ in 0..10 {
-            let out = server_out(server);
+            let mut out = server_out(server);
+            if !out.is_empty() {
+                tamper_server(&mut out);
+            }
             if client_err.is_none() {
                 client_err = client_in(&mut client, &out).err();
             }
@@ -170,7 +187,10 @@ pub(super) fn run_full(
             if server_err.is_none() {
                 server_err = server_in(server, &out).err();
             }
-            let out = server_out(server);
+            let mut out = server_out(server);
+            if !out.is_empty() {
+                tamper_server(&mut out);
+            }
             if client_err.is_none() {
                 client_err = client_in(&mut client, &out).err();
             }
@@ -190,6 +210,55 @@ pub(super) fn run_full(
         alert,
         hello,
     }
+}
+
+/// The TLS records of a flight: (content type, start of the record header,
+/// payload range). `None` if the flight is not a whole number of records.
+pub(super) fn records(flight: &[u8]) -> Option<Vec<(u8, usize, std::ops::Range<usize>)>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < flight.len() {
+        let header = flight.get(at..at + 5)?;
+        let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        let body = at + 5..at + 5 + len;
+        flight.get(body.clone())?;
+        out.push((header[0], at, body.clone()));
+        at = body.end;
+    }
+    Some(out)
+}
+
+/// Where the server's key share (its `key_share` extension's key) sits in a
+/// flight that starts with the ServerHello record.
+pub(super) fn server_share_range(flight: &[u8]) -> Option<std::ops::Range<usize>> {
+    let (kind, _, body) = records(flight)?.into_iter().next()?;
+    if kind != 22 || flight.get(body.start) != Some(&2) {
+        return None; // not a ServerHello
+    }
+    // handshake header 4, legacy_version 2, random 32.
+    let mut at = body.start + 4 + 2 + 32;
+    at += 1 + usize::from(*flight.get(at)?); // legacy_session_id
+    at += 2 + 1; // cipher_suite, legacy_compression_method
+    let ext_len = usize::from(u16::from_be_bytes([*flight.get(at)?, *flight.get(at + 1)?]));
+    at += 2;
+    let end = at + ext_len;
+    while at + 4 <= end {
+        let ty = u16::from_be_bytes([*flight.get(at)?, *flight.get(at + 1)?]);
+        let len = usize::from(u16::from_be_bytes([
+            *flight.get(at + 2)?,
+            *flight.get(at + 3)?,
+        ]));
+        if ty == 0x0033 {
+            // group (2), key length (2), key.
+            let klen = usize::from(u16::from_be_bytes([
+                *flight.get(at + 6)?,
+                *flight.get(at + 7)?,
+            ]));
+            return Some(at + 8..at + 8 + klen);
+        }
+        at += 4 + len;
+    }
+    None
 }
 
 fn milagro(run: &Run) -> (&Binding, &ServerConnection) {
@@ -276,103 +345,208 @@ fn client_offers_exactly_its_one_milagro_group() {
     }
 }
 
-/// A test-only permissive verifier for the standard (X.509-less) client.
-#[derive(Debug)]
-struct AcceptAnything;
-
-impl ServerCertVerifier for AcceptAnything {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        Err(Error::General("no".into()))
-    }
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, Error> {
-        assert_eq!(dss.scheme, SignatureScheme::ED25519);
-        Ok(HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
+/// A test PKI made with rcgen: one CA (ECDSA P-256) issuing a server leaf
+/// for [`SERVER_ID`] and a client leaf, all verified by rustls's webpki.
+pub(super) struct Pki {
+    pub(super) ca: CertificateDer<'static>,
+    pub(super) server: (CertificateDer<'static>, Vec<u8>),
+    pub(super) client: (CertificateDer<'static>, Vec<u8>),
 }
 
-/// The Ed25519 example private key of RFC 8410 §10.3 (a published test key).
-const RFC8410_KEY: [u8; 48] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-    0xd4, 0xee, 0x72, 0xdb, 0xf9, 0x13, 0x58, 0x4a, 0xd5, 0xb6, 0xd8, 0xf1, 0xf7, 0x69, 0xf8, 0xad,
-    0x3a, 0xfe, 0x7c, 0x28, 0xcb, 0xf1, 0xd4, 0xfb, 0xe0, 0x97, 0xa8, 0x8f, 0x44, 0x75, 0x58, 0x42,
-];
+impl Pki {
+    pub(super) fn new() -> Self {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
+        };
+        // Each PKI's CA has its own name, as distinct real CAs do.
+        static CAS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = CAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("milagro-tls test CA {n}"));
+        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let leaf = |name: &str, eku: ExtendedKeyUsagePurpose| {
+            let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+            let mut params = CertificateParams::new(vec![name.to_string()]).unwrap();
+            params.extended_key_usages = vec![eku];
+            let cert = params.signed_by(&key, &ca).unwrap();
+            (cert.der().clone(), key.serialize_der())
+        };
+        Self {
+            server: leaf(SERVER_ID, ExtendedKeyUsagePurpose::ServerAuth),
+            client: leaf("client.example", ExtendedKeyUsagePurpose::ClientAuth),
+            ca: ca.der().clone(),
+        }
+    }
 
-/// A standard, Milagro-free server config: ring's X25519 and an Ed25519 key
-/// with a placeholder certificate (the test client does not check it).
-fn standard_server() -> Arc<ServerConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let key = provider
-        .key_provider
-        .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            RFC8410_KEY.to_vec(),
-        )))
-        .unwrap();
-    let ck = CertifiedKey::new(vec![CertificateDer::from(b"not x509".to_vec())], key);
-    Arc::new(
-        ServerConfig::builder_with_provider(provider)
+    fn roots(&self) -> Arc<rustls::RootCertStore> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.ca.clone()).unwrap();
+        Arc::new(roots)
+    }
+
+    fn key(der: &[u8]) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.to_vec()))
+    }
+
+    /// A standard, Milagro-free server: ring with X25519 only, the server
+    /// leaf, and client certificates required and verified against the CA.
+    pub(super) fn server_config(&self) -> Arc<ServerConfig> {
+        let provider = Arc::new(ring_x25519());
+        let verifier = WebPkiClientVerifier::builder_with_provider(self.roots(), provider.clone())
+            .build()
+            .unwrap();
+        Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(vec![self.server.0.clone()], Self::key(&self.server.1))
+                .unwrap(),
+        )
+    }
+
+    /// A standard client with `groups`, trusting `trust`'s CA, presenting
+    /// this PKI's client leaf, connecting to `server_name`.
+    pub(super) fn client_trusting(
+        &self,
+        trust: &Pki,
+        groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
+        server_name: &str,
+    ) -> ClientConnection {
+        let mut provider = rustls::crypto::ring::default_provider();
+        provider.kx_groups = groups;
+        let config = ClientConfig::builder_with_provider(Arc::new(provider))
             .with_protocol_versions(&[&rustls::version::TLS13])
             .unwrap()
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(SingleCertAndKey::from(ck))),
-    )
+            .with_root_certificates(trust.roots())
+            .with_client_auth_cert(vec![self.client.0.clone()], Self::key(&self.client.1))
+            .unwrap();
+        ClientConnection::new(
+            Arc::new(config),
+            ServerName::try_from(server_name.to_string()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// [`Self::client_trusting`] this PKI's own CA.
+    pub(super) fn client(
+        &self,
+        groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
+        server_name: &str,
+    ) -> ClientConnection {
+        self.client_trusting(self, groups, server_name)
+    }
 }
 
-fn standard_client(groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>) -> ClientConnection {
+fn ring_x25519() -> rustls::crypto::CryptoProvider {
     let mut provider = rustls::crypto::ring::default_provider();
-    provider.kx_groups = groups;
-    let config = ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnything))
-        .with_no_client_auth();
-    ClientConnection::new(Arc::new(config), ServerName::try_from(SERVER_ID).unwrap()).unwrap()
+    provider.kx_groups = vec![rustls::crypto::ring::kx_group::X25519];
+    provider
+}
+
+/// The shared test PKI (made once per test process).
+pub(super) fn pki() -> &'static Pki {
+    static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
+    PKI.get_or_init(Pki::new)
+}
+
+/// The standard server config of the shared test PKI.
+fn standard_server() -> Arc<ServerConfig> {
+    pki().server_config()
+}
+
+/// A standard client of the shared test PKI, connecting to [`SERVER_ID`].
+fn standard_client(groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>) -> ClientConnection {
+    pki().client(groups, SERVER_ID)
 }
 
 #[test]
-fn standard_client_on_the_same_listener_gets_standard_and_no_identity() {
+fn standard_x509_client_and_milagro_client_share_one_accept_path() {
     let s = setup(Suite::Cs, Some(standard_server()));
     let x25519 = rustls::crypto::ring::kx_group::X25519;
+    // A standard client with a CA-issued certificate, full webpki checks on
+    // both sides.
     let r = run(&s.acceptor, standard_client(vec![x25519]), |_| {});
-    assert!(r.client_err.is_none() && r.server_err.is_none());
+    assert_eq!((&r.client_err, &r.server_err), (&None, &None));
     let Ok(Accepted::Standard(conn)) = &r.accept else {
         panic!("expected Standard, got {:?}", r.accept)
     };
-    assert!(!conn.is_handshaking());
-    // A Milagro client's backstop refuses an X25519 connection too.
-    let d = ToyDeployment::random(Suite::Cs);
-    let mc = client(&d, "alice@example.com", "alice@example.com", 1);
-    assert_eq!(mc.finish(&r.client), Err(FinishError::WrongGroup));
+    assert!(!conn.is_handshaking() && !r.client.is_handshaking());
+    assert_eq!(
+        conn.peer_certificates(),
+        Some(&[pki().client.0.clone()][..])
+    );
+    assert_eq!(
+        r.client.peer_certificates(),
+        Some(&[pki().server.0.clone()][..])
+    );
     assert_eq!(
         conn.negotiated_key_exchange_group().unwrap().name(),
         rustls::NamedGroup::X25519
     );
-    // finish() never turns an X25519 connection into a Milagro identity.
+    assert_eq!(conn.handshake_kind(), Some(HandshakeKind::Full));
+    // finish() never turns an X25519 connection into a Milagro identity, and
+    // a Milagro client's backstop refuses it too.
     let binding = Binding::new(Suite::Cs, id("alice@example.com").cs_hid(), 0);
     assert_eq!(finish(&binding, conn), Err(FinishError::WrongGroup));
+    let mc = client(&s.d, "alice@example.com", "alice@example.com", 1);
+    assert_eq!(mc.finish(&r.client), Err(FinishError::WrongGroup));
+
+    // A Milagro client on the same acceptor gets Milagro and its identity.
+    let mut r = run(&s.acceptor, mc.connect(SERVER_ID).unwrap(), |_| {});
+    assert_eq!((&r.client_err, &r.server_err), (&None, &None));
+    let Ok(Accepted::Milagro(m)) = &mut r.accept else {
+        panic!("expected Milagro, got {:?}", r.accept)
+    };
+    assert_eq!(m.finish(), Ok(id("alice@example.com")));
+    assert_eq!(mc.finish(&r.client), Ok(id(SERVER_ID)));
+}
+
+#[test]
+fn standard_clients_failing_x509_checks_are_refused_on_the_standard_path() {
+    let s = setup(Suite::Cs, Some(standard_server()));
+    let x25519 = rustls::crypto::ring::kx_group::X25519;
+    let stranger = Pki::new();
+    // A client certificate from another CA: the server's webpki refuses it.
+    let c = stranger.client_trusting(pki(), vec![x25519], SERVER_ID);
+    let r = run(&s.acceptor, c, |_| {});
+    assert!(matches!(r.accept, Ok(Accepted::Standard(_))));
+    assert_eq!(
+        r.server_err,
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer))
+    );
+    // A client that does not trust the server's CA refuses the server.
+    let r = run(
+        &s.acceptor,
+        stranger.client(vec![x25519], SERVER_ID),
+        |_| {},
+    );
+    assert_eq!(
+        r.client_err,
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer))
+    );
+    // A name the server's certificate does not cover.
+    let r = run(
+        &s.acceptor,
+        pki().client(vec![x25519], "other.example"),
+        |_| {},
+    );
+    assert!(
+        matches!(
+            r.client_err,
+            Some(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{:?}",
+        r.client_err
+    );
 }
 
 #[test]
