@@ -21,7 +21,7 @@ pub fn cs_permit_point(day: u32, hid: &Hid) -> G1 {
 }
 
 /// The P2P server identity point `H1(HID_A)` ∈ G1
-/// (`HID_A = SHA-256(ID_A ‖ be32 epoch)`, see [`Identity::p2p_hid`]).
+/// (`HID_A = SHA-256(ID_A ‖ be32 epoch)`, see [`crate::identity::Identity::p2p_hid`]).
 pub fn p2p_server_point(hid: &Hid) -> G1 {
     G1::hash(G1Domain::P2pIdentity, &[hid.as_bytes()])
 }
