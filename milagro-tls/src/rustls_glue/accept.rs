@@ -462,7 +462,11 @@ impl MilagroAcceptor {
     /// before any key exchange), except for I/O it does itself. Per-identity
     /// guard refusals are not errors here: they come back as a `Milagro`
     /// decision whose key exchange is forced to fail.
-    pub fn decide(&self, source: IpAddr, hello: &ParsedClientHello) -> Result<Decision, AcceptError> {
+    pub fn decide(
+        &self,
+        source: IpAddr,
+        hello: &ParsedClientHello,
+    ) -> Result<Decision, AcceptError> {
         let (group, share) = match classify(hello).map_err(AcceptRefusal::Offer)? {
             Offer::Standard => {
                 return match &self.standard {
@@ -497,6 +501,20 @@ impl MilagroAcceptor {
     /// The suite of this acceptor's Milagro configuration.
     pub fn suite(&self) -> crate::keys::Suite {
         self.milagro.suite()
+    }
+
+    /// P2P: the server identity ID_A this acceptor holds keys for (what a
+    /// client's server name must canonicalise to). `None` for CS.
+    pub fn p2p_identity(&self) -> Option<&Identity> {
+        match &self.milagro.gate {
+            Gate::P2p { server, .. } => Some(server.identity()),
+            _ => None,
+        }
+    }
+
+    /// Whether a standard (non-Milagro) configuration is set.
+    pub fn has_standard(&self) -> bool {
+        self.standard.is_some()
     }
 
     /// Step 1 with the source address (see the module documentation).
