@@ -84,7 +84,7 @@ enum Kind {
     Fixed(MilagroClient),
     /// P2P with configurations made per server identity, cached.
     P2p {
-        key: P2pClientKey,
+        key: Box<P2pClientKey>,
         cache: Mutex<Vec<(Identity, MilagroClient)>>,
     },
 }
@@ -120,7 +120,7 @@ impl MilagroConnector {
     pub fn p2p(key: P2pClientKey) -> Self {
         Self::assemble(
             Kind::P2p {
-                key,
+                key: Box::new(key),
                 cache: Mutex::new(Vec::new()),
             },
             ConnectorLimits::default(),
@@ -237,7 +237,7 @@ impl MilagroConnector {
         if let Some(c) = lookup(cache, &id) {
             return Ok(c);
         }
-        let (key, for_id) = (key.clone(), id.clone());
+        let (key, for_id) = ((**key).clone(), id.clone());
         let client = self
             .pool
             .run(deadline, move || p2p_tls::client(key, for_id))
