@@ -48,7 +48,10 @@ use crate::guard::{ProvedReservation, Refusal, Reservation};
 use crate::identity::Identity;
 use crate::mpin::{CsError, precheck};
 use crate::p2p::P2pError;
-use crate::tls::{ClientHelloError, ClientHelloRecorder, Offer, OfferRefusal, Progress, classify};
+use crate::tls::{
+    ClientHelloError, ClientHelloRecorder, Offer, OfferRefusal, ParsedClientHello, Progress,
+    classify,
+};
 
 pub use crate::tls::HANDSHAKE_FAILURE_ALERT;
 
@@ -68,21 +71,20 @@ pub enum Accepted {
     Milagro(MilagroConnection),
 }
 
-/// A Milagro server connection: the rustls connection, the binding of its
-/// key share and (CS) the proved reservation, reported to the guard by
-/// [`finish`](Self::finish). Dropping it unfinished releases the reservation
-/// without counting anything.
+/// A Milagro server connection: the rustls connection and its
+/// [`MilagroSession`] (binding and, CS, the proved reservation), reported to
+/// the guard by [`finish`](Self::finish). Dropping it unfinished releases the
+/// reservation without counting anything.
 #[derive(Debug)]
 pub struct MilagroConnection {
-    binding: Binding,
+    session: MilagroSession,
     conn: ServerConnection,
-    proved: Option<ProvedReservation>,
 }
 
 impl MilagroConnection {
     /// The HID and period of this connection's key share.
     pub fn binding(&self) -> &Binding {
-        &self.binding
+        self.session.binding()
     }
 
     /// The rustls connection (drive the handshake and I/O with it).
@@ -101,17 +103,146 @@ impl MilagroConnection {
     /// confirmed wrong-PIN count is reset) and returns the identity. Calling
     /// it again returns the identity without reporting twice.
     pub fn finish(&mut self) -> Result<Identity, FinishError> {
-        let id = check_finished(&self.binding, &self.conn)?;
-        if let Some(proved) = self.proved.take() {
-            proved.handshake_completed();
-        }
-        Ok(id)
+        self.session.finish(&self.conn)
     }
 
     /// The rustls connection, giving up the reservation (released without
     /// any count).
     pub fn into_connection(self) -> ServerConnection {
         self.conn
+    }
+}
+
+/// The accept path's state for one Milagro connection whose key exchange
+/// succeeded: the binding of its key share and (CS) the proved reservation.
+/// Shared by the synchronous path ([`MilagroConnection`]) and async adapters,
+/// which hold it next to their own stream type. Dropping it unfinished
+/// releases the reservation without counting anything.
+#[derive(Debug)]
+pub struct MilagroSession {
+    binding: Binding,
+    proved: Option<ProvedReservation>,
+}
+
+impl MilagroSession {
+    /// The HID and period of this connection's key share.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    /// After the handshake of `conn` (the connection this session was started
+    /// for): requires a complete, full handshake on the binding's Milagro
+    /// group and a client identity blob bound to the key share; then reports
+    /// completion to the guard (once) and returns the identity.
+    pub fn finish(&mut self, conn: &ServerConnection) -> Result<Identity, FinishError> {
+        let id = check_finished(&self.binding, conn)?;
+        if let Some(proved) = self.proved.take() {
+            proved.handshake_completed();
+        }
+        Ok(id)
+    }
+}
+
+/// What [`MilagroAcceptor::decide`] chose for one ClientHello.
+#[derive(Debug)]
+// Returned once per connection; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Decision {
+    /// A standard client: continue with this (standard) configuration.
+    Standard(Arc<ServerConfig>),
+    /// A Milagro client that passed step 1: run the key exchange with
+    /// [`MilagroStart::config`], then resolve with [`MilagroStart::started`]
+    /// or [`MilagroStart::failed`].
+    Milagro(MilagroStart),
+}
+
+/// A Milagro ClientHello after step 1: the per-connection configuration and
+/// whatever step 1 reserved. Dropping it releases any reservation uncounted.
+pub struct MilagroStart {
+    acceptor: MilagroAcceptor,
+    source: IpAddr,
+    binding: Binding,
+    admitted: Admitted,
+    config: Arc<ServerConfig>,
+}
+
+impl core::fmt::Debug for MilagroStart {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MilagroStart")
+            .field("source", &self.source)
+            .field("binding", &self.binding)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MilagroStart {
+    /// The `ServerConfig` for this connection (bound to the key share; for a
+    /// silent per-identity refusal, one whose key exchange always fails).
+    /// `Accepted::into_connection` with it runs the server's key exchange
+    /// (pairing work: call it on a blocking pool in async code).
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.config.clone()
+    }
+
+    /// The binding (HID, period) of the key share.
+    pub fn binding(&self) -> &Binding {
+        &self.binding
+    }
+
+    /// The key exchange succeeded (`into_connection` returned a connection
+    /// whose first flight is not written yet). Fails, and the caller must
+    /// then drop the connection and write [`HANDSHAKE_FAILURE_ALERT`]
+    /// instead, when a concurrent replay won the race for the replay cache.
+    pub fn started(self) -> Result<MilagroSession, AcceptError> {
+        let Self {
+            acceptor,
+            source,
+            binding,
+            admitted,
+            ..
+        } = self;
+        match admitted {
+            Admitted::Free => Ok(MilagroSession {
+                binding,
+                proved: None,
+            }),
+            Admitted::Reserved(reservation, _slot) => match reservation.proof_ok() {
+                Ok(proved) => Ok(MilagroSession {
+                    binding,
+                    proved: Some(proved),
+                }),
+                Err(refusal) => Err(AcceptError::Admission(AdmissionRefusal::Guard(refusal))),
+            },
+            Admitted::Silent(refusal) => {
+                // Unreachable: the forced group never succeeds. Refuse anyway.
+                acceptor.charge_silent_refusal(source);
+                Err(AcceptError::SilentlyRefused(refusal))
+            }
+        }
+    }
+
+    /// The key exchange (or rustls) refused the ClientHello with `err`; the
+    /// caller writes rustls's alert. Resolves the reservation by the
+    /// kx's typed reason and returns the error to report.
+    pub fn failed(self, err: Error) -> AcceptError {
+        let reason = kx_reason(&err);
+        match self.admitted {
+            Admitted::Silent(refusal) => {
+                // Charged exactly like a failed proof (§6.4), so the
+                // source's balance tells nothing about the refusal.
+                self.acceptor.charge_silent_refusal(self.source);
+                return AcceptError::SilentlyRefused(refusal);
+            }
+            Admitted::Reserved(reservation, slot) => {
+                self.acceptor
+                    .resolve_failure(reservation, slot, reason.as_ref(), &err)
+            }
+            Admitted::Free => {}
+        }
+        match reason {
+            Some(kx) => AcceptError::KeyExchange(kx),
+            None => AcceptError::Tls(err),
+        }
     }
 }
 
@@ -268,10 +399,6 @@ impl MilagroAcceptor {
                 Err(e) => return Err(refuse(wr, AcceptRefusal::ClientHello(e))),
             }
         };
-        let offer = match classify(&hello) {
-            Ok(offer) => offer,
-            Err(e) => return Err(refuse(wr, AcceptRefusal::Offer(e))),
-        };
         // 2. Hand every recorded byte to rustls.
         let recorded = recorder.into_recorded();
         let mut acceptor = Acceptor::default();
@@ -297,12 +424,9 @@ impl MilagroAcceptor {
             }
         };
         // 3. Choose the configuration; step 1 for Milagro offers.
-        let (group, share) = match offer {
-            Offer::Standard => {
-                let Some(std) = &self.standard else {
-                    return Err(refuse(wr, AcceptRefusal::NoStandardConfig));
-                };
-                return match accepted.into_connection(std.clone()) {
+        let start = match self.decide(source, &hello) {
+            Ok(Decision::Standard(std)) => {
+                return match accepted.into_connection(std) {
                     Ok(conn) => Ok(Accepted::Standard(conn)),
                     Err((err, mut alert)) => {
                         alert.write_all(wr)?;
@@ -310,81 +434,93 @@ impl MilagroAcceptor {
                     }
                 };
             }
-            Offer::Milagro { group, share } => (group, share),
-        };
-        if suite_of_group(group.code_point()) != Some(self.milagro.suite()) {
-            return Err(refuse(wr, AcceptRefusal::WrongSuite));
-        }
-        let admitted = match self.admit(share, source) {
-            Ok(a) => a,
-            Err(refusal) => {
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                return Err(AcceptError::Admission(refusal));
-            }
-        };
-        let binding = match self.milagro.binding(share) {
-            Ok(b) => b,
+            Ok(Decision::Milagro(start)) => start,
             Err(e) => {
                 wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                return Err(AcceptError::KeyExchange(e));
-            }
-        };
-        let forced = matches!(admitted, Admitted::Silent(_));
-        let config = match self.milagro.config_for_outcome(binding, forced) {
-            Ok(c) => c,
-            Err(e) => {
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                return Err(AcceptError::Tls(Error::General(e.to_string())));
+                return Err(e);
             }
         };
         // 4. The key exchange, and its outcome for the reservation.
-        match (accepted.into_connection(config), admitted) {
-            (Ok(conn), Admitted::Free) => Ok(Accepted::Milagro(MilagroConnection {
-                binding,
-                conn,
-                proved: None,
-            })),
-            (Ok(conn), Admitted::Reserved(reservation, _slot)) => match reservation.proof_ok() {
-                Ok(proved) => Ok(Accepted::Milagro(MilagroConnection {
-                    binding,
-                    conn,
-                    proved: Some(proved),
-                })),
-                Err(refusal) => {
-                    // A concurrent replay won the race: the server's flight
-                    // is not written yet, so refuse in plaintext.
+        match accepted.into_connection(start.config()) {
+            Ok(conn) => match start.started() {
+                Ok(session) => Ok(Accepted::Milagro(MilagroConnection { session, conn })),
+                Err(e) => {
+                    // The server's flight is not written yet: refuse in plaintext.
                     drop(conn);
                     wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                    Err(AcceptError::Admission(AdmissionRefusal::Guard(refusal)))
+                    Err(e)
                 }
             },
-            (Ok(_), Admitted::Silent(refusal)) => {
-                // Unreachable: the forced group never succeeds. Refuse anyway.
-                self.charge_silent_refusal(source);
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                Err(AcceptError::SilentlyRefused(refusal))
-            }
-            (Err((err, mut alert)), admitted) => {
+            Err((err, mut alert)) => {
                 alert.write_all(wr)?;
-                let reason = kx_reason(&err);
-                match admitted {
-                    Admitted::Silent(refusal) => {
-                        // Charged exactly like a failed proof (§6.4), so the
-                        // source's balance tells nothing about the refusal.
-                        self.charge_silent_refusal(source);
-                        return Err(AcceptError::SilentlyRefused(refusal));
-                    }
-                    Admitted::Reserved(reservation, slot) => {
-                        self.resolve_failure(reservation, slot, reason.as_ref(), &err)
-                    }
-                    Admitted::Free => {}
-                }
-                Err(match reason {
-                    Some(kx) => AcceptError::KeyExchange(kx),
-                    None => AcceptError::Tls(err),
-                })
+                Err(start.failed(err))
             }
         }
+    }
+
+    /// Steps 2–3 of the module documentation for a ClientHello parsed by a
+    /// [`ClientHelloRecorder`] from a connection from `source`: classifies
+    /// the offer, chooses the standard configuration or runs step 1 and
+    /// builds the Milagro configuration for this connection. Shared by the
+    /// synchronous [`accept`](Self::accept) and async adapters.
+    ///
+    /// On `Err` the caller must write [`HANDSHAKE_FAILURE_ALERT`] (a refusal
+    /// before any key exchange), except for I/O it does itself. Per-identity
+    /// guard refusals are not errors here: they come back as a `Milagro`
+    /// decision whose key exchange is forced to fail.
+    pub fn decide(
+        &self,
+        source: IpAddr,
+        hello: &ParsedClientHello,
+    ) -> Result<Decision, AcceptError> {
+        let (group, share) = match classify(hello).map_err(AcceptRefusal::Offer)? {
+            Offer::Standard => {
+                return match &self.standard {
+                    Some(std) => Ok(Decision::Standard(std.clone())),
+                    None => Err(AcceptRefusal::NoStandardConfig.into()),
+                };
+            }
+            Offer::Milagro { group, share } => (group, share),
+        };
+        if suite_of_group(group.code_point()) != Some(self.milagro.suite()) {
+            return Err(AcceptRefusal::WrongSuite.into());
+        }
+        let admitted = self.admit(share, source).map_err(AcceptError::Admission)?;
+        let binding = self
+            .milagro
+            .binding(share)
+            .map_err(AcceptError::KeyExchange)?;
+        let forced = matches!(admitted, Admitted::Silent(_));
+        let config = self
+            .milagro
+            .config_for_outcome(binding, forced)
+            .map_err(|e| AcceptError::Tls(Error::General(e.to_string())))?;
+        Ok(Decision::Milagro(MilagroStart {
+            acceptor: self.clone(),
+            source,
+            binding,
+            admitted,
+            config,
+        }))
+    }
+
+    /// The suite of this acceptor's Milagro configuration.
+    pub fn suite(&self) -> crate::keys::Suite {
+        self.milagro.suite()
+    }
+
+    /// P2P: the server identity ID_A this acceptor holds keys for (what a
+    /// client's server name must canonicalise to). `None` for CS.
+    pub fn p2p_identity(&self) -> Option<&Identity> {
+        match &self.milagro.gate {
+            Gate::P2p { server, .. } => Some(server.identity()),
+            _ => None,
+        }
+    }
+
+    /// Whether a standard (non-Milagro) configuration is set.
+    pub fn has_standard(&self) -> bool {
+        self.standard.is_some()
     }
 
     /// Step 1 with the source address (see the module documentation).

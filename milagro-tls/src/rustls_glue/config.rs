@@ -21,7 +21,7 @@ use crate::mpin::{PinDigits, PreparedServerSecret, ShareChecks};
 use crate::p2p::P2pServer;
 
 use super::engine::{Binding, ClientKeyExchange, KxError, ServerKeyExchange};
-use super::error::MilagroError;
+use super::error::{MilagroError, map_connect_error};
 use super::identity_blob::{IdentityBlob, Role};
 use super::provider::{intern_client, intern_server, milagro_provider};
 use super::sign::certified_key;
@@ -95,6 +95,17 @@ impl MilagroClient {
     /// and nothing is sent. Fails with [`MilagroError::InvalidServerName`] for
     /// names rustls cannot use.
     pub fn connect(&self, server_name: &str) -> Result<ClientConnection, MilagroError> {
+        let name = self.server_name(server_name)?;
+        ClientConnection::new(self.config.clone(), name).map_err(map_connect_error)
+    }
+
+    /// The checks [`Self::connect`] makes on `server_name` before anything
+    /// is sent, for adapters that create the connection themselves (e.g. on
+    /// a blocking pool): P2P, the name must canonicalise to the configured
+    /// server identity ([`MilagroError::ServerNameMismatch`]) and the
+    /// canonical form is used; [`MilagroError::InvalidServerName`] for names
+    /// rustls cannot use.
+    pub fn server_name(&self, server_name: &str) -> Result<ServerName<'static>, MilagroError> {
         let name = match (self.suite, &self.expected_server) {
             (Suite::P2p, Some(expected)) => {
                 let canonical = Identity::new(server_name)
@@ -109,15 +120,8 @@ impl MilagroClient {
             (Suite::P2p, None) => return Err(MilagroError::MissingServerIdentity),
             (Suite::Cs, _) => server_name.to_owned(),
         };
-        let name = ServerName::try_from(name)
-            .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))?;
-        ClientConnection::new(self.config.clone(), name).map_err(|e| {
-            match super::kx::kx_reason(&e) {
-                // The key exchange refused to start: nothing was sent.
-                Some(reason) => MilagroError::KeyUnusable(reason),
-                None => MilagroError::Tls(e),
-            }
-        })
+        ServerName::try_from(name)
+            .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))
     }
 
     /// After the handshake (backstop of rules 2a.1–2): requires a finished,

@@ -82,6 +82,18 @@ pub fn map_client_error(conn: &ClientConnection, err: Error) -> MilagroError {
     }
 }
 
+/// Maps the error of creating a client connection (rustls's
+/// `ClientConnection::new`, which starts the key exchange and builds the
+/// ClientHello, so nothing was sent yet): a refusal by the Milagro key
+/// exchange to start (an unusable key, an expired permit or epoch …) is
+/// [`MilagroError::KeyUnusable`]; anything else stays a TLS error.
+pub fn map_connect_error(err: Error) -> MilagroError {
+    match super::kx::kx_reason(&err) {
+        Some(reason) => MilagroError::KeyUnusable(reason),
+        None => MilagroError::Tls(err),
+    }
+}
+
 /// [`map_client_error`] for a client of `suite` (its
 /// [`MilagroClient::suite`](super::config::MilagroClient::suite)), which
 /// additionally maps a `handshake_failure` alert received before any cipher

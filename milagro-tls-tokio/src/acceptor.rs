@@ -1,0 +1,479 @@
+//! The async acceptor: tokio-rustls's `LazyConfigAcceptor` over a recording
+//! reader, the synchronous path's step 1 and configuration choice
+//! ([`SyncAcceptor::decide`]), the server's key exchange on the bounded
+//! blocking pool, and the handshake's completion reported to the guard.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use milagro_tls::identity::Identity;
+use milagro_tls::keys::Suite;
+use milagro_tls::rustls_glue::accept::{
+    AcceptError as SyncAcceptError, AcceptRefusal, Decision, FinishError, HANDSHAKE_FAILURE_ALERT,
+    MilagroAcceptor as SyncAcceptor,
+};
+use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
+use rustls::ServerConfig;
+use rustls::server::Acceptor;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::{LazyConfigAcceptor, StartHandshake};
+use tracing::{Instrument, field};
+
+use crate::blocking::{BlockingPool, PoolError};
+use crate::recording::Recording;
+
+/// The acceptor's limits (docs/protocol.md §9.5: part of the product, not
+/// options). The per-source token buckets are the guard's throttle
+/// (`GuardPolicy::throttle`), charged in step 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptorLimits {
+    /// Handshakes in progress at once (from the first byte read to the
+    /// finished handshake); more wait for a slot until their deadline.
+    /// Default 256.
+    pub max_concurrent_handshakes: usize,
+    /// The whole handshake's budget, ClientHello included; a client slower
+    /// than this is dropped and its slot freed (a CS reservation is released
+    /// uncounted). Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Key exchanges running on the blocking pool at once. Default: the
+    /// number of CPUs.
+    pub blocking_threads: usize,
+}
+
+impl Default for AcceptorLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_handshakes: 256,
+            handshake_timeout: Duration::from_secs(10),
+            blocking_threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// An identity authenticated by a finished Milagro handshake. Only the
+/// acceptor creates it: an application cannot forge one from a standard
+/// connection or from raw `peer_certificates()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatedIdentity {
+    identity: Identity,
+    suite: Suite,
+}
+
+impl AuthenticatedIdentity {
+    /// The client's canonical identity, bound to its key share.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The suite it authenticated with.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+}
+
+/// A connection accepted by [`MilagroAcceptor::accept`], handshake finished.
+#[derive(Debug)]
+pub enum Accepted<IO> {
+    /// A standard TLS client served with the standard configuration; no
+    /// Milagro identity exists on this path.
+    Standard(TlsStream<IO>),
+    /// A Milagro client: a full handshake on its Milagro group, identity
+    /// bound to its key share, completion reported to the guard.
+    Milagro(AuthenticatedIdentity, TlsStream<IO>),
+}
+
+/// Why [`MilagroAcceptor::accept`] did not accept a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The synchronous path's refusals (malformed ClientHello, offer rules,
+    /// step 1, key exchange …), with the same variants and alerts.
+    #[error(transparent)]
+    Accept(#[from] SyncAcceptError),
+    /// A Milagro ClientHello whose server name (SNI) is none of this
+    /// listener's P2P identities (plaintext handshake_failure sent).
+    #[error("the ClientHello's server name is not one of this listener's identities")]
+    UnknownServerName,
+    /// The handshake did not finish within the handshake timeout.
+    #[error("the handshake timed out")]
+    Timeout,
+    /// The handshake failed after the key exchange (e.g. the client
+    /// certificate did not match the key share, or I/O failed).
+    #[error("handshake failed: {0}")]
+    Handshake(io::Error),
+    /// The finished handshake broke a Milagro rule (not full, wrong group,
+    /// identity not bound).
+    #[error("finished handshake refused: {0}")]
+    Finish(#[from] FinishError),
+    /// The blocking pool failed (a panic or runtime shutdown).
+    #[error("the blocking pool failed")]
+    Pool,
+}
+
+/// Why an async acceptor could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// No acceptor given.
+    #[error("no Milagro acceptor given")]
+    Empty,
+    /// Several acceptors must all be P2P, with distinct identities.
+    #[error("several acceptors must all be P2P servers with distinct identities")]
+    NotDistinctP2p,
+    /// The standard configuration offers a Milagro group.
+    #[error("the standard configuration offers a Milagro group")]
+    StandardOffersMilagro,
+}
+
+/// An async Milagro acceptor over tokio-rustls: one CS server, or several
+/// P2P servers chosen by the ClientHello's server name, optionally with a
+/// standard configuration on the same listener. Cheap to clone (shared
+/// limits).
+#[derive(Clone)]
+pub struct MilagroAcceptor {
+    primary: SyncAcceptor,
+    p2p: Arc<HashMap<Identity, SyncAcceptor>>,
+    limits: AcceptorLimits,
+    handshakes: Arc<Semaphore>,
+    pool: BlockingPool,
+}
+
+impl core::fmt::Debug for MilagroAcceptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("MilagroAcceptor")
+            .field("suite", &self.primary.suite())
+            .field("p2p_identities", &self.p2p.keys().collect::<Vec<_>>())
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MilagroAcceptor {
+    /// An async acceptor for one synchronous acceptor (from
+    /// `cs_tls::server` or `p2p_tls::server`, with
+    /// `with_standard` if standard clients share the listener), with
+    /// default limits.
+    pub fn new(acceptor: SyncAcceptor) -> Self {
+        let mut p2p = HashMap::new();
+        if let Some(id) = acceptor.p2p_identity() {
+            p2p.insert(id.clone(), acceptor.clone());
+        }
+        Self::assemble(acceptor, p2p, AcceptorLimits::default())
+    }
+
+    /// Several P2P servers on one listener, chosen by the ClientHello's
+    /// server name (which must canonicalise to one of their identities).
+    /// Standard clients, if any, are served by the first one's standard
+    /// configuration. Fails if `servers` is empty, holds a CS acceptor or
+    /// two acceptors for one identity.
+    pub fn p2p(servers: impl IntoIterator<Item = SyncAcceptor>) -> Result<Self, BuildError> {
+        let mut p2p = HashMap::new();
+        let mut primary = None;
+        for s in servers {
+            let id = s.p2p_identity().ok_or(BuildError::NotDistinctP2p)?.clone();
+            if p2p.insert(id, s.clone()).is_some() {
+                return Err(BuildError::NotDistinctP2p);
+            }
+            primary.get_or_insert(s);
+        }
+        let primary = primary.ok_or(BuildError::Empty)?;
+        Ok(Self::assemble(primary, p2p, AcceptorLimits::default()))
+    }
+
+    fn assemble(
+        primary: SyncAcceptor,
+        p2p: HashMap<Identity, SyncAcceptor>,
+        limits: AcceptorLimits,
+    ) -> Self {
+        Self {
+            primary,
+            p2p: Arc::new(p2p),
+            handshakes: Arc::new(Semaphore::new(limits.max_concurrent_handshakes.max(1))),
+            pool: BlockingPool::new(limits.blocking_threads),
+            limits,
+        }
+    }
+
+    /// The same servers, also serving standard (non-Milagro) clients with
+    /// `standard`. Fails if `standard` offers a Milagro group.
+    pub fn with_standard(self, standard: Arc<ServerConfig>) -> Result<Self, BuildError> {
+        let primary = self
+            .primary
+            .with_standard(standard.clone())
+            .ok_or(BuildError::StandardOffersMilagro)?;
+        let mut p2p = HashMap::new();
+        for (id, s) in self.p2p.iter() {
+            let s = s
+                .with_standard(standard.clone())
+                .ok_or(BuildError::StandardOffersMilagro)?;
+            p2p.insert(id.clone(), s);
+        }
+        Ok(Self::assemble(primary, p2p, self.limits))
+    }
+
+    /// The same servers with `limits` (fresh counters).
+    pub fn with_limits(self, limits: AcceptorLimits) -> Self {
+        Self::assemble(self.primary, (*self.p2p).clone(), limits)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> AcceptorLimits {
+        self.limits
+    }
+
+    /// Handshake slots free now (of `max_concurrent_handshakes`).
+    pub fn available_handshake_slots(&self) -> usize {
+        self.handshakes.available_permits()
+    }
+
+    /// Blocking-pool slots free now (of `blocking_threads`).
+    pub fn available_blocking_slots(&self) -> usize {
+        self.pool.available()
+    }
+
+    /// [`accept`](Self::accept) for a TCP connection, with its peer address
+    /// as the source.
+    pub async fn accept_tcp(&self, tcp: TcpStream) -> Result<Accepted<TcpStream>, AcceptError> {
+        let source = tcp
+            .peer_addr()
+            .map_err(|e| AcceptError::Accept(SyncAcceptError::Io(e)))?;
+        self.accept(source.ip(), tcp).await
+    }
+
+    /// Runs one server handshake on `io`, a connection from `source` (the
+    /// address step 1 throttles), within the handshake timeout and a global
+    /// handshake slot. Writes any alert itself. The server's key exchange
+    /// runs on the bounded blocking pool.
+    pub async fn accept<IO>(&self, source: IpAddr, io: IO) -> Result<Accepted<IO>, AcceptError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let span = tracing::info_span!(
+            "milagro_accept",
+            %source,
+            suite = field::Empty,
+            outcome = field::Empty,
+            duration_ms = field::Empty,
+            identity = field::Empty,
+        );
+        let started = Instant::now();
+        let result = self
+            .accept_inner(source, io, started + self.limits.handshake_timeout)
+            .instrument(span.clone())
+            .await;
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1e3);
+        match &result {
+            Ok(Accepted::Standard(_)) => {
+                span.record("suite", "standard");
+                span.record("outcome", "ok");
+            }
+            Ok(Accepted::Milagro(id, _)) => {
+                span.record("suite", suite_name(id.suite()));
+                span.record("outcome", "ok");
+                span.record("identity", id.identity().as_str());
+            }
+            // Errors carry typed reasons only (never δ or secrets).
+            Err(e) => {
+                span.record("outcome", field::display(e));
+            }
+        }
+        span.in_scope(|| match &result {
+            Ok(_) => tracing::debug!("handshake finished"),
+            Err(e) => tracing::debug!(error = %e, "handshake refused"),
+        });
+        result
+    }
+
+    async fn accept_inner<IO>(
+        &self,
+        source: IpAddr,
+        io: IO,
+        deadline: Instant,
+    ) -> Result<Accepted<IO>, AcceptError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let _slot = tokio::time::timeout_at(deadline, self.handshakes.clone().acquire_owned())
+            .await
+            .map_err(|_| AcceptError::Timeout)?
+            .map_err(|_| AcceptError::Pool)?;
+        // 1. The ClientHello, recorded and parsed as rustls reads it.
+        let mut lazy = LazyConfigAcceptor::new(Acceptor::default(), Recording::new(io));
+        let read = tokio::time::timeout_at(deadline, &mut lazy).await;
+        let start = match read {
+            Err(_) => return Err(AcceptError::Timeout),
+            Ok(Ok(start)) => start,
+            Ok(Err(e)) => return Err(refuse_unread(&mut lazy, e).await),
+        };
+        let StartHandshake {
+            accepted, mut io, ..
+        } = start;
+        let hello = io.take_hello();
+        let mut io = io.into_inner();
+        let Some(hello) = hello else {
+            // rustls saw a ClientHello our parser did not finish.
+            let refusal = AcceptRefusal::ClientHello(ClientHelloError::AlreadyComplete);
+            return Err(plain_refusal(&mut io, SyncAcceptError::Refused(refusal)).await);
+        };
+        // 2. Which server, then step 1 and the configuration (shared with
+        //    the synchronous path).
+        let server = match self.server_for(&hello) {
+            Some(s) => s,
+            None => return Err(plain_refusal(&mut io, AcceptError::UnknownServerName).await),
+        };
+        let start = match server.decide(source, &hello) {
+            Ok(Decision::Standard(config)) => {
+                let stream = StartHandshake::from_parts(accepted, io).into_stream(config);
+                return match tokio::time::timeout_at(deadline, stream).await {
+                    Err(_) => Err(AcceptError::Timeout),
+                    Ok(Err(e)) => Err(AcceptError::Handshake(e)),
+                    Ok(Ok(tls)) => Ok(Accepted::Standard(tls)),
+                };
+            }
+            Ok(Decision::Milagro(start)) => start,
+            Err(e) => return Err(plain_refusal(&mut io, e).await),
+        };
+        // 3. The key exchange (pairings) on the bounded blocking pool.
+        let config = start.config();
+        let kx = self
+            .pool
+            .run(deadline, move || {
+                let mut ok = false;
+                let accept = StartHandshake::from_parts(accepted, io)
+                    .into_stream_with(config, |_| ok = true);
+                (accept, ok)
+            })
+            .await;
+        let (mut accept, kx_ok) = match kx {
+            Ok(v) => v,
+            Err(PoolError::Timeout) => return Err(AcceptError::Timeout),
+            Err(PoolError::Failed) => return Err(AcceptError::Pool),
+        };
+        if !kx_ok {
+            // rustls's alert (illegal_parameter for any kx failure) is
+            // written by the future; the typed reason resolves the
+            // reservation exactly as on the synchronous path.
+            let err = match tokio::time::timeout_at(deadline, accept.into_fallible()).await {
+                Ok(Err((e, _io))) => e,
+                Ok(Ok(_)) => return Err(AcceptError::Pool),
+                Err(_) => io::Error::new(io::ErrorKind::TimedOut, "alert not written"),
+            };
+            return Err(match rustls_error(err) {
+                Ok(tls) => AcceptError::Accept(start.failed(tls)),
+                Err(e) => AcceptError::Handshake(e),
+            });
+        }
+        let mut session = match start.started() {
+            Ok(session) => session,
+            Err(e) => {
+                // A replay won the race: nothing written yet, refuse plainly.
+                if let Some(io) = accept.get_mut() {
+                    let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).await;
+                }
+                return Err(AcceptError::Accept(e));
+            }
+        };
+        // 4. The rest of the handshake, then the binding checks and the
+        //    guard's completion. A timeout drops the session: the
+        //    reservation is released without any count.
+        let tls = match tokio::time::timeout_at(deadline, accept).await {
+            Err(_) => return Err(AcceptError::Timeout),
+            Ok(Err(e)) => return Err(AcceptError::Handshake(e)),
+            Ok(Ok(tls)) => tls,
+        };
+        let identity = session.finish(tls.get_ref().1)?;
+        Ok(Accepted::Milagro(
+            AuthenticatedIdentity {
+                identity,
+                suite: server.suite(),
+            },
+            tls,
+        ))
+    }
+
+    /// The server for this ClientHello: P2P Milagro offers must name one of
+    /// the identities in SNI; everything else goes to the primary server
+    /// (whose `decide` classifies and refuses as the synchronous path does).
+    fn server_for(&self, hello: &ParsedClientHello) -> Option<&SyncAcceptor> {
+        let milagro_offer = matches!(classify(hello), Ok(Offer::Milagro { .. }));
+        if self.primary.suite() != Suite::P2p || !milagro_offer {
+            return Some(&self.primary);
+        }
+        let name = hello.server_name()?;
+        let name = core::str::from_utf8(name).ok()?;
+        let id = Identity::new(name).ok()?;
+        self.p2p.get(&id)
+    }
+}
+
+fn suite_name(suite: Suite) -> &'static str {
+    match suite {
+        Suite::Cs => "milagro-cs",
+        Suite::P2p => "milagro-p2p",
+    }
+}
+
+/// The `rustls::Error` inside a tokio-rustls error, or the error itself.
+pub(crate) fn rustls_error(err: io::Error) -> Result<rustls::Error, io::Error> {
+    if err
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    {
+        let kind = err.kind();
+        match err.into_inner().map(|b| b.downcast::<rustls::Error>()) {
+            Some(Ok(tls)) => Ok(*tls),
+            _ => Err(io::Error::from(kind)),
+        }
+    } else {
+        Err(err)
+    }
+}
+
+/// A refusal before any key exchange: the 7-byte plaintext
+/// handshake_failure, as on the synchronous path.
+async fn plain_refusal<IO, E>(io: &mut IO, err: E) -> AcceptError
+where
+    IO: AsyncWrite + Unpin,
+    E: Into<AcceptError>,
+{
+    match io.write_all(&HANDSHAKE_FAILURE_ALERT).await {
+        Ok(()) => err.into(),
+        Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
+    }
+}
+
+/// The ClientHello could not be read: our parser refused it (plaintext
+/// handshake_failure), rustls refused it (its alert already written by
+/// tokio-rustls), or the transport failed.
+async fn refuse_unread<IO>(
+    lazy: &mut LazyConfigAcceptor<Recording<IO>>,
+    err: io::Error,
+) -> AcceptError
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(mut rec) = lazy.take_io() else {
+        return match rustls_error(err) {
+            Ok(tls) => AcceptError::Accept(SyncAcceptError::Tls(tls)),
+            Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
+        };
+    };
+    if let Some(parse) = rec.error().cloned() {
+        let refusal = SyncAcceptError::Refused(AcceptRefusal::ClientHello(parse));
+        return plain_refusal(&mut rec, refusal).await;
+    }
+    if err.kind() == io::ErrorKind::UnexpectedEof {
+        return AcceptError::Accept(SyncAcceptError::Eof);
+    }
+    match rustls_error(err) {
+        Ok(tls) => AcceptError::Accept(SyncAcceptError::Tls(tls)),
+        Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
+    }
+}
