@@ -4,6 +4,11 @@
 //! `cs/server_refuse_*` and `cs/classify_*` show the refusal and the
 //! classification take the same time for small and large PIN errors.
 //!
+//! `engine/*` runs the pairing engines' own paths (plain double-and-add
+//! multiplication, `bls12_381_plus` and zkcrypto `bls12_381` hashing, point
+//! conversion) in the same run as `pairing/*`, so the windowed multiplication
+//! and the hashing switch can be compared under the same machine load.
+//!
 //! Run with `cargo bench -p milagro-tls --bench core`; the README's performance
 //! table quotes the medians.
 
