@@ -198,16 +198,23 @@ fn cs(c: &mut Criterion) {
     });
 
     // A wrong PIN: refusal cost (on the handshake path) and classification
-    // (off the path) for small and large δ — fixed work whatever δ is.
-    for (name, wrong) in [("delta_1", "1235"), ("delta_large", "999999")] {
-        let bad = Pin::parse(wrong, PinDigits::default()).unwrap();
-        let client = ClientState::new(&f.token, &bad, Some(&f.permit), NOW, &rng).unwrap();
+    // (off the path) for small and large δ, and for garbage (a token of
+    // another deployment: a valid DLEQ on a credential that is no PIN away) —
+    // fixed work whatever the failure.
+    let stranger = cs_fixture();
+    for (name, token, permit, entered) in [
+        ("delta_1", &f.token, &f.permit, "1235"),
+        ("delta_large", &f.token, &f.permit, "999999"),
+        ("garbage", &stranger.token, &stranger.permit, "1234"),
+    ] {
+        let bad = Pin::parse(entered, PinDigits::default()).unwrap();
+        let client = ClientState::new(token, &bad, Some(permit), NOW, &rng).unwrap();
         let pre = mpin::precheck(client.share(), &checks, NOW).unwrap();
         g.bench_function(format!("server_refuse_{name}"), |b| {
             b.iter(|| mpin::verify(black_box(&pre), &f.server).unwrap_err())
         });
         let Err(CsError::ProofFailed(failed)) = mpin::verify(&pre, &f.server) else {
-            panic!("a wrong PIN must fail the proof");
+            panic!("a wrong PIN or garbage must fail the proof");
         };
         for digits in [4u8, 6] {
             let d = PinDigits::new(digits).unwrap();
