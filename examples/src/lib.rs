@@ -4,9 +4,12 @@
 //! * [`keytool`]: the `milagro` key tool (D-TA set-up, issuing, combining,
 //!   PIN extraction, inspection).
 //! * [`demo`]: the `demo` program (in-process D-TAs, both key agreements).
+//! * [`https`]: the `https-server` / `https-client` programs (hyper over
+//!   the Milagro tokio adapter).
 //! * [`time`]: days and dates without a calendar dependency.
 
 pub mod demo;
+pub mod https;
 pub mod keytool;
 pub mod time;
 

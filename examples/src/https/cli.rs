@@ -1,0 +1,209 @@
+//! The arguments of `https-server` and `https-client`, and building the
+//! server and the client from key files.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use hyper::{StatusCode, Uri};
+use milagro_tls::cs_tls;
+use milagro_tls::guard::{Guard, GuardPolicy};
+use milagro_tls::identity::{Identity, IdentityError};
+use milagro_tls::keyfile::KeyFile;
+use milagro_tls::keys::{CsServerSecret, CsTimePermit, CsToken, P2pClientKey, P2pServerKey};
+use milagro_tls::mpin::{Pin, PinDigits, PinError};
+use milagro_tls::p2p_tls;
+use milagro_tls::rustls_glue::classifier::{Classifier, ClassifierError};
+use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls_tokio::MilagroAcceptor;
+use tokio::net::TcpListener;
+
+use super::{HttpsError, HttpsServer, MilagroHttpsClient};
+use crate::keytool::KeyToolError;
+use crate::keytool::files::read_text;
+
+/// Classifier threads of the CS server (wrong-PIN searches).
+const CLASSIFIER_WORKERS: usize = 2;
+/// Classifier slots of the CS server.
+const CLASSIFIER_CAPACITY: usize = 64;
+
+/// `https-server`: an HTTPS server greeting each authenticated client.
+#[derive(Debug, Parser)]
+#[command(name = "https-server", version, about)]
+pub struct ServerArgs {
+    /// The address to listen on (port 0: any free port; the one chosen is
+    /// printed as `listening on ADDR`).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Serve the CS suite with this combined CS server secret file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "p2p_key",
+        conflicts_with = "p2p_key"
+    )]
+    pub cs_server_secret: Option<PathBuf>,
+    /// CS: the deployment's PIN length (1–6 digits; as given to `milagro token`).
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub pin_digits: u8,
+    /// Serve the P2P suite with this combined P2P server key file (the
+    /// current epoch's).
+    #[arg(long, value_name = "FILE")]
+    pub p2p_key: Option<PathBuf>,
+    /// P2P: the previous epoch's server key file, for clients a little behind.
+    #[arg(long, value_name = "FILE", requires = "p2p_key")]
+    pub p2p_previous_key: Option<PathBuf>,
+}
+
+/// `https-client`: GET one URL over milagro-tls and print the body.
+#[derive(Debug, Parser)]
+#[command(name = "https-client", version, about)]
+pub struct ClientArgs {
+    /// The URL (`https://NAME[:PORT]/PATH`). NAME is the TLS server name;
+    /// for P2P it is the server's identity.
+    #[arg(long, value_name = "URL")]
+    pub url: Uri,
+    /// Connect to this address instead of resolving NAME.
+    #[arg(long, value_name = "ADDR")]
+    pub connect: Option<SocketAddr>,
+    /// CS: the token file (from `milagro token`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "p2p_key",
+        conflicts_with = "p2p_key",
+        requires = "pin"
+    )]
+    pub token: Option<PathBuf>,
+    /// CS: the PIN. For scripts and tests only: a PIN on the command line is
+    /// visible to other users of the machine.
+    #[arg(long, value_name = "PIN", requires = "token")]
+    pub pin: Option<String>,
+    /// CS: the deployment's PIN length.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub pin_digits: u8,
+    /// CS: today's time permit file (deployments with permits).
+    #[arg(long, value_name = "FILE", requires = "token")]
+    pub permit: Option<PathBuf>,
+    /// P2P: the combined P2P client key file.
+    #[arg(long, value_name = "FILE")]
+    pub p2p_key: Option<PathBuf>,
+    /// P2P: refuse (before sending anything) any URL whose host is not this
+    /// server identity.
+    #[arg(long, value_name = "ID", requires = "p2p_key")]
+    pub server_identity: Option<String>,
+}
+
+/// Why a program could not start or its request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A key file could not be read or decoded.
+    #[error(transparent)]
+    Key(#[from] KeyToolError),
+    /// The PIN or PIN length is invalid.
+    #[error("PIN: {0}")]
+    Pin(#[from] PinError),
+    /// The server identity is invalid.
+    #[error("server identity: {0}")]
+    Identity(#[from] IdentityError),
+    /// The Milagro server configuration was refused.
+    #[error("server configuration: {0}")]
+    Milagro(#[from] MilagroError),
+    /// The classifier could not start.
+    #[error("classifier: {0}")]
+    Classifier(#[from] ClassifierError),
+    /// Listening failed.
+    #[error("listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The HTTPS request failed.
+    #[error(transparent)]
+    Https(#[from] HttpsError),
+}
+
+/// Reads a key file of kind `K` (size-capped, every field checked).
+pub fn load_key<K: KeyFile>(path: &Path) -> Result<K, CliError> {
+    let text = read_text(path)?;
+    K::from_pem(&text).map_err(|e| CliError::Key(KeyToolError::key_file(path, e)))
+}
+
+/// The server for `args`: CS with an in-memory guard (default policy) and a
+/// classifier, or P2P with one or two epochs' keys and no guard.
+pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
+    let sync = match (&args.cs_server_secret, &args.p2p_key) {
+        (Some(ss), _) => {
+            let ss: CsServerSecret = load_key(ss)?;
+            let options = cs_tls::ServerOptions::new(
+                Guard::in_memory(GuardPolicy::default()),
+                Classifier::new(CLASSIFIER_WORKERS, CLASSIFIER_CAPACITY)?,
+            )
+            .pin_digits(PinDigits::new(args.pin_digits)?);
+            cs_tls::server(ss, options)?
+        }
+        (None, Some(current)) => {
+            let current: P2pServerKey = load_key(current)?;
+            let previous = match &args.p2p_previous_key {
+                Some(p) => Some(load_key::<P2pServerKey>(p)?),
+                None => None,
+            };
+            p2p_tls::server(current, previous, None)?
+        }
+        // clap requires one of the two.
+        (None, None) => return Err(CliError::Milagro(MilagroError::SuiteMismatch)),
+    };
+    Ok(HttpsServer::new(MilagroAcceptor::new(sync)))
+}
+
+/// Builds the server, binds `args.listen`, writes `listening on ADDR` (the
+/// bound address) to `out`, then serves until the listener fails.
+pub async fn run_server(args: &ServerArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let server = build_server(args)?;
+    let listen_err = |source| CliError::Listen {
+        addr: args.listen,
+        source,
+    };
+    let listener = TcpListener::bind(args.listen).await.map_err(listen_err)?;
+    let addr = listener.local_addr().map_err(listen_err)?;
+    writeln!(out, "listening on {addr}").map_err(listen_err)?;
+    out.flush().map_err(listen_err)?;
+    server.serve(listener).await.map_err(listen_err)
+}
+
+/// The client for `args`.
+pub fn build_client(args: &ClientArgs) -> Result<MilagroHttpsClient, CliError> {
+    let client = match (&args.token, &args.p2p_key) {
+        (Some(token), _) => {
+            let token: CsToken = load_key(token)?;
+            let digits = PinDigits::new(args.pin_digits)?;
+            let pin = Pin::parse(args.pin.as_deref().unwrap_or_default(), digits)?;
+            let permit = match &args.permit {
+                Some(p) => Some(load_key::<CsTimePermit>(p)?),
+                None => None,
+            };
+            MilagroHttpsClient::cs(token, pin, permit)?
+        }
+        (None, Some(key)) => {
+            let key: P2pClientKey = load_key(key)?;
+            match &args.server_identity {
+                Some(id) => MilagroHttpsClient::p2p_pinned(key, Identity::new(id)?)?,
+                None => MilagroHttpsClient::p2p(key),
+            }
+        }
+        // clap requires one of the two.
+        (None, None) => return Err(CliError::Milagro(MilagroError::SuiteMismatch)),
+    };
+    Ok(match args.connect {
+        Some(addr) => client.connect_to(addr),
+        None => client,
+    })
+}
+
+/// Builds the client and GETs `args.url`.
+pub async fn run_client(args: &ClientArgs) -> Result<(StatusCode, String), CliError> {
+    Ok(build_client(args)?.get(&args.url).await?)
+}
