@@ -130,6 +130,7 @@ impl VecFile {
     }
 
     /// Asserts that the recorded hex at `path` equals the arkworks value.
+    #[track_caller]
     fn check(&self, path: &str, computed: &[u8]) {
         let recorded = self.str(path);
         assert_eq!(
@@ -140,6 +141,7 @@ impl VecFile {
         );
     }
 
+    #[track_caller]
     fn check_u64(&self, path: &str, computed: u64) {
         assert_eq!(
             self.u64(path),
@@ -680,4 +682,259 @@ fn cs_json_checked_against_arkworks() {
             cs_handshake(&f, pol, case, &d, &token, required);
         }
     }
+}
+
+/// §7 (p2p.json), checked against arkworks: HID_A, HID_B, H1, H2, D_A, D_B
+/// (from dta.json's `s_i`), the hedged y, w, x from the three recorded fresh
+/// inputs, Pb, Pg, the 180-byte share, Pa, pia, pib, K (576 B; server and
+/// client formulas, and the faster forms), Z (both), both shared secrets, and
+/// the E−2 refused share as the good share with its epoch replaced.
+#[test]
+fn p2p_json_checked_against_arkworks() {
+    let dta = VecFile::load("dta.json");
+    let f = VecFile::load("p2p.json");
+    let d = p2p_dep(&dta);
+    assert_eq!(f.str("deployment_id"), dta.str("p2p.dtas.deployment.id"));
+    assert_eq!(f.str("server_identity"), dta.str("p2p.server_identity"));
+    assert_eq!(f.str("client_identity"), dta.str("p2p.client_identity"));
+    let ep = f.u32("epoch");
+    assert_eq!(ep, dta.u32("p2p.epoch"), "p2p.json: epoch is dta.json's");
+    f.check_u64("epoch", f.u64("now") / f.u64("epoch_seconds"));
+    // recompute the HIDs from p2p.json's own identities too
+    let hid_a = sha256(&[f.str("server_identity").as_bytes(), &ep.to_be_bytes()]);
+    let hid_b = sha256(&[f.str("client_identity").as_bytes(), &ep.to_be_bytes()]);
+    assert_eq!((hid_a, hid_b), (d.hid_a, d.hid_b));
+    f.check("HID_A", &hid_a);
+    f.check("HID_B", &hid_b);
+    f.check("H1", &g1(&d.h1));
+    f.check("H2", &g2(&d.h2));
+    let (da, db) = (d.h1 * d.s, d.h2 * d.s);
+    let (dab, dbb) = (g1(&da), g2(&db));
+    f.check("D_A", &dab);
+    f.check("D_B", &dbb);
+    let be_e = ep.to_be_bytes();
+    let (fy, fw, fx) = (f.hex("fresh_y"), f.hex("fresh_w"), f.hex("fresh_x"));
+    assert_eq!((fy.len(), fw.len(), fx.len()), (32, 32, 32));
+    // §7.2 hedged nonces and shares
+    let y = hash_to_scalar(HQ_P2P_NONCE, &[&dbb, &be_e, &fy, b"y"]);
+    f.check("y", &enc_fr(&y));
+    let pb = g2(&(d.h2 * y));
+    f.check("Pb", &pb);
+    let w = hash_to_scalar(HQ_P2P_NONCE, &[&dbb, &be_e, &hid_a, &hid_b, &pb, &fw, b"w"]);
+    f.check("w", &enc_fr(&w));
+    let pg = g1(&(d.h1 * w));
+    f.check("Pg", &pg);
+    let share: Vec<u8> = [&be_e[..], &hid_b, &pg, &pb].concat();
+    assert_eq!(share.len(), 180);
+    f.check("client_share", &share);
+    let x = hash_to_scalar(
+        HQ_P2P_NONCE,
+        &[&dab, &be_e, &hid_a, &hid_b, &share, &fx, b"x"],
+    );
+    f.check("x", &enc_fr(&x));
+    let pa_p = d.h1 * x;
+    let pa = g1(&pa_p);
+    f.check("Pa", &pa);
+    // §7.3
+    let pia = hash_to_scalar(HQ_P2P_A, &[&pa, &pb, &pg, &hid_a, &hid_b]);
+    let pib = hash_to_scalar(HQ_P2P_B, &[&pb, &pa, &pg, &hid_a, &hid_b]);
+    f.check("pia", &enc_fr(&pia));
+    f.check("pib", &enc_fr(&pib));
+    let pb_p = d.h2 * y;
+    let k_server = e(&(da * (x + pia)), &(d.h2 * pib + pb_p));
+    let k_client = e(&(d.h1 * pia + pa_p), &(db * (y + pib)));
+    assert_eq!(enc_gt(&k_server), enc_gt(&k_client), "p2p.json: K sides");
+    let p1 = da * (x + pia);
+    let k_fast_server = Bls12_381::multi_pairing(
+        [(p1 * pib).into_affine(), p1.into_affine()],
+        [d.h2.into_affine(), pb_p.into_affine()],
+    )
+    .0;
+    let k_fast_client = e(&((d.h1 * pia + pa_p) * (y + pib)), &db);
+    assert_eq!(
+        enc_gt(&k_fast_server),
+        enc_gt(&k_server),
+        "p2p.json: K fast"
+    );
+    assert_eq!(
+        enc_gt(&k_fast_client),
+        enc_gt(&k_server),
+        "p2p.json: K fast"
+    );
+    let kb = enc_gt(&k_server);
+    f.check("K", &kb);
+    let z = g1(&(d.h1 * w * x));
+    assert_eq!(z, g1(&(pa_p * w)), "p2p.json: Z sides");
+    f.check("Z", &z);
+    let ss_tls = sha256(&[
+        b"MILAGRO-TLS13-V1 P2P",
+        &hid_a,
+        &hid_b,
+        &kb,
+        &z,
+        &share,
+        &pa,
+    ]);
+    f.check("shared_secret_client", &ss_tls);
+    f.check("shared_secret_server", &ss_tls);
+    let mut old = share.clone();
+    old[..4].copy_from_slice(&(ep - 2).to_be_bytes());
+    f.check("refused_share_epoch_minus_2.client_share", &old);
+}
+
+/// §5.9 (keyfiles.json), checked against arkworks: each PEM decodes (with
+/// `pem-rfc7468`) to the recorded label and body, the body is the §5.9 layout
+/// rebuilt from dta.json's parameters, and its trailing point/scalar equals
+/// the arkworks recomputation and the corresponding dta.json (or cs.json,
+/// for the token) value.
+#[test]
+fn keyfiles_json_checked_against_arkworks() {
+    let dta = VecFile::load("dta.json");
+    let cs = VecFile::load("cs.json");
+    let f = VecFile::load("keyfiles.json");
+    let req = cs_dep(&dta, "cs_permits_required");
+    let p2p = p2p_dep(&dta);
+    let n = f.len("files");
+    assert_eq!(n, 13, "keyfiles.json: one file of each of 13 kinds");
+    let mut seen = Vec::new();
+    for i in 0..n {
+        let p = format!("files.{i}");
+        let body = f.hex(&format!("{p}.body"));
+        f.check_u64(&format!("{p}.body_len"), body.len() as u64);
+        let (label, pem_body) = pem_rfc7468::decode_vec(f.str(&format!("{p}.pem")).as_bytes())
+            .unwrap_or_else(|e| panic!("keyfiles.json: {p}.pem: {e}"));
+        assert_eq!(
+            label,
+            f.str(&format!("{p}.label")),
+            "keyfiles.json: {p}.label"
+        );
+        f.check(&format!("{p}.body"), &pem_body);
+        let kind = u8::try_from(f.u64(&format!("{p}.kind_byte"))).expect("kind byte");
+        assert!(body.len() > 21, "keyfiles.json: {p}.body too short");
+        assert_eq!(
+            (body[0], body[1]),
+            (1, kind),
+            "keyfiles.json: {p}: version, kind"
+        );
+        seen.push(kind);
+        let suite = body[2];
+        // Which deployment of dta.json: by suite (the CS key files are from the
+        // permits-required deployment), then its id is asserted.
+        let dep = if suite == 2 {
+            "p2p"
+        } else {
+            "cs_permits_required"
+        };
+        let dep_id = dta.hex(&format!("{dep}.dtas.deployment.id"));
+        assert_eq!(body[3..19], dep_id[..], "keyfiles.json: {p}: deployment id");
+        // the header
+        let mut want = vec![1u8, kind, suite];
+        want.extend_from_slice(&dep_id);
+        want.push(dta.u64(&format!("{dep}.dtas.deployment.dta_count")) as u8);
+        if suite == 2 {
+            want.extend_from_slice(&dta.u32("p2p.dtas.deployment.epoch_seconds").to_be_bytes());
+        } else {
+            want.push(dta.u64(&format!("{dep}.dtas.deployment.permit_policy_tag")) as u8);
+        }
+        let base = kind & 0x7f;
+        let is_share = kind & 0x80 != 0;
+        if kind == 0x01 || is_share {
+            want.extend_from_slice(&dta.hex(&format!("{dep}.dtas.master_shares.0.dta_id")));
+        }
+        let identity = match base {
+            0x03..=0x05 => Some(dta.str("cs_permits_required.identity")),
+            0x06 => Some(dta.str("p2p.server_identity")),
+            0x07 => Some(dta.str("p2p.client_identity")),
+            _ => None,
+        };
+        if let Some(id) = identity {
+            want.push(u8::try_from(id.len()).expect("≤ 255"));
+            want.extend_from_slice(id.as_bytes());
+        }
+        if base == 0x05 {
+            want.extend_from_slice(&dta.u32("cs_permits_required.day").to_be_bytes());
+        }
+        if base == 0x06 || base == 0x07 {
+            want.extend_from_slice(&dta.u32("p2p.epoch").to_be_bytes());
+        }
+        let s0 = if suite == 2 { p2p.s_i[0] } else { req.s_i[0] };
+        let tp = req.t.expect("permits required").0;
+        // (arkworks value, the recorded value it must equal)
+        let (secret, recorded): (Vec<u8>, String) = match kind {
+            0x01 => (
+                enc_fr(&s0).to_vec(),
+                dta.str(&format!("{dep}.dtas.master_shares.0.s_i")).into(),
+            ),
+            0x02 => (
+                g2(&req.ss).to_vec(),
+                dta.str("cs_permits_required.combined.SS").into(),
+            ),
+            0x82 => (
+                g2(&(q() * s0)).to_vec(),
+                dta.str("cs_permits_required.issued_shares.0.server_secret_share")
+                    .into(),
+            ),
+            0x03 => (
+                g1(&req.cs).to_vec(),
+                dta.str("cs_permits_required.combined.CS").into(),
+            ),
+            0x83 => (
+                g1(&(req.a * s0)).to_vec(),
+                dta.str("cs_permits_required.issued_shares.0.client_secret_share")
+                    .into(),
+            ),
+            0x04 => (
+                g1(&(req.cs - req.a * Fr::from(cs.u64("permits_required.pin_registered"))))
+                    .to_vec(),
+                cs.str("permits_required.token").into(),
+            ),
+            0x05 => (
+                g1(&(tp * req.s)).to_vec(),
+                dta.str("cs_permits_required.combined.TP").into(),
+            ),
+            0x85 => (
+                g1(&(tp * s0)).to_vec(),
+                dta.str("cs_permits_required.issued_shares.0.time_permit_share")
+                    .into(),
+            ),
+            0x06 => (
+                g1(&(p2p.h1 * p2p.s)).to_vec(),
+                dta.str("p2p.combined.D_A").into(),
+            ),
+            0x86 => (
+                g1(&(p2p.h1 * s0)).to_vec(),
+                dta.str("p2p.issued_shares.0.server_key_share").into(),
+            ),
+            0x07 => (
+                g2(&(p2p.h2 * p2p.s)).to_vec(),
+                dta.str("p2p.combined.D_B").into(),
+            ),
+            0x87 => (
+                g2(&(p2p.h2 * s0)).to_vec(),
+                dta.str("p2p.issued_shares.0.client_key_share").into(),
+            ),
+            other => panic!("keyfiles.json: {p}: unknown kind byte {other:#04x}"),
+        };
+        assert_eq!(
+            hex::encode(&secret),
+            recorded,
+            "keyfiles.json: {p}: dta/cs value"
+        );
+        let tail = &body[body.len().saturating_sub(secret.len())..];
+        assert_eq!(
+            hex::encode(tail),
+            recorded,
+            "keyfiles.json: {p}.body: trailing secret ≠ the dta.json/cs.json value"
+        );
+        want.extend_from_slice(&secret);
+        f.check(&format!("{p}.body"), &want);
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [
+            0x01, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x82, 0x83, 0x85, 0x86, 0x87
+        ],
+        "keyfiles.json: kinds"
+    );
 }
