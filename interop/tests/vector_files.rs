@@ -402,6 +402,17 @@ fn p2p_dep(dta: &VecFile) -> P2pDep {
 #[test]
 fn dta_json_checked_against_arkworks() {
     let f = VecFile::load("dta.json");
+    // §5.5 / §5.6: day and epoch of the recorded `now`
+    let now = f.u64("now");
+    f.check_u64("cs_permits_required.day", now / 86_400);
+    f.check_u64(
+        "p2p.epoch",
+        now / f.u64("p2p.dtas.deployment.epoch_seconds"),
+    );
+    for dep in ["cs_permits_required", "cs_permits_off", "p2p"] {
+        let seed = f.str(&format!("{dep}.dtas.seed"));
+        f.check(&format!("{dep}.dtas.seed_hex"), seed.as_bytes());
+    }
     for dep in ["cs_permits_required", "cs_permits_off"] {
         let d = cs_dep(&f, dep);
         check_master_pems(&f, dep, &d.s_i);
