@@ -16,7 +16,7 @@ use milagro_tls::pairing::{G1, G2, Scalar, ScalarDomain, multi_pairing};
 use milagro_tls::points::cs_identity_point;
 use milagro_tls::rustls_glue::accept::{AcceptError as Sync, AcceptRefusal, AdmissionRefusal};
 use milagro_tls::rustls_glue::engine::KxError;
-use milagro_tls::rustls_glue::identity_blob::IdentityBlob;
+use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
 use milagro_tls::tls::{ClientHelloError, OfferRefusal};
 use milagro_tls_tokio::{AcceptError, MilagroAcceptor, MilagroConnector};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -345,4 +345,337 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
     // Nothing aimed at Mallory's HID counted as a wrong PIN.
     let st = guard.status(&id("mallory@example.com").cs_hid());
     assert_eq!((st.confirmed, st.cumulative, st.locked_out), (0, 0, false));
+}
+
+/// Drives a sync rustls client over a blocking loopback socket: returns the
+/// ClientHello it sent and the outcome of an echo after the handshake.
+async fn drive_sync(
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+    addr: std::net::SocketAddr,
+) -> (Vec<u8>, Result<Vec<u8>, rustls::Error>) {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut hello = Vec::new();
+        conn.write_tls(&mut hello).unwrap();
+        tcp.write_all(&hello).unwrap();
+        let run = |conn: &mut rustls::ClientConnection, tcp: &mut std::net::TcpStream| {
+            while conn.is_handshaking() {
+                conn.complete_io(tcp).map_err(|e| {
+                    e.into_inner()
+                        .and_then(|i| i.downcast::<rustls::Error>().ok())
+                        .map(|b| *b)
+                        .unwrap_or(rustls::Error::General("io".into()))
+                })?;
+            }
+            conn.writer().write_all(b"ping").unwrap();
+            let mut back = Vec::new();
+            while back.len() < 4 {
+                conn.complete_io(tcp).map_err(|e| {
+                    e.into_inner()
+                        .and_then(|i| i.downcast::<rustls::Error>().ok())
+                        .map(|b| *b)
+                        .unwrap_or(rustls::Error::General("io".into()))
+                })?;
+                let mut buf = [0u8; 16];
+                match conn.reader().read(&mut buf) {
+                    Ok(n) => back.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Err(rustls::Error::General("closed".into())),
+                }
+            }
+            Ok(back)
+        };
+        let out = run(&mut conn, &mut tcp);
+        (hello, out)
+    })
+    .await
+    .unwrap()
+}
+
+/// `y = Hq_CS-Y(HID ‖ d ‖ t ‖ U ‖ X ‖ c ‖ z ‖ R)` of a share (§6.2 step 4),
+/// recomputed from its bytes.
+fn share_y(s: &[u8]) -> Scalar {
+    Scalar::hash(
+        ScalarDomain::CsY,
+        &[
+            &s[..D],
+            &s[D..T],
+            &s[T..U],
+            &s[U..X],
+            &s[X..C],
+            &s[C..Z],
+            &s[Z..V],
+            &s[RR..],
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_lifted_and_misnamed_shares_are_refused() {
+    let cs = Cs::new(PermitPolicy::Off);
+    let guard = Guard::in_memory(open_policy());
+    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let alice = cs.client("alice@example.com", PIN);
+    let good = MilagroConnector::new(alice.clone());
+    let name = alice.server_name(SERVICE).unwrap();
+
+    // 1. A replayed key share: capture a genuine, completed handshake's
+    // ClientHello, then send it again.
+    let (hello, out) = drive_sync(alice.rustls_config().clone(), name.clone(), addr).await;
+    assert_eq!(out.unwrap(), b"ping");
+    assert_eq!(rx.recv().await.unwrap().unwrap(), "alice@example.com");
+    let reply = send_raw(Ipv4Addr::new(127, 0, 4, 1), addr, &hello).await;
+    assert_eq!(reply, HANDSHAKE_FAILURE);
+    let err = rx.recv().await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AcceptError::Accept(Sync::Admission(AdmissionRefusal::Guard(Refusal::Replay)))
+        ),
+        "{err:?}"
+    );
+    println!("replayed key share -> {:02x?} ({err})", &reply[5..]);
+    good_connect(&good, addr, SERVICE).await;
+    assert_eq!(rx.recv().await.unwrap().unwrap(), "alice@example.com");
+
+    // 2. The lifted DLEQ (§6.4 "Why bound to the session"): the victim's
+    // earlier share (never sent, so not in the replay cache), a fresh t and
+    // R, and V₁ = V₀ − (y₁ − y₀)·SEC_guess.
+    let victim = real_hello(&alice, SERVICE);
+    let s0 = victim.share().to_vec();
+    let hid = id("alice@example.com").cs_hid();
+    assert_eq!(&s0[..D], hid.as_bytes());
+    let a = cs_identity_point(&hid);
+    let sec = G1::from_bytes(&key_file_tail(&cs.secret("alice@example.com"), 48)).unwrap();
+    let ss = G2::from_bytes(&key_file_tail(&cs.server_secret(), 96)).unwrap();
+    let (q, ss) = (G2::generator().prepare(), ss.prepare());
+    let u0 = G1::from_bytes(&s0[U..X]).unwrap();
+    let v0 = G1::from_bytes(&s0[V..RR]).unwrap();
+    let r0 = G1::from_bytes(&s0[RR..]).unwrap();
+    let y0 = share_y(&s0);
+    let mut s1 = s0.clone();
+    let t0 = u64::from_be_bytes(s0[T..U].try_into().unwrap());
+    s1[T..U].copy_from_slice(&(t0 + 1).to_be_bytes());
+    s1[RR..].copy_from_slice(&(&r0 + &r0).to_bytes());
+    let y1 = share_y(&s1);
+    let mut lifted = Vec::new();
+    for (guess, sec_guess) in [("right", sec.clone()), ("wrong", &sec + &a)] {
+        let v1 = &v0 - &(&sec_guess * &(&y1 - &y0));
+        let mut s = s1.clone();
+        s[V..RR].copy_from_slice(&v1.to_bytes());
+        // Without the session binding the right guess would verify
+        // (g == 1) and the wrong one would not be of the form F^(−δ).
+        let g = multi_pairing(&[(&v1, &q), (&(&u0 + &(&a * &y1)), &ss)]);
+        assert_eq!(bool::from(g.is_one()), guess == "right");
+        lifted.push((guess, victim.with_share(&s)));
+    }
+    for (i, (guess, bytes)) in lifted.into_iter().enumerate() {
+        let src = Ipv4Addr::new(127, 0, 4, 10 + u8::try_from(i).unwrap());
+        let reply = send_raw(src, addr, &bytes).await;
+        assert_eq!(reply, ILLEGAL_PARAMETER, "{guess}");
+        let err = rx.recv().await.unwrap().unwrap_err();
+        assert!(kx_bad_encoding(&err), "{guess}: {err:?}");
+        println!(
+            "lifted DLEQ, {guess} SEC guess -> {:02x?} ({err})",
+            &reply[5..]
+        );
+        let st = guard.status(&hid);
+        assert_eq!((st.confirmed, st.in_flight), (0, 0), "{guess}");
+        good_connect(&good, addr, SERVICE).await;
+        assert_eq!(rx.recv().await.unwrap().unwrap(), "alice@example.com");
+    }
+
+    // 3. A certificate naming someone other than the key share.
+    #[derive(Debug)]
+    struct Misnamed(Arc<dyn rustls::client::ResolvesClientCert>, Vec<u8>);
+    impl rustls::client::ResolvesClientCert for Misnamed {
+        fn resolve(
+            &self,
+            hints: &[&[u8]],
+            schemes: &[rustls::SignatureScheme],
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            let real = self.0.resolve(hints, schemes)?;
+            Some(Arc::new(rustls::sign::CertifiedKey::new(
+                vec![rustls::pki_types::CertificateDer::from(self.1.clone())],
+                real.key.clone(),
+            )))
+        }
+        fn has_certs(&self) -> bool {
+            true
+        }
+    }
+    let blob = IdentityBlob {
+        suite: milagro_tls::keys::Suite::Cs,
+        role: Role::Client,
+        period: 0,
+        identity: id("bob@example.com"),
+    }
+    .encode();
+    let mut cfg = (**alice.rustls_config()).clone();
+    cfg.client_auth_cert_resolver = Arc::new(Misnamed(cfg.client_auth_cert_resolver.clone(), blob));
+    let (_, out) = drive_sync(Arc::new(cfg), name, addr).await;
+    assert_eq!(
+        out,
+        Err(rustls::Error::AlertReceived(
+            rustls::AlertDescription::AccessDenied
+        ))
+    );
+    let err = rx.recv().await.unwrap().unwrap_err();
+    println!("certificate naming bob over alice's share -> client gets access_denied ({err})");
+    assert!(
+        format!("{err:?}").contains("ApplicationVerificationFailure"),
+        "{err:?}"
+    );
+    assert!(rx.try_recv().is_err());
+    good_connect(&good, addr, SERVICE).await;
+    assert_eq!(rx.recv().await.unwrap().unwrap(), "alice@example.com");
+    // Nothing here counted against Alice or Bob.
+    for who in ["alice@example.com", "bob@example.com"] {
+        let st = guard.status(&id(who).cs_hid());
+        assert_eq!((st.confirmed, st.cumulative), (0, 0), "{who}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permits_required_refuses_day_zero_and_far_days() {
+    let cs = Cs::new(PermitPolicy::Required);
+    let (addr, mut rx) = serve(MilagroAcceptor::new(
+        cs.server_with(Guard::in_memory(open_policy())),
+    ))
+    .await;
+    let good = MilagroConnector::new(cs.client("alice@example.com", PIN));
+    let mallory = cs.client("mallory@example.com", PIN);
+    let today = milagro_tls::keys::day_of(now());
+    let attacks = vec![
+        Attack {
+            name: "d = 0 in a permits-required deployment",
+            bytes: real_hello(&mallory, SERVICE).with_field(D, &0u32.to_be_bytes()),
+            alert: HANDSHAKE_FAILURE,
+            reason: |e| cs_admission(e, |c| matches!(c, CsError::PermitMissing)),
+        },
+        Attack {
+            name: "d = today + 2",
+            bytes: real_hello(&mallory, SERVICE).with_field(D, &(today + 2).to_be_bytes()),
+            alert: HANDSHAKE_FAILURE,
+            reason: |e| cs_admission(e, |c| matches!(c, CsError::DayOutOfRange { .. })),
+        },
+        Attack {
+            name: "d = today - 2",
+            bytes: real_hello(&mallory, SERVICE).with_field(D, &(today - 2).to_be_bytes()),
+            alert: HANDSHAKE_FAILURE,
+            reason: |e| cs_admission(e, |c| matches!(c, CsError::DayOutOfRange { .. })),
+        },
+    ];
+    let mut log = Vec::new();
+    run_attacks(
+        attacks,
+        addr,
+        &mut rx,
+        &good,
+        SERVICE,
+        "alice@example.com",
+        &mut log,
+    )
+    .await;
+    for l in &log {
+        println!("{l}");
+    }
+}
+
+fn p2p_admission(e: &AcceptError) -> bool {
+    matches!(
+        e,
+        AcceptError::Accept(Sync::Admission(AdmissionRefusal::P2p(_)))
+    )
+}
+
+fn p2p_epoch(e: &AcceptError) -> bool {
+    matches!(
+        e,
+        AcceptError::Accept(Sync::Admission(AdmissionRefusal::P2p(
+            P2pError::EpochNotAccepted { .. }
+        )))
+    )
+}
+
+fn p2p_kx(e: &AcceptError) -> bool {
+    matches!(
+        e,
+        AcceptError::Accept(Sync::KeyExchange(KxError::MalformedShare(_)))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p2p_old_epochs_and_bad_points_are_refused() {
+    let p2p = P2p::new();
+    let server = "server.example";
+    let (addr, mut rx) = serve(MilagroAcceptor::new(p2p.server(server))).await;
+    let key = p2p.client_key("bob@example.com");
+    let good = MilagroConnector::p2p(p2p.client_key("bob@example.com"));
+    let client = milagro_tls::p2p_tls::client(key, id(server)).unwrap();
+    let fresh = || real_hello(&client, server);
+    let e_now = epoch_of(now(), EPOCH_SECS);
+    let mut attacks = Vec::new();
+    for (name, e) in [
+        ("previous-but-one epoch (E - 2)", e_now - 2),
+        ("next epoch (E + 1)", e_now + 1),
+        ("epoch 0", 0),
+    ] {
+        attacks.push(Attack {
+            name,
+            bytes: fresh().with_field(0, &e.to_be_bytes()),
+            alert: HANDSHAKE_FAILURE,
+            reason: p2p_epoch,
+        });
+    }
+    for (name, len) in [
+        ("P2P share 179 bytes", 179usize),
+        ("P2P share 181 bytes", 181),
+    ] {
+        let h = fresh();
+        let mut s = h.share().to_vec();
+        s.resize(len, 0);
+        attacks.push(Attack {
+            name,
+            bytes: h.with_share(&s),
+            alert: HANDSHAKE_FAILURE,
+            reason: p2p_admission,
+        });
+    }
+    for (name, at, bytes) in [
+        ("Pg identity point", 36usize, g1_identity().to_vec()),
+        ("Pg outside the subgroup", 36, g1_off_subgroup().to_vec()),
+        ("Pg not a point", 36, vec![0x5a; 48]),
+        ("Pb identity point", 84, {
+            let mut b = vec![0u8; 96];
+            b[0] = 0xc0;
+            b
+        }),
+        ("Pb outside the subgroup", 84, g2_off_subgroup().to_vec()),
+    ] {
+        attacks.push(Attack {
+            name,
+            bytes: fresh().with_field(at, &bytes),
+            alert: ILLEGAL_PARAMETER,
+            reason: p2p_kx,
+        });
+    }
+    let mut log = Vec::new();
+    run_attacks(
+        attacks,
+        addr,
+        &mut rx,
+        &good,
+        server,
+        "bob@example.com",
+        &mut log,
+    )
+    .await;
+    for l in &log {
+        println!("{l}");
+    }
 }
