@@ -293,13 +293,6 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
     // Both Milagro groups, listed and shared.
     let both_groups = {
         let listed = replace_extension(&h.bytes, 10, &[0, 4, 0xFE, 0x4D, 0xFE, 0x50]);
-        let h2 = Hello {
-            bytes: listed.clone(),
-            share_at: 0,
-            share_len: 0,
-            group: 0,
-        };
-        let _ = h2;
         let p2p_share = [0u8; 180];
         let mut body = Vec::new();
         for (g, kx) in [(0xFE4Du16, &share[..]), (0xFE50, &p2p_share[..])] {

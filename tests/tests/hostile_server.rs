@@ -90,6 +90,16 @@ async fn evil_server(
     (addr, task)
 }
 
+/// (name, client, server name, group, server share, expected client reason)
+type ShareCase = (
+    &'static str,
+    MilagroClient,
+    &'static str,
+    u16,
+    Vec<u8>,
+    KxError,
+);
+
 fn cs_client() -> MilagroClient {
     Cs::new(PermitPolicy::Off).client("alice@example.com", PIN)
 }
@@ -121,7 +131,7 @@ fn g1(first: u8, last: u8) -> Vec<u8> {
 async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
     let w = KxError::MalformedShare("W");
     let pa = KxError::MalformedShare("P2P point");
-    let cases: Vec<(&str, MilagroClient, &str, u16, Vec<u8>, KxError)> = vec![
+    let cases: Vec<ShareCase> = vec![
         (
             "CS: W is the identity point",
             cs_client(),
