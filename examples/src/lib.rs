@@ -4,9 +4,12 @@
 //! * [`keytool`]: the `milagro` key tool (D-TA set-up, issuing, combining,
 //!   PIN extraction, inspection).
 //! * [`demo`]: the `demo` program (in-process D-TAs, both key agreements).
+//! * [`echo`]: the `echo-server` and `echo-client` programs (either suite,
+//!   tokio, real sockets, keys from the key tool's files).
 //! * [`time`]: days and dates without a calendar dependency.
 
 pub mod demo;
+pub mod echo;
 pub mod keytool;
 pub mod time;
 
