@@ -15,7 +15,7 @@
 //!   when the echo is exactly the message.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -312,34 +312,109 @@ pub async fn echo_lines<IO: AsyncRead + AsyncWrite + Unpin>(io: IO) -> std::io::
 
 use tokio::io::AsyncReadExt as _;
 
-/// Serves `listener` forever: every connection in its own task; each
-/// authenticated one is announced on `out` (`accepted IDENTITY via SUITE from
-/// SOURCE`) and echoed; refusals are written as `refused from SOURCE: ERROR`.
+/// The label of the keying material both sides export (RFC 8446 §7.5) to
+/// show, by fingerprint, that they share the same connection secrets.
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-milagro-examples";
+
+/// The fingerprint ([`crate::fingerprint`]) of 32 bytes of keying material
+/// exported under [`EXPORTER_LABEL`]; `None` if the connection cannot export.
+pub fn exporter_fingerprint<D>(conn: &rustls::ConnectionCommon<D>) -> Option<String> {
+    let out = conn
+        .export_keying_material(Zeroizing::new([0u8; 32]), EXPORTER_LABEL, None)
+        .ok()?;
+    Some(crate::fingerprint(&*out))
+}
+
+/// What the server saw of one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A finished, authenticated Milagro handshake.
+    Accepted {
+        /// The client's authenticated identity.
+        identity: String,
+        /// Its suite.
+        suite: Suite,
+        /// The client's address.
+        source: IpAddr,
+        /// [`exporter_fingerprint`] of the server's side.
+        exporter: Option<String>,
+    },
+    /// The handshake was refused or failed (the server's own reason).
+    Refused {
+        /// The client's address.
+        source: IpAddr,
+        /// Why.
+        reason: String,
+    },
+    /// A standard TLS client (not served by these programs).
+    Standard {
+        /// The client's address.
+        source: IpAddr,
+    },
+    /// An accepted connection ended with an error.
+    Ended {
+        /// The client's address.
+        source: IpAddr,
+        /// The error.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for ServerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Accepted {
+                identity,
+                suite,
+                source,
+                ..
+            } => write!(
+                f,
+                "accepted {identity} via {} from {source}",
+                suite_name(*suite)
+            ),
+            Self::Refused { source, reason } => write!(f, "refused from {source}: {reason}"),
+            Self::Standard { source } => write!(f, "standard TLS client from {source} dropped"),
+            Self::Ended { source, reason } => {
+                write!(f, "connection from {source} ended: {reason}")
+            }
+        }
+    }
+}
+
+/// Serves `listener` until accepting fails: every connection in its own
+/// task; each authenticated one is reported to `report`
+/// ([`ServerEvent::Accepted`]) and echoed; refusals are reported too.
 pub async fn serve(
     acceptor: MilagroAcceptor,
     listener: TcpListener,
-    out: Arc<dyn Fn(String) + Send + Sync>,
+    report: Arc<dyn Fn(ServerEvent) + Send + Sync>,
 ) -> std::io::Result<()> {
     loop {
-        let (tcp, source) = listener.accept().await?;
-        let (acceptor, out) = (acceptor.clone(), out.clone());
+        let (tcp, peer) = listener.accept().await?;
+        let source = peer.ip();
+        let (acceptor, report) = (acceptor.clone(), report.clone());
         tokio::spawn(async move {
             match acceptor.accept_tcp(tcp).await {
                 Ok(Accepted::Milagro(who, tls)) => {
-                    out(format!(
-                        "accepted {} via {} from {}",
-                        who.identity(),
-                        suite_name(who.suite()),
-                        source.ip()
-                    ));
+                    report(ServerEvent::Accepted {
+                        identity: who.identity().as_str().to_owned(),
+                        suite: who.suite(),
+                        source,
+                        exporter: exporter_fingerprint(tls.get_ref().1),
+                    });
                     if let Err(e) = echo_lines(tls).await {
-                        out(format!("connection from {} ended: {e}", source.ip()));
+                        report(ServerEvent::Ended {
+                            source,
+                            reason: e.to_string(),
+                        });
                     }
                 }
-                Ok(Accepted::Standard(_)) => {
-                    out(format!("standard TLS client from {} dropped", source.ip()));
-                }
-                Err(e) => out(format!("refused from {}: {e}", source.ip())),
+                Ok(Accepted::Standard(_)) => report(ServerEvent::Standard { source }),
+                Err(e) => report(ServerEvent::Refused {
+                    source,
+                    reason: e.to_string(),
+                }),
             }
         });
     }
@@ -354,7 +429,7 @@ pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
         .map_err(io("cannot listen"))?;
     let addr = listener.local_addr().map_err(io("cannot listen"))?;
     println!("listening on {addr}");
-    serve(acceptor, listener, Arc::new(|line| println!("{line}")))
+    serve(acceptor, listener, Arc::new(|event| println!("{event}")))
         .await
         .map_err(io("accept"))
 }
@@ -440,6 +515,8 @@ pub struct EchoReply {
     pub server_identity: String,
     /// Time from TCP connect to the finished handshake.
     pub handshake: Duration,
+    /// [`exporter_fingerprint`] of the client's side.
+    pub exporter: Option<String>,
 }
 
 /// Connects to `addr`, handshakes as `connector` with `server_name`, sends
@@ -459,6 +536,7 @@ pub async fn exchange(
         let mut tls = connector.connect(server_name, tcp).await?;
         let handshake = start.elapsed();
         let server_identity = tls.server_identity().as_str().to_owned();
+        let exporter = exporter_fingerprint(tls.connection());
         tls.write_all(format!("{message}\n").as_bytes())
             .await
             .map_err(refused_or("send"))?;
@@ -470,6 +548,8 @@ pub async fn exchange(
             .read_until(b'\n', &mut line)
             .await
             .map_err(refused_or("receive"))?;
+        // Close cleanly (close_notify); the echo is already in hand.
+        let _ = reader.into_inner().shutdown().await;
         let got = String::from_utf8_lossy(&line);
         let got = got.strip_suffix('\n').unwrap_or(&got).to_owned();
         if got != message {
@@ -482,6 +562,7 @@ pub async fn exchange(
             echo: got,
             server_identity,
             handshake,
+            exporter,
         })
     })
     .await
