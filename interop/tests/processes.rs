@@ -128,12 +128,11 @@ fn key_tool(dir: &Path, args: &[&str]) -> String {
 
 /// The 32-hex-digit deployment id the key tool printed.
 fn deployment_id(report: &str) -> String {
-    let id = report
+    report
         .split_whitespace()
         .find(|w| w.len() == 32 && w.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| panic!("no deployment id in {report:?}"))
-        .to_owned();
-    id
+        .to_owned()
 }
 
 /// Three D-TAs of `suite` (the first creates the deployment, the others
