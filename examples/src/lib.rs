@@ -3,12 +3,15 @@
 //!
 //! * [`keytool`]: the `milagro` key tool (D-TA set-up, issuing, combining,
 //!   PIN extraction, inspection).
-//! * [`demo`]: the `demo` program (in-process D-TAs, both key agreements).
+//! * [`demo`]: the `demo` program (in-process D-TAs, CS and P2P handshakes over loopback sockets).
+//! * [`echo`]: the `echo-server` and `echo-client` programs (either suite,
+//!   tokio, real sockets, keys from the key tool's files).
 //! * [`https`]: the `https-server` / `https-client` programs (hyper over
 //!   the Milagro tokio adapter).
 //! * [`time`]: days and dates without a calendar dependency.
 
 pub mod demo;
+pub mod echo;
 pub mod https;
 pub mod keytool;
 pub mod time;

@@ -1,4 +1,4 @@
-//! The `demo` binary runs every step and exits 0.
+//! The `demo` binary runs every step over real loopback sockets and exits 0.
 
 use std::process::Command;
 
@@ -16,12 +16,18 @@ fn demo_binary_succeeds() {
         String::from_utf8_lossy(&out.stderr)
     );
     for line in [
+        "servers: CS on 127.0.0.1:",
         "[CS] TLS_MILAGRO_CS_WITH_AES_128_GCM_SHA256",
         "[P2P] TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256",
         "client alice@example.com",
-        "client client.example -> server server.example",
+        "server-side: authenticated client alice@example.com via TLS_MILAGRO_CS_WITH_AES_128_GCM_SHA256 from 127.0.0.1\n",
+        "client-side: authenticated server milagro-cs; echo \"hello from alice over CS\" came back unchanged\n",
+        "client client.example -> server server.example on 127.0.0.1:",
+        "server-side: authenticated client client.example via TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256 from 127.0.0.1\n",
+        "client-side: authenticated server server.example; echo \"hello from client.example over P2P\" came back unchanged\n",
+        "  client: Milagro credential refused (PIN, permit, lockout or clock)",
         "server-side observer log (never sent to the client): wrong PIN",
-        "δ = +9, confirmed 1, cumulative 1",
+        "from 127.0.0.1: δ = +9, confirmed 1, cumulative 1\n",
         "all checks passed",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
@@ -38,6 +44,24 @@ fn demo_binary_succeeds() {
         assert_eq!(words[3], words[6], "{l}");
         assert_eq!(words[3].len(), 8, "{l}");
     }
+    // Two handshake times, in milliseconds.
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("  handshake time: ") && l.contains(" ms "))
+            .count(),
+        2,
+        "{stdout}"
+    );
+    // The client's refusal line names no δ: only the server-side lines do.
+    let refusal = stdout
+        .lines()
+        .find(|l| l.starts_with("  client: Milagro credential refused"))
+        .unwrap();
+    assert!(
+        !refusal.contains('δ') && !refusal.contains("+9"),
+        "{refusal}"
+    );
 }
 
 #[test]

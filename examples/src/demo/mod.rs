@@ -1,32 +1,43 @@
 //! The `demo` program: three in-process D-TAs per suite issue key shares, the
-//! holders combine them, and both key agreements run end to end, then a
-//! wrong-PIN attempt is refused and classified.
+//! holders combine them, a CS and a P2P tokio server listen on 127.0.0.1:0,
+//! and a CS client (token + PIN + permit) and a P2P client each run a full
+//! TLS 1.3 handshake through `MilagroConnector` over real sockets and echo a
+//! line; then a wrong-PIN attempt is refused (the client sees only the
+//! credential-refused message) and classified server-side (δ).
 //!
 //! [`run`] checks every step and fails with a [`DemoError`] naming the step;
 //! it returns a [`DemoReport`] with what it observed (fingerprints only, never
-//! a secret). The key shares travel through a [`Transport`]; [`InMemory`]
-//! is the one used today (see [`exchange`]).
+//! a secret). [`exchange`] keeps the in-memory key agreement ([`InMemory`]),
+//! used by the key tool's tests to check its files without sockets.
 
 pub mod exchange;
 
 use std::io::Write;
-use std::time::Duration;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use milagro_tls::dta::{Combine, DtaError};
-use milagro_tls::guard::Outcome;
+use milagro_tls::guard::{Outcome, RecordingObserver};
 use milagro_tls::identity::{Identity, IdentityError};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, MasterShare,
-    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, day_of, epoch_of,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Suite, day_of, epoch_of,
 };
 use milagro_tls::mpin::{CsError, Pin, PinDigits, PinError, extract_pin};
-use milagro_tls::p2p::{P2pClient, P2pError, P2pServer};
+use milagro_tls::p2p::P2pError;
 use milagro_tls::pairing::OsEntropy;
+use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::{cs_tls, p2p_tls};
+use milagro_tls_tokio::{ConnectError, MilagroAcceptor, MilagroConnector};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
 pub use exchange::{CsClient, CsRefusal, CsServer, InMemory, Transport};
 
+use crate::echo::{self, EchoError, EchoReply, ServerEvent};
 use crate::time::{format_day, unix_now};
-use crate::{CS_SUITE_NAME, P2P_SUITE_NAME, fingerprint};
+use crate::{CS_SUITE_NAME, P2P_SUITE_NAME};
 
 /// How many D-TAs each demo deployment has.
 pub const DTAS: u8 = 3;
@@ -99,23 +110,32 @@ pub enum DemoError {
     /// The random number generator failed.
     #[error("the system random number generator failed")]
     Random,
-    /// Standard output failed.
-    #[error("cannot write the demo's output: {0}")]
+    /// A socket step (server set-up, handshake, echo) failed.
+    #[error("{step}: {source}")]
+    Echo {
+        /// The step.
+        step: &'static str,
+        /// The error.
+        source: EchoError,
+    },
+    /// Standard output, the runtime or a socket failed.
+    #[error("I/O: {0}")]
     Output(#[from] std::io::Error),
 }
 
 /// What the demo observed (public values only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoReport {
-    /// SHA-256 fingerprint of the CS secret, as computed by both sides.
+    /// Fingerprint of the keying material both sides of the CS connection
+    /// exported ([`crate::echo::exporter_fingerprint`]); checked equal.
     pub cs_fingerprint: String,
-    /// SHA-256 fingerprint of the P2P secret, as computed by both sides.
+    /// The same for the P2P connection.
     pub p2p_fingerprint: String,
     /// The δ the server classified for the wrong PIN.
     pub wrong_pin_delta: i64,
-    /// Time of the CS exchange.
+    /// Client-side time from TCP connect to the finished CS handshake.
     pub cs_time: Duration,
-    /// Time of the P2P exchange.
+    /// The same for the P2P handshake.
     pub p2p_time: Duration,
 }
 
@@ -148,25 +168,9 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1_000.0)
 }
 
-fn check_secrets(
-    step: &'static str,
-    client: &[u8; 32],
-    server: &[u8; 32],
-) -> Result<(String, String), DemoError> {
-    // No early exit on the first differing byte.
-    let diff = client
-        .iter()
-        .zip(server)
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    if diff == 0 {
-        Ok((fingerprint(client), fingerprint(server)))
-    } else {
-        Err(DemoError::SecretsDiffer(step))
-    }
-}
-
-/// Runs the whole demo over `transport`, writing its report to `out`.
-pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoReport, DemoError> {
+/// Runs the whole demo, writing its report to `out`: keys from in-process
+/// D-TAs, then CS and P2P handshakes and echoes over real loopback sockets.
+pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let now = unix_now().ok_or(DemoError::Clock)?;
     let today = day_of(now);
     let epoch = epoch_of(now, EPOCH_SECONDS);
@@ -177,7 +181,7 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
 
     writeln!(
         out,
-        "milagro-tls demo: {DTAS} in-process D-TAs per suite issue key shares; both key agreements run in memory"
+        "milagro-tls demo: {DTAS} in-process D-TAs per suite issue key shares; CS and P2P TLS servers on 127.0.0.1 (tokio, real sockets)"
     )?;
 
     // --- D-TAs and keys -------------------------------------------------
@@ -208,6 +212,7 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
     })?;
     let token = extract_pin(&client_secret, &Pin::parse(PIN, digits)?);
     drop(client_secret);
+    let runtime = tokio::runtime::Runtime::new()?;
     let p2p_server_key: P2pServerKey = issue_and_combine(&p2p_dtas, "P2P server key", |m| {
         m.issue_p2p_server_key(&server_id, epoch)
     })?;
@@ -225,33 +230,48 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
         "issued by {DTAS} D-TAs and combined: P2P server key for {server_id}, P2P client key for {client_id} (epoch {epoch})"
     )?;
 
+    // --- servers on real sockets -------------------------------------------
+    let observer = Arc::new(RecordingObserver::new());
+    let (cs_sync, classifier) =
+        echo::cs_server(server_secret, digits, echo::guard_with(observer.clone()))
+            .map_err(echo_err("CS server set-up"))?;
+    let p2p_sync = p2p_tls::server(p2p_server_key, None, None)
+        .map_err(|e| echo_err("P2P server set-up")(e.into()))?;
+    let cs_server = runtime.block_on(Server::start(MilagroAcceptor::new(cs_sync)))?;
+    let p2p_server = runtime.block_on(Server::start(MilagroAcceptor::new(p2p_sync)))?;
+    writeln!(
+        out,
+        "servers: CS on {}, P2P on {} (milagro-tls-tokio acceptors)",
+        cs_server.addr, p2p_server.addr
+    )?;
+
     // --- CS ---------------------------------------------------------------
-    let cs_server = CsServer::new(&server_secret, digits)?;
-    let good = CsClient {
-        token: token.clone(),
-        pin: Pin::parse(PIN, digits)?,
-        permit: Some(permit.clone()),
-    };
     writeln!(out)?;
     writeln!(out, "[CS] {CS_SUITE_NAME}")?;
     writeln!(
         out,
-        "  client {alice} (token + PIN + today's permit) -> server holding the CS server secret of deployment {}",
-        cs_dep.id
+        "  client {alice} (token + PIN + today's permit) -> CS server {} holding the CS server secret of deployment {}",
+        cs_server.addr, cs_dep.id
     )?;
-    let run = transport.cs(&good, &cs_server, now)?;
-    let server = run.server.map_err(|r| DemoError::Unexpected {
-        step: "CS exchange with the right PIN",
-        expected: "the server accepts the key share".into(),
-        got: format!("refused: {r}"),
-    })?;
-    let client = run.client.ok_or_else(|| DemoError::Unexpected {
-        step: "CS exchange with the right PIN",
-        expected: "the client completes".into(),
-        got: "no server share".into(),
-    })?;
-    let (cs_fingerprint, server_fingerprint) = check_secrets("CS exchange", &client, &server)?;
-    let log = cs_server.take_log();
+    let good = MilagroConnector::new(
+        cs_tls::client(
+            token.clone(),
+            Pin::parse(PIN, digits)?,
+            Some(permit.clone()),
+        )
+        .map_err(|e| echo_err("CS client set-up")(e.into()))?,
+    );
+    let (reply, seen) = runtime.block_on(round_trip(&good, &cs_server, CS_SERVICE, CS_MESSAGE))?;
+    let cs_fingerprint = report_success(
+        out,
+        "CS exchange",
+        &reply,
+        &seen,
+        CS_CLIENT,
+        Suite::Cs,
+        CS_SERVICE_IDENTITY,
+    )?;
+    let log = observer.take();
     if !log
         .iter()
         .any(|o| matches!(o, Outcome::Completed { hid, .. } if *hid == alice.cs_hid()))
@@ -262,37 +282,33 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
             got: format!("{log:?}"),
         });
     }
-    writeln!(
-        out,
-        "  shared secret: client {cs_fingerprint} = server {server_fingerprint} (first 4 bytes of its SHA-256)"
-    )?;
-    writeln!(out, "  time: {}", ms(run.elapsed))?;
-    let cs_time = run.elapsed;
+    let cs_time = reply.handshake;
 
     // --- P2P --------------------------------------------------------------
     writeln!(out)?;
     writeln!(out, "[P2P] {P2P_SUITE_NAME}")?;
-    writeln!(out, "  client {client_id} -> server {server_id}")?;
-    let p2p_server = P2pServer::new(p2p_server_key, None).map_err(|source| DemoError::P2p {
-        step: "P2P server set-up",
-        source,
-    })?;
-    let p2p_client =
-        P2pClient::new(p2p_client_key, server_id.clone(), Some(p2p_dep.id)).map_err(|source| {
-            DemoError::P2p {
-                step: "P2P client set-up",
-                source,
-            }
-        })?;
-    let run = transport.p2p(&p2p_client, &p2p_server, now)?;
-    let (p2p_fingerprint, server_fingerprint) =
-        check_secrets("P2P exchange", &run.client, &run.server)?;
     writeln!(
         out,
-        "  shared secret: client {p2p_fingerprint} = server {server_fingerprint} (first 4 bytes of its SHA-256)"
+        "  client {client_id} -> server {server_id} on {} (deployment {})",
+        p2p_server.addr, p2p_dep.id
     )?;
-    writeln!(out, "  time: {}", ms(run.elapsed))?;
-    let p2p_time = run.elapsed;
+    let p2p_client = MilagroConnector::p2p(p2p_client_key);
+    let (reply, seen) = runtime.block_on(round_trip(
+        &p2p_client,
+        &p2p_server,
+        P2P_SERVER,
+        P2P_MESSAGE,
+    ))?;
+    let p2p_fingerprint = report_success(
+        out,
+        "P2P exchange",
+        &reply,
+        &seen,
+        P2P_CLIENT,
+        Suite::P2p,
+        P2P_SERVER,
+    )?;
+    let p2p_time = reply.handshake;
 
     // --- wrong PIN ----------------------------------------------------------
     writeln!(out)?;
@@ -300,38 +316,54 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
         out,
         "[CS, wrong PIN] {alice} enters {WRONG_PIN}; the registered PIN is {PIN}"
     )?;
-    let bad = CsClient {
-        token,
-        pin: Pin::parse(WRONG_PIN, digits)?,
-        permit: Some(permit),
-    };
-    let wrong = transport.cs(&bad, &cs_server, now)?;
-    let delta = match (&wrong.server, &wrong.client) {
-        (Err(CsRefusal::WrongPin { delta }), None) => *delta,
-        (server, client) => {
+    let bad = MilagroConnector::new(
+        cs_tls::client(token, Pin::parse(WRONG_PIN, digits)?, Some(permit))
+            .map_err(|e| echo_err("CS client set-up")(e.into()))?,
+    );
+    let start = Instant::now();
+    let (result, seen) = runtime.block_on(async {
+        let result = echo::exchange(&bad, cs_server.addr, CS_SERVICE, CS_MESSAGE).await;
+        (result, cs_server.next_event().await)
+    });
+    let refused_in = start.elapsed();
+    match result {
+        Err(e) if is_credential_refused(&e) => {
+            writeln!(
+                out,
+                "  client: {e} (one generic alert; the client learns nothing about the PIN)"
+            )?;
+        }
+        Err(e) => {
             return Err(DemoError::Unexpected {
                 step: "CS exchange with a wrong PIN",
-                expected: "the server refuses and classifies a wrong PIN".into(),
-                got: match server {
-                    Ok(_) => "the server accepted".into(),
-                    Err(r) if client.is_none() => format!("refused: {r}"),
-                    Err(r) => format!("refused ({r}) but the client got a server share"),
-                },
+                expected: "the client sees its credential refused".into(),
+                got: e.to_string(),
             });
         }
-    };
-    if delta != EXPECTED_DELTA {
-        return Err(DemoError::Unexpected {
-            step: "wrong-PIN classification",
-            expected: format!("δ = {EXPECTED_DELTA:+}"),
-            got: format!("δ = {delta:+}"),
-        });
+        Ok(reply) => {
+            return Err(DemoError::Unexpected {
+                step: "CS exchange with a wrong PIN",
+                expected: "the handshake is refused".into(),
+                got: format!("echo {:?}", reply.echo),
+            });
+        }
     }
-    writeln!(
-        out,
-        "  client: handshake refused (one generic alert; the client learns nothing about the PIN)"
-    )?;
-    let log = cs_server.take_log();
+    match seen? {
+        ServerEvent::Refused { source, reason } => writeln!(
+            out,
+            "  server-side: handshake from {source} refused: {reason}"
+        )?,
+        other => {
+            return Err(DemoError::Unexpected {
+                step: "CS server after a wrong PIN",
+                expected: "a refused handshake".into(),
+                got: other.to_string(),
+            });
+        }
+    }
+    // δ is found off the handshake path (the classifier's worker); wait for it.
+    classifier.drain();
+    let log = observer.take();
     let logged = log.iter().find_map(|o| match o {
         Outcome::WrongPin {
             hid,
@@ -342,33 +374,30 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
         } if *hid == alice.cs_hid() => Some((*source, *delta, *confirmed, *cumulative)),
         _ => None,
     });
-    let Some((source, logged_delta, confirmed, cumulative)) = logged else {
+    let Some((source, delta, confirmed, cumulative)) = logged else {
         return Err(DemoError::Unexpected {
             step: "CS server log after the wrong PIN",
             expected: "a WrongPin outcome".into(),
             got: format!("{log:?}"),
         });
     };
-    if logged_delta != EXPECTED_DELTA || confirmed != 1 || cumulative != 1 {
+    if delta != EXPECTED_DELTA || confirmed != 1 || cumulative != 1 {
         return Err(DemoError::Unexpected {
             step: "CS server log after the wrong PIN",
             expected: format!("δ = {EXPECTED_DELTA:+}, confirmed 1, cumulative 1"),
-            got: format!("δ = {logged_delta:+}, confirmed {confirmed}, cumulative {cumulative}"),
+            got: format!("δ = {delta:+}, confirmed {confirmed}, cumulative {cumulative}"),
         });
     }
     writeln!(
         out,
-        "  server-side observer log (never sent to the client): wrong PIN for HID {}… from {source}: δ = {logged_delta:+}, confirmed {confirmed}, cumulative {cumulative}",
+        "  server-side observer log (never sent to the client): wrong PIN for HID {}… from {source}: δ = {delta:+}, confirmed {confirmed}, cumulative {cumulative}",
         &hex::encode(alice.cs_hid().0)[..16]
     )?;
-    writeln!(
-        out,
-        "  time (including classification): {}",
-        ms(wrong.elapsed)
-    )?;
+    writeln!(out, "  time to refusal (client side): {}", ms(refused_in))?;
 
     writeln!(out)?;
     writeln!(out, "all checks passed")?;
+    drop(runtime);
     Ok(DemoReport {
         cs_fingerprint,
         p2p_fingerprint,
@@ -378,7 +407,156 @@ pub fn run_with(out: &mut dyn Write, transport: &dyn Transport) -> Result<DemoRe
     })
 }
 
-/// Runs the demo in memory ([`InMemory`]).
-pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
-    run_with(out, &InMemory)
+/// The SNI the demo's CS client sends (CS servers are authenticated per
+/// deployment; the name is informational).
+pub const CS_SERVICE: &str = "service.example";
+/// The identity in the CS server's blob (the library's default service name).
+pub const CS_SERVICE_IDENTITY: &str = "milagro-cs";
+/// The line the CS client sends.
+pub const CS_MESSAGE: &str = "hello from alice over CS";
+/// The line the P2P client sends.
+pub const P2P_MESSAGE: &str = "hello from client.example over P2P";
+/// How long the demo waits for a server-side event.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+fn echo_err(step: &'static str) -> impl Fn(EchoError) -> DemoError {
+    move |source| DemoError::Echo { step, source }
+}
+
+fn is_credential_refused(e: &EchoError) -> bool {
+    matches!(
+        e,
+        EchoError::Config(MilagroError::CredentialRefused)
+            | EchoError::Connect(ConnectError::Milagro(MilagroError::CredentialRefused))
+    )
+}
+
+/// A tokio server task on 127.0.0.1:0 and the events it reports.
+struct Server {
+    addr: SocketAddr,
+    events: tokio::sync::Mutex<mpsc::UnboundedReceiver<ServerEvent>>,
+}
+
+impl Server {
+    async fn start(acceptor: MilagroAcceptor) -> Result<Self, DemoError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(echo::serve(
+            acceptor,
+            listener,
+            Arc::new(move |event| {
+                let _ = tx.send(event);
+            }),
+        ));
+        Ok(Self {
+            addr,
+            events: tokio::sync::Mutex::new(rx),
+        })
+    }
+
+    /// The next handshake outcome (accepted, refused or standard); the end
+    /// of an earlier connection's echo is not one and is skipped.
+    async fn next_event(&self) -> Result<ServerEvent, DemoError> {
+        let mut rx = self.events.lock().await;
+        let next = async {
+            loop {
+                match rx.recv().await {
+                    Some(ServerEvent::Ended { .. }) => continue,
+                    other => return other,
+                }
+            }
+        };
+        match tokio::time::timeout(EVENT_TIMEOUT, next).await {
+            Ok(Some(event)) => Ok(event),
+            _ => Err(DemoError::Unexpected {
+                step: "server-side event",
+                expected: "the server reports the connection".into(),
+                got: "nothing".into(),
+            }),
+        }
+    }
+}
+
+/// One echo exchange and what the server saw of it.
+async fn round_trip(
+    connector: &MilagroConnector,
+    server: &Server,
+    server_name: &str,
+    message: &str,
+) -> Result<(EchoReply, ServerEvent), DemoError> {
+    let reply = echo::exchange(connector, server.addr, server_name, message)
+        .await
+        .map_err(echo_err("echo exchange"))?;
+    Ok((reply, server.next_event().await?))
+}
+
+/// Checks and prints a successful exchange: both sides' identities, the echo,
+/// the same exported keying material on both sides, the handshake time.
+fn report_success(
+    out: &mut dyn Write,
+    step: &'static str,
+    reply: &EchoReply,
+    seen: &ServerEvent,
+    client: &str,
+    suite: Suite,
+    server_identity: &str,
+) -> Result<String, DemoError> {
+    let ServerEvent::Accepted {
+        identity,
+        suite: got_suite,
+        source,
+        exporter,
+    } = seen
+    else {
+        return Err(DemoError::Unexpected {
+            step,
+            expected: format!("the server authenticates {client}"),
+            got: seen.to_string(),
+        });
+    };
+    if identity != client || *got_suite != suite {
+        return Err(DemoError::Unexpected {
+            step,
+            expected: format!("{client} via {}", echo::suite_name(suite)),
+            got: seen.to_string(),
+        });
+    }
+    if reply.server_identity != server_identity {
+        return Err(DemoError::Unexpected {
+            step,
+            expected: format!("server identity {server_identity}"),
+            got: reply.server_identity.clone(),
+        });
+    }
+    writeln!(
+        out,
+        "  server-side: authenticated client {identity} via {} from {source}",
+        echo::suite_name(*got_suite)
+    )?;
+    writeln!(
+        out,
+        "  client-side: authenticated server {}; echo {:?} came back unchanged",
+        reply.server_identity, reply.echo
+    )?;
+    let (Some(c), Some(s)) = (&reply.exporter, exporter) else {
+        return Err(DemoError::Unexpected {
+            step,
+            expected: "exported keying material on both sides".into(),
+            got: "none".into(),
+        });
+    };
+    if c != s {
+        return Err(DemoError::SecretsDiffer(step));
+    }
+    writeln!(
+        out,
+        "  shared secret: client {c} = server {s} (first 4 bytes of the SHA-256 of TLS keying material each side exported)"
+    )?;
+    writeln!(
+        out,
+        "  handshake time: {} (TCP connect to finished handshake, client side)",
+        ms(reply.handshake)
+    )?;
+    Ok(c.clone())
 }

@@ -1,0 +1,446 @@
+//! Across processes (interop item 4): this project's own binaries as separate
+//! operating-system processes talking over loopback TCP. The outside parties
+//! checked here are the `milagro` key tool (which writes every key file:
+//! three D-TAs per suite, issued shares, combined keys, a token with its PIN
+//! extracted), the `echo-server` process (which only reads those files) and
+//! the `echo-client` process (likewise). Nothing is shared between them but
+//! files on disk and bytes on the socket.
+//!
+//! The binaries are found next to this test's executable (`target/<profile>/`,
+//! where `cargo test --workspace` puts them); if one is missing, they are
+//! built once with `cargo build -p milagro-examples --bins` (same profile),
+//! bounded by a timeout. Every child process is bounded by a timeout and
+//! killed at the end of its test.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Bound on one key-tool or client process.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on building the binaries when they are missing.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
+/// Bound on the server printing its address.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `target/<profile>/`: the test executable is `target/<profile>/deps/processes-…`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/…")
+        .to_owned()
+}
+
+/// The path of one of this project's binaries, built if missing.
+fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let dir = bin_dir();
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.exists() {
+        let built = BUILT.get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "-p", "milagro-examples", "--bins"]);
+            if dir.file_name().is_some_and(|p| p == "release") {
+                cmd.arg("--release");
+            }
+            let out = run_bounded(&mut cmd, BUILD_TIMEOUT)?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).into_owned())
+            }
+        });
+        if let Err(e) = built {
+            panic!(
+                "cannot build the example binaries (run `cargo build -p milagro-examples --bins` first): {e}"
+            );
+        }
+    }
+    assert!(path.exists(), "{} missing after the build", path.display());
+    path
+}
+
+/// Kills (and reaps) a child when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `cmd` to completion within `limit` (killed otherwise: an `Err`).
+fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let mut child = Killed(child);
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(child.0.stdout.take().map(|s| Box::new(s) as _));
+    let err = drain(child.0.stderr.take().map(|s| Box::new(s) as _));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.0.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => return Err(format!("{cmd:?} did not finish within {limit:?}; killed")),
+            Err(e) => return Err(format!("waiting for {cmd:?}: {e}")),
+        }
+    };
+    Ok(Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    })
+}
+
+/// Runs the key tool in `dir`; panics with its stderr unless it succeeds.
+fn key_tool(dir: &Path, args: &[&str]) -> String {
+    let out = run_bounded(
+        Command::new(binary("milagro")).current_dir(dir).args(args),
+        PROCESS_TIMEOUT,
+    )
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "milagro {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The 32-hex-digit deployment id the key tool printed.
+fn deployment_id(report: &str) -> String {
+    report
+        .split_whitespace()
+        .find(|w| w.len() == 32 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no deployment id in {report:?}"))
+        .to_owned()
+}
+
+/// Three D-TAs of `suite` (the first creates the deployment, the others
+/// join it by id), as `{prefix}{1,2,3}.master`.
+fn init_dtas(dir: &Path, suite: &str, prefix: &str) {
+    let params: &[&str] = if suite == "cs" {
+        &["--permits", "required"]
+    } else {
+        &["--epoch-seconds", "3600"]
+    };
+    let mut id = None;
+    for i in 1..=3 {
+        let out = format!("{prefix}{i}.master");
+        let mut args = vec!["dta", "init", "--suite", suite, "--dtas", "3"];
+        args.extend_from_slice(params);
+        let joined;
+        if let Some(id) = &id {
+            joined = String::clone(id);
+            args.extend(["--deployment", joined.as_str()]);
+        }
+        args.extend(["--out", out.as_str()]);
+        let report = key_tool(dir, &args);
+        let got = deployment_id(&report);
+        match &id {
+            None => id = Some(got),
+            Some(first) => assert_eq!(&got, first, "D-TA {i} joined another deployment"),
+        }
+    }
+}
+
+/// One share from each of the 3 D-TAs `{prefix}{i}.master`, combined into `out`.
+fn issue_and_combine(dir: &Path, prefix: &str, what: &[&str], out: &str) {
+    let mut shares = Vec::new();
+    for i in 1..=3 {
+        let master = format!("{prefix}{i}.master");
+        let share = format!("{out}.{i}.share");
+        let mut args = vec!["dta", "issue", "--master", master.as_str()];
+        args.extend_from_slice(what);
+        args.extend(["--out", share.as_str()]);
+        key_tool(dir, &args);
+        shares.push(share);
+    }
+    let mut args = vec!["combine"];
+    args.extend(shares.iter().map(String::as_str));
+    args.extend(["--out", out]);
+    let report = key_tool(dir, &args);
+    assert!(report.starts_with("combined 3 shares"), "{report}");
+}
+
+const ALICE: &str = "alice@example.com";
+const PIN: &str = "1234";
+const SERVER_ID: &str = "server.example";
+const CLIENT_ID: &str = "client.example";
+
+/// CS files made by the key tool: `server.secret`, `alice.token` (PIN 1234,
+/// 4 digits), `alice.permit` (today).
+fn cs_files(dir: &Path) {
+    init_dtas(dir, "cs", "cs");
+    issue_and_combine(dir, "cs", &["server-secret"], "server.secret");
+    issue_and_combine(
+        dir,
+        "cs",
+        &["client-secret", "--identity", ALICE],
+        "alice.secret",
+    );
+    issue_and_combine(
+        dir,
+        "cs",
+        &["time-permit", "--identity", ALICE, "--today"],
+        "alice.permit",
+    );
+    let report = key_tool(
+        dir,
+        &[
+            "token",
+            "--secret",
+            "alice.secret",
+            "--pin",
+            PIN,
+            "--pin-digits",
+            "4",
+            "--out",
+            "alice.token",
+        ],
+    );
+    assert!(report.contains(ALICE), "{report}");
+    std::fs::remove_file(dir.join("alice.secret")).unwrap();
+}
+
+/// P2P files made by the key tool: `server.key`, `client.key` (current epoch).
+fn p2p_files(dir: &Path) {
+    init_dtas(dir, "p2p", "p2p");
+    issue_and_combine(
+        dir,
+        "p2p",
+        &["p2p-server", "--identity", SERVER_ID, "--now"],
+        "server.key",
+    );
+    issue_and_combine(
+        dir,
+        "p2p",
+        &["p2p-client", "--identity", CLIENT_ID, "--now"],
+        "client.key",
+    );
+}
+
+/// A running `echo-server` process: its address and its stdout lines.
+struct Server {
+    _child: Killed,
+    addr: String,
+    lines: Mutex<mpsc::Receiver<String>>,
+}
+
+impl Server {
+    fn start(dir: &Path, keys: &[&str]) -> Self {
+        let mut child = Killed(
+            Command::new(binary("echo-server"))
+                .current_dir(dir)
+                .args(["--listen", "127.0.0.1:0"])
+                .args(keys)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start echo-server"),
+        );
+        let stdout = child.0.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = rx
+            .recv_timeout(LISTEN_TIMEOUT)
+            .expect("echo-server prints its address");
+        let addr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        assert_ne!(addr, "127.0.0.1:0", "the real port is printed");
+        Self {
+            _child: child,
+            addr,
+            lines: Mutex::new(rx),
+        }
+    }
+
+    /// Waits (bounded) for a line containing `needle`; returns it.
+    fn expect_line(&self, needle: &str) -> String {
+        let rx = self.lines.lock().unwrap();
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => break,
+            }
+        }
+        panic!("echo-server never printed {needle:?}; it printed {seen:?}")
+    }
+}
+
+fn client(dir: &Path, server: &Server, args: &[&str]) -> Output {
+    run_bounded(
+        Command::new(binary("echo-client"))
+            .current_dir(dir)
+            .args(["--connect", &server.addr])
+            .args(args),
+        PROCESS_TIMEOUT,
+    )
+    .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Outside parties: the `milagro` key tool, `echo-server` and `echo-client`
+/// as three separate processes. CS suite: the server holds only the combined
+/// server secret file, the client only its token file, PIN and permit file.
+#[test]
+fn separate_processes_key_tool_echo_server_and_client_cs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    cs_files(dir);
+    let server = Server::start(
+        dir,
+        &["--cs-server-secret", "server.secret", "--pin-digits", "4"],
+    );
+    let message = "hello over CS from another process";
+    let out = client(
+        dir,
+        &server,
+        &[
+            "--server-name",
+            "service.example",
+            "--token",
+            "alice.token",
+            "--pin",
+            PIN,
+            "--permit",
+            "alice.permit",
+            "--message",
+            message,
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "echo-client failed: {}\n{stdout}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("echo: {message}\n")), "{stdout}");
+    // A CS server's identity blob carries its (informational) service name.
+    assert!(stdout.contains("server identity: milagro-cs\n"), "{stdout}");
+    let accepted = server.expect_line("accepted ");
+    assert_eq!(
+        accepted,
+        "accepted alice@example.com via TLS_MILAGRO_CS_WITH_AES_128_GCM_SHA256 from 127.0.0.1"
+    );
+}
+
+/// Outside parties: the `milagro` key tool, `echo-server` and `echo-client`
+/// as three separate processes. P2P suite: each side holds only its own
+/// combined key file; the client names the server's identity.
+#[test]
+fn separate_processes_key_tool_echo_server_and_client_p2p() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    p2p_files(dir);
+    let server = Server::start(dir, &["--p2p-key", "server.key"]);
+    let message = "hello over P2P from another process";
+    let out = client(
+        dir,
+        &server,
+        &[
+            "--server-name",
+            SERVER_ID,
+            "--p2p-key",
+            "client.key",
+            "--message",
+            message,
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "echo-client failed: {}\n{stdout}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("echo: {message}\n")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("server identity: {SERVER_ID}\n")),
+        "{stdout}"
+    );
+    let accepted = server.expect_line("accepted ");
+    assert_eq!(
+        accepted,
+        format!("accepted {CLIENT_ID} via TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256 from 127.0.0.1")
+    );
+}
+
+/// Outside parties: the `milagro` key tool, `echo-server` and `echo-client`
+/// as separate processes. A wrong PIN (1243 for 1234): the client process
+/// exits non-zero with the credential-refused message and prints no echo;
+/// the server process's observer (server-side only) reports δ = +9.
+#[test]
+fn separate_processes_wrong_pin_refused_cs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    cs_files(dir);
+    let server = Server::start(
+        dir,
+        &["--cs-server-secret", "server.secret", "--pin-digits", "4"],
+    );
+    let out = client(
+        dir,
+        &server,
+        &[
+            "--server-name",
+            "service.example",
+            "--token",
+            "alice.token",
+            "--pin",
+            "1243",
+            "--permit",
+            "alice.permit",
+            "--message",
+            "must not be echoed",
+        ],
+    );
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "wrong PIN accepted: {stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        "echo-client: Milagro credential refused (PIN, permit, lockout or clock)"
+    );
+    assert!(!stdout.contains("echo:"), "{stdout}");
+    let observed = server.expect_line("server-side observer: wrong PIN");
+    assert!(
+        observed.ends_with("from 127.0.0.1: δ = +9, confirmed 1, cumulative 1"),
+        "{observed}"
+    );
+}
