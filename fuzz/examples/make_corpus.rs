@@ -15,7 +15,7 @@ use milagro_tls::keys::Suite;
 use milagro_tls::pairing::{G1, G2, Scalar};
 use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
 use milagro_tls::tls::{MILAGRO_CS_GROUP, MILAGRO_IMPLICIT_SCHEME, MILAGRO_P2P_GROUP};
-use milagro_tls_fuzz::{cs, p2p};
+use milagro_tls_fuzz::{cs, p2p, tls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ActiveKeyExchange, SharedSecret, SupportedKxGroup};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -341,5 +341,76 @@ fn main() {
     let mut build = vec![1u8, 3, 0, 7, 0x6e, 0x18];
     build.extend_from_slice("Bob@Example.ORG".as_bytes());
     write("identity_blob", "build_p2p_client", &build);
+
+    whole_connection_seeds();
     println!("corpus written");
+}
+
+/// A change_cipher_spec record followed by a 64-byte application_data
+/// record (what a client's encrypted second flight looks like on the wire).
+fn ccs_and_ciphertext() -> Vec<u8> {
+    let mut v = vec![
+        0x14, 0x03, 0x03, 0x00, 0x01, 0x01, 0x17, 0x03, 0x03, 0x00, 0x40,
+    ];
+    v.extend((0u8..64).map(|i| i.wrapping_mul(37)));
+    v
+}
+
+/// `[mode, len_hi, len_lo, head.., tail..]` as `split_len` reads it.
+fn with_head(mode: u8, head: &[u8], tail: &[u8]) -> Vec<u8> {
+    let n = u16::try_from(head.len()).unwrap();
+    let mut v = vec![mode];
+    v.extend_from_slice(&n.to_be_bytes());
+    v.extend_from_slice(head);
+    v.extend_from_slice(tail);
+    v
+}
+
+/// Seeds of `tls_server` and `tls_client` (genuine material recorded by
+/// the fixtures at generation time; the modes re-record it per process).
+fn whole_connection_seeds() {
+    let fx = tls();
+    let rec = ccs_and_ciphertext();
+    // tls_server: mode 0 raw stream, 1 genuine + appended, 2 genuine + edits.
+    write(
+        "tls_server",
+        "raw_genuine_hello",
+        &with_head(0, &fx.cs_hello, &[]),
+    );
+    write("tls_server", "genuine_hello", &with_head(1, &[], &[]));
+    write(
+        "tls_server",
+        "genuine_hello_then_records",
+        &with_head(1, &[], &rec),
+    );
+    write(
+        "tls_server",
+        "genuine_hello_appended_ccs",
+        &with_head(1, &rec[..6], &rec[6..]),
+    );
+    // One edit inside the 300-byte CS key share, one in the client random.
+    write(
+        "tls_server",
+        "genuine_hello_edited",
+        &with_head(2, &[0, 200, 1, 0, 20, 0x80], &rec),
+    );
+    // tls_client: bit 0 suite (CS, P2P), bits 1-2 mode.
+    for (suite, tag, flight) in [(0u8, "cs", &fx.cs_flight), (1, "p2p", &fx.p2p_flight)] {
+        write(
+            "tls_client",
+            &format!("{tag}_raw_flight"),
+            &with_mode(suite, flight),
+        );
+        write("tls_client", &format!("{tag}_genuine_flight"), &[suite | 2]);
+        write(
+            "tls_client",
+            &format!("{tag}_edited_flight"),
+            &with_head(suite | 4, &[0, 80, 1], &[]),
+        );
+        write(
+            "tls_client",
+            &format!("{tag}_server_hello_then_records"),
+            &with_mode(suite | 6, &rec),
+        );
+    }
 }

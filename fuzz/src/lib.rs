@@ -7,7 +7,17 @@
 //! genuine shares and the same secrets. Nothing here is secret: these are
 //! test keys.
 
-use std::sync::OnceLock;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use milagro_tls::cs_tls::{self, ServerOptions};
+use milagro_tls::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
+use milagro_tls::p2p_tls;
+use milagro_tls::rustls_glue::accept::{Accepted, MilagroAcceptor};
+use milagro_tls::rustls_glue::classifier::Classifier;
+use milagro_tls::rustls_glue::config::MilagroClient;
+use rustls::{ConnectionCommon, SideData};
 
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
@@ -238,4 +248,252 @@ pub fn xor_mutate(base: &[u8], mask: &[u8]) -> Vec<u8> {
         *o ^= m;
     }
     out
+}
+
+// ---------------------------------------------------------------------------
+// Whole-connection fixtures (targets `tls_server` and `tls_client`).
+// ---------------------------------------------------------------------------
+
+/// The source address every fuzzed connection comes from.
+pub const TLS_SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+/// The server name the CS client connects to (informational for CS).
+pub const CS_SERVER_NAME: &str = "service.example";
+
+/// Genuine whole-connection material, recorded once per process.
+///
+/// The public builders (`cs_tls::client`, `cs_tls::server`, `p2p_tls::*`)
+/// read the wall clock and the key-exchange engines draw their nonces from
+/// `OsEntropy` (not from rustls's provider `SecureRandom`), so a genuine
+/// ClientHello / server flight cannot be re-created deterministically: it is
+/// recorded once here and reused by every fuzz iteration. The time permit
+/// and the P2P keys are issued for the wall clock's day / epoch at that
+/// moment (from the deterministic D-TAs of [`cs`] and [`p2p`]).
+pub struct Tls {
+    /// The CS client (fixture PIN, today's permit).
+    pub cs_client: MilagroClient,
+    /// The P2P client (talks to [`P2P_SERVER_ID`]).
+    pub p2p_client: MilagroClient,
+    /// A genuine CS ClientHello (as written by `cs_client`), which a fresh
+    /// [`cs_acceptor`] accepts.
+    pub cs_hello: Vec<u8>,
+    /// The CS server's genuine first flight (ServerHello … Finished) in
+    /// reply to `cs_hello`.
+    pub cs_flight: Vec<u8>,
+    /// A genuine P2P ClientHello.
+    pub p2p_hello: Vec<u8>,
+    /// The P2P server's genuine first flight in reply to `p2p_hello`.
+    pub p2p_flight: Vec<u8>,
+}
+
+fn wall_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The classifier shared by every CS acceptor of the process (it owns a
+/// worker thread, so it is not re-created per iteration).
+pub fn classifier() -> &'static Classifier {
+    static C: OnceLock<Classifier> = OnceLock::new();
+    C.get_or_init(|| Classifier::new(1, 16).expect("classifier"))
+}
+
+/// A fresh in-memory guard on a fixed [`ManualClock`]: default policy, no
+/// observer. A fresh guard per iteration means the replay cache never
+/// refuses the recorded genuine ClientHello, so deep states stay reachable.
+pub fn fresh_guard() -> Guard {
+    Guard::new(
+        Arc::new(MemoryGuard::new(GuardPolicy::default())),
+        Arc::new(ManualClock::new(GuardTime::from_millis(1_000))),
+        Arc::new(NoopObserver),
+    )
+}
+
+/// A fresh CS acceptor for the fixture's server secret, with a fresh guard,
+/// the shared classifier and an unlimited time window (so the recorded
+/// hello's timestamp never goes stale during a run).
+pub fn cs_acceptor() -> MilagroAcceptor {
+    let opts = ServerOptions::new(fresh_guard(), classifier().clone()).time_window(u64::MAX);
+    cs_tls::server(cs().server_secret.clone(), opts).expect("CS acceptor")
+}
+
+/// Every byte `conn` wants to write.
+pub fn drain<S: SideData>(conn: &mut ConnectionCommon<S>) -> Vec<u8> {
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        match conn.write_tls(&mut out) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    out
+}
+
+/// Feeds `bytes` to `conn` (as much as it takes per `read_tls`), processing
+/// after each read and appending what it writes to `out`. Stops at the
+/// first error.
+pub fn feed<S: SideData>(
+    conn: &mut ConnectionCommon<S>,
+    mut bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ()> {
+    while !bytes.is_empty() {
+        match conn.read_tls(&mut bytes) {
+            Ok(0) | Err(_) => return Err(()),
+            Ok(_) => {}
+        }
+        let r = conn.process_new_packets();
+        out.extend(drain(conn));
+        if r.is_err() {
+            return Err(());
+        }
+    }
+    Ok(())
+}
+
+/// Runs one genuine handshake of `client` against `acceptor` and returns
+/// the ClientHello and the server's first flight, after checking that both
+/// sides complete and the server authenticates `expected`.
+fn record(
+    client: &MilagroClient,
+    name: &str,
+    acceptor: &MilagroAcceptor,
+    expected: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut conn = client.connect(name).expect("fixture client connects");
+    let hello = drain(&mut conn);
+    let mut alert = Vec::new();
+    let accepted = acceptor
+        .accept(TLS_SOURCE, &mut &hello[..], &mut alert)
+        .expect("genuine ClientHello accepted");
+    let Accepted::Milagro(mut server) = accepted else {
+        panic!("genuine ClientHello taken as standard");
+    };
+    let flight = drain(server.connection_mut());
+    let mut answer = Vec::new();
+    feed(&mut conn, &flight, &mut answer).expect("client takes the genuine flight");
+    assert!(
+        !conn.is_handshaking(),
+        "client completes on the genuine flight"
+    );
+    answer.extend(drain(&mut conn));
+    feed(server.connection_mut(), &answer, &mut Vec::new())
+        .expect("server takes the client's flight");
+    let who = server
+        .finish()
+        .expect("server authenticates the genuine client");
+    assert_eq!(who.as_str(), expected);
+    (hello, flight)
+}
+
+/// The whole-connection fixture, built (and checked) once per process.
+pub fn tls() -> &'static Tls {
+    static TLS: OnceLock<Tls> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let now = wall_clock();
+        let cs = cs();
+        let alice = Identity::new(CS_CLIENT_ID).unwrap();
+        let permit: CsTimePermit = combine(
+            cs.masters
+                .iter()
+                .map(|m| m.issue_cs_time_permit(&alice, day_of(now)).unwrap())
+                .collect(),
+        );
+        let pin = || Pin::from_u32(CS_PIN, PinDigits::DEFAULT).unwrap();
+        let token = extract_pin(&cs.client_secret, &pin());
+        let cs_client = cs_tls::client(token, pin(), Some(permit)).expect("CS client");
+        let (cs_hello, cs_flight) =
+            record(&cs_client, CS_SERVER_NAME, &cs_acceptor(), CS_CLIENT_ID);
+
+        let p2p = p2p();
+        let server_id = Identity::new(P2P_SERVER_ID).unwrap();
+        let client_id = Identity::new(P2P_CLIENT_ID).unwrap();
+        let epoch = epoch_of(now, P2P_EPOCH_SECONDS);
+        let server_key: P2pServerKey = combine(
+            p2p.masters
+                .iter()
+                .map(|m| m.issue_p2p_server_key(&server_id, epoch).unwrap())
+                .collect(),
+        );
+        let client_key: P2pClientKey = combine(
+            p2p.masters
+                .iter()
+                .map(|m| m.issue_p2p_client_key(&client_id, epoch).unwrap())
+                .collect(),
+        );
+        let p2p_server = p2p_tls::server(server_key, None, None).expect("P2P acceptor");
+        let p2p_client = p2p_tls::client(client_key, server_id).expect("P2P client");
+        let (p2p_hello, p2p_flight) =
+            record(&p2p_client, P2P_SERVER_ID, &p2p_server, P2P_CLIENT_ID);
+        Tls {
+            cs_client,
+            p2p_client,
+            cs_hello,
+            cs_flight,
+            p2p_hello,
+            p2p_flight,
+        }
+    })
+}
+
+/// Splits `data` at a 2-byte big-endian length prefix: `(head, tail)` where
+/// `head` is the next `len` bytes (or all that is left).
+pub fn split_len(data: &[u8]) -> (&[u8], &[u8]) {
+    match data {
+        [hi, lo, rest @ ..] => {
+            let n = usize::from(u16::from_be_bytes([*hi, *lo])).min(rest.len());
+            rest.split_at(n)
+        }
+        _ => (data, &[]),
+    }
+}
+
+/// `base` with sparse XOR edits: each 3-byte group `(hi, lo, x)` of `edits`
+/// flips `x` (0 counts as `0xFF`) into the byte at `u16(hi, lo) % len`.
+/// Every complete group changes the output, so `base == result` only when
+/// the edits cancel out.
+pub fn apply_edits(base: &[u8], edits: &[u8]) -> Vec<u8> {
+    let mut out = base.to_vec();
+    if out.is_empty() {
+        return out;
+    }
+    for e in edits.chunks_exact(3) {
+        let off = usize::from(u16::from_be_bytes([e[0], e[1]])) % out.len();
+        out[off] ^= if e[2] == 0 { 0xFF } else { e[2] };
+    }
+    out
+}
+
+/// Offset of `legacy_session_id`'s length byte in a ClientHello or
+/// ServerHello record (record header 5, handshake header 4, version 2,
+/// random 32).
+const SESSION_ID_AT: usize = 43;
+
+/// `flight` with the legacy session id of the ServerHello at its start
+/// replaced by `hello`'s (the server echoes it; rustls's client checks the
+/// echo), when both carry ids of the same length. Lets a recorded genuine
+/// flight get past the echo check of a new connection.
+pub fn echo_session_id(flight: &[u8], hello: &[u8]) -> Vec<u8> {
+    let mut out = flight.to_vec();
+    if let (Some(&a), Some(&b)) = (hello.get(SESSION_ID_AT), out.get(SESSION_ID_AT)) {
+        let n = usize::from(a);
+        let range = SESSION_ID_AT + 1..SESSION_ID_AT + 1 + n;
+        if a == b {
+            if let (Some(src), Some(_)) = (hello.get(range.clone()), out.get(range.clone())) {
+                let src = src.to_vec();
+                out[range].copy_from_slice(&src);
+            }
+        }
+    }
+    out
+}
+
+/// The length of the first TLS record of `bytes` (header included), capped
+/// at `bytes.len()`.
+pub fn first_record_len(bytes: &[u8]) -> usize {
+    match bytes {
+        [_, _, _, hi, lo, ..] => (5 + usize::from(u16::from_be_bytes([*hi, *lo]))).min(bytes.len()),
+        _ => bytes.len(),
+    }
 }
