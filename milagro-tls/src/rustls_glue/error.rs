@@ -65,6 +65,21 @@ pub enum MilagroError {
     Tls(#[from] Error),
 }
 
+impl MilagroError {
+    /// The typed reason a Milagro key exchange gave, if this error came from
+    /// one: a key that could not be used ([`MilagroError::KeyUnusable`]) or a
+    /// server share the client refused (e.g. `MalformedShare("W")` for an
+    /// identity point or a point outside the subgroup), which rustls carries
+    /// inside [`MilagroError::Tls`]. `None` for every other error.
+    pub fn key_exchange_reason(&self) -> Option<super::engine::KxError> {
+        match self {
+            Self::KeyUnusable(reason) => Some(reason.clone()),
+            Self::Tls(err) => super::kx::kx_reason(err),
+            _ => None,
+        }
+    }
+}
+
 /// Maps a client-side rustls error to a [`MilagroError`]: an
 /// `illegal_parameter` alert received before any ServerHello (no cipher suite
 /// negotiated yet) is the server refusing the key share, reported as
@@ -127,6 +142,8 @@ mod tests {
     use crate::keys::{CsClientSecret, CsDeployment, Deployment, MasterShare, PermitPolicy};
     use crate::mpin::{Pin, PinDigits, extract_pin};
     use crate::pairing::OsEntropy;
+    use crate::rustls_glue::engine::KxError;
+    use crate::rustls_glue::kx::kx_error;
 
     /// A CS client connection that has sent nothing and negotiated nothing.
     fn fresh_cs_connection() -> ClientConnection {
@@ -163,6 +180,23 @@ mod tests {
         );
         let p2p = MilagroError::GroupNotSupported { suite: Suite::P2p }.to_string();
         assert!(p2p.contains("milagro_p2p_bls12381 (0xFE50)"), "{p2p}");
+    }
+
+    #[test]
+    fn key_exchange_reason_is_exposed_typed() {
+        let refused = MilagroError::KeyUnusable(KxError::MalformedShare("W"));
+        assert_eq!(
+            refused.key_exchange_reason(),
+            Some(KxError::MalformedShare("W"))
+        );
+        // A refused server share reaches the client inside rustls's error.
+        let wrapped = MilagroError::Tls(kx_error(KxError::MalformedShare("W")));
+        assert_eq!(
+            wrapped.key_exchange_reason(),
+            Some(KxError::MalformedShare("W"))
+        );
+        let plain = MilagroError::Tls(Error::AlertReceived(AlertDescription::DecryptError));
+        assert_eq!(plain.key_exchange_reason(), None);
     }
 
     #[test]
