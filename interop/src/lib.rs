@@ -32,11 +32,13 @@
 pub mod echo;
 pub mod external;
 
-use ark_bls12_381::{Fq, Fq2, Fq12, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bls12_381::{Bls12_381, Fq, Fq2, Fq12, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::AffineRepr;
+use ark_ec::CurveGroup;
 use ark_ec::hashing::HashToCurve;
 use ark_ec::hashing::curve_maps::wb::WBMap;
 use ark_ec::hashing::map_to_curve_hasher::MapToCurveBasedHasher;
+use ark_ec::pairing::Pairing;
 use ark_ff::field_hashers::DefaultFieldHasher;
 use ark_ff::{BigInteger, PrimeField};
 use sha2::{Digest, Sha256};
@@ -258,4 +260,39 @@ mod tests {
             Some(8160)
         );
     }
+}
+
+/// SHA-256 over the concatenation of `parts`.
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// arkworks' pairing `e(p, q)` as an Fq12 value (the normative pairing,
+/// docs/protocol.md §2.1; encode it with [`enc_gt`]).
+pub fn ark_pairing(p: &G1Projective, q: &G2Projective) -> Fq12 {
+    Bls12_381::pairing(p.into_affine(), q.into_affine()).0
+}
+
+/// The compressed encoding of a projective G1 point.
+pub fn g1_bytes(p: &G1Projective) -> [u8; 48] {
+    enc_g1(&p.into_affine())
+}
+
+/// The compressed encoding of a projective G2 point.
+pub fn g2_bytes(p: &G2Projective) -> [u8; 96] {
+    enc_g2(&p.into_affine())
+}
+
+/// The standard G1 generator.
+pub fn g1_generator() -> G1Projective {
+    G1Affine::generator().into()
+}
+
+/// The standard G2 generator (the protocol's Q).
+pub fn g2_generator() -> G2Projective {
+    G2Affine::generator().into()
 }

@@ -2,12 +2,11 @@
 //! FORMULAS (never by calling milagro-tls's protocol code), compared byte for
 //! byte with milagro-tls's public API on the same inputs.
 
-use ark_bls12_381::{Bls12_381, Fq12, Fr, G1Projective as P1, G2Affine, G2Projective as P2};
-use ark_ec::pairing::Pairing;
-use ark_ec::{AffineRepr, CurveGroup};
+use ark_bls12_381::{Fq12, Fr, G1Projective as P1, G2Projective as P2};
 use ark_ff::{Field, Zero};
 use milagro_interop::{
-    dec_fr, enc_fr, enc_g1, enc_g2, enc_gt, hash_to_g1, hash_to_g2, hash_to_scalar,
+    ark_pairing as e, dec_fr, enc_fr, enc_g1, enc_g2, enc_gt, g1_bytes as g1, g2_bytes as g2,
+    g2_generator as q, hash_to_g1, hash_to_g2, hash_to_scalar, sha256,
 };
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
@@ -21,7 +20,6 @@ use milagro_tls::mpin::{
 use milagro_tls::p2p::{P2pClient, P2pServer};
 use milagro_tls::pairing::SeededEntropy;
 use milagro_tls::points;
-use sha2::{Digest, Sha256};
 
 const DST_CS_ID: &[u8] = b"MILAGRO-TLS13-V1-CS-ID_BLS12381G1_XMD:SHA-256_SSWU_RO_";
 const DST_CS_TP: &[u8] = b"MILAGRO-TLS13-V1-CS-TP_BLS12381G1_XMD:SHA-256_SSWU_RO_";
@@ -41,30 +39,6 @@ const IDENTITIES: [&str; 4] = [
     "server.example",
     "xn--bcher-kva.example",
 ];
-
-fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
-}
-
-fn e(p: &P1, q: &P2) -> Fq12 {
-    Bls12_381::pairing(p.into_affine(), q.into_affine()).0
-}
-
-fn g1(p: &P1) -> [u8; 48] {
-    enc_g1(&p.into_affine())
-}
-
-fn g2(p: &P2) -> [u8; 96] {
-    enc_g2(&p.into_affine())
-}
-
-fn q() -> P2 {
-    G2Affine::generator().into()
-}
 
 /// The binary body of a milagro-tls PEM key file.
 fn pem_body(pem: &str) -> Vec<u8> {

@@ -20,17 +20,15 @@
 //! for "c altered" and "HID altered" the exact edit (low bit of one byte) is
 //! inferred from the bytes, as the files do not record it.
 
-use ark_bls12_381::{
-    Bls12_381, Fq12, Fr, G1Affine, G1Projective as P1, G2Affine, G2Projective as P2,
-};
+use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective as P1, G2Projective as P2};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, Field, One, PrimeField};
 use milagro_interop::{
-    dec_fr, enc_fr, enc_g1, enc_g2, enc_gt, hash_to_g1, hash_to_g2, hash_to_scalar,
+    ark_pairing as e, dec_fr, enc_fr, enc_g1, enc_g2, enc_gt, g1_bytes as g1, g1_generator as gp,
+    g2_bytes as g2, g2_generator as q, hash_to_g1, hash_to_g2, hash_to_scalar, sha256,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const DST_CS_ID: &[u8] = b"MILAGRO-TLS13-V1-CS-ID_BLS12381G1_XMD:SHA-256_SSWU_RO_";
 const DST_CS_TP: &[u8] = b"MILAGRO-TLS13-V1-CS-TP_BLS12381G1_XMD:SHA-256_SSWU_RO_";
@@ -160,34 +158,6 @@ fn check_dst(f: &VecFile, p: &str, dst: &[u8]) {
         "{}: {p}.dst differs from docs/protocol.md §3.3",
         f.name
     );
-}
-
-fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
-}
-
-fn e(p: &P1, q: &P2) -> Fq12 {
-    Bls12_381::pairing(p.into_affine(), q.into_affine()).0
-}
-
-fn g1(p: &P1) -> [u8; 48] {
-    enc_g1(&p.into_affine())
-}
-
-fn g2(p: &P2) -> [u8; 96] {
-    enc_g2(&p.into_affine())
-}
-
-fn gp() -> P1 {
-    G1Affine::generator().into()
-}
-
-fn q() -> P2 {
-    G2Affine::generator().into()
 }
 
 /// The `s_i` of a deployment in dta.json (recorded inputs), in D-TA order.
