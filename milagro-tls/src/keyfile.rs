@@ -500,51 +500,40 @@ impl KeyBody for CsServerSecret {
     }
 }
 
-impl KeyBody for CsClientSecret {
-    const LABEL: &'static str = LABEL_CS_CLIENT_SECRET;
-    const KIND: u8 = KIND_CS_CLIENT_SECRET;
-    const SUITE: Suite = Suite::Cs;
-    fn deployment_any(&self) -> Deployment {
-        Deployment::Cs(self.deployment)
-    }
-    fn write_rest(&self, out: &mut Vec<u8>) -> Result<(), KeyFileError> {
-        write_identity(out, &self.identity)?;
-        write_g1(out, &self.point);
-        Ok(())
-    }
-    fn read_rest(r: &mut Reader<'_>, deployment: Deployment) -> Result<Self, KeyFileError> {
-        let deployment = cs_deployment(deployment)?;
-        let identity = r.identity()?;
-        Ok(Self {
-            deployment,
-            identity,
-            point: r.g1()?,
-        })
-    }
+/// The CS client secret and the token share one body layout (identity, then
+/// a G1 point); only their label and kind byte differ.
+macro_rules! cs_identity_g1_body {
+    ($key:ty, $label:expr, $kind:expr) => {
+        impl KeyBody for $key {
+            const LABEL: &'static str = $label;
+            const KIND: u8 = $kind;
+            const SUITE: Suite = Suite::Cs;
+            fn deployment_any(&self) -> Deployment {
+                Deployment::Cs(self.deployment)
+            }
+            fn write_rest(&self, out: &mut Vec<u8>) -> Result<(), KeyFileError> {
+                write_identity(out, &self.identity)?;
+                write_g1(out, &self.point);
+                Ok(())
+            }
+            fn read_rest(r: &mut Reader<'_>, deployment: Deployment) -> Result<Self, KeyFileError> {
+                let deployment = cs_deployment(deployment)?;
+                let identity = r.identity()?;
+                Ok(Self {
+                    deployment,
+                    identity,
+                    point: r.g1()?,
+                })
+            }
+        }
+    };
 }
-
-impl KeyBody for CsToken {
-    const LABEL: &'static str = LABEL_CS_TOKEN;
-    const KIND: u8 = KIND_CS_TOKEN;
-    const SUITE: Suite = Suite::Cs;
-    fn deployment_any(&self) -> Deployment {
-        Deployment::Cs(self.deployment)
-    }
-    fn write_rest(&self, out: &mut Vec<u8>) -> Result<(), KeyFileError> {
-        write_identity(out, &self.identity)?;
-        write_g1(out, &self.point);
-        Ok(())
-    }
-    fn read_rest(r: &mut Reader<'_>, deployment: Deployment) -> Result<Self, KeyFileError> {
-        let deployment = cs_deployment(deployment)?;
-        let identity = r.identity()?;
-        Ok(Self {
-            deployment,
-            identity,
-            point: r.g1()?,
-        })
-    }
-}
+cs_identity_g1_body!(
+    CsClientSecret,
+    LABEL_CS_CLIENT_SECRET,
+    KIND_CS_CLIENT_SECRET
+);
+cs_identity_g1_body!(CsToken, LABEL_CS_TOKEN, KIND_CS_TOKEN);
 
 impl KeyBody for CsTimePermit {
     const LABEL: &'static str = LABEL_CS_TIME_PERMIT;
