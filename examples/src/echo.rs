@@ -252,7 +252,7 @@ pub fn cs_server(
     digits: PinDigits,
     guard: Guard,
 ) -> Result<(SyncAcceptor, Classifier), EchoError> {
-    let classifier = Classifier::new(1, 64).map_err(|e| EchoError::Classifier(e.to_string()))?;
+    let classifier = Classifier::new(1).map_err(|e| EchoError::Classifier(e.to_string()))?;
     let acceptor = cs_tls::server(
         secret,
         cs_tls::ServerOptions::new(guard, classifier.clone()).pin_digits(digits),

@@ -296,7 +296,7 @@ fn wall_clock() -> u64 {
 /// worker thread, so it is not re-created per iteration).
 pub fn classifier() -> &'static Classifier {
     static C: OnceLock<Classifier> = OnceLock::new();
-    C.get_or_init(|| Classifier::new(1, 16).expect("classifier"))
+    C.get_or_init(|| Classifier::new(1).expect("classifier"))
 }
 
 /// A fresh in-memory guard on a fixed [`ManualClock`]: default policy, no

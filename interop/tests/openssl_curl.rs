@@ -122,7 +122,7 @@ impl Cs {
     fn acceptor(&self) -> MilagroAcceptor {
         let options = ServerOptions::new(
             Guard::in_memory(GuardPolicy::default()),
-            Classifier::new(1, 64).unwrap(),
+            Classifier::new(1).unwrap(),
         )
         .pin_digits(Self::digits());
         cs_tls::server(self.server_secret(), options).unwrap()

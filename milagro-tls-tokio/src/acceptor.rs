@@ -13,7 +13,7 @@ use milagro_tls::identity::Identity;
 use milagro_tls::keys::Suite;
 use milagro_tls::rustls_glue::accept::{
     AcceptError as SyncAcceptError, AcceptRefusal, Decision, FinishError, HANDSHAKE_FAILURE_ALERT,
-    MilagroAcceptor as SyncAcceptor,
+    KxResolution, MilagroAcceptor as SyncAcceptor,
 };
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
 use rustls::ServerConfig;
@@ -39,8 +39,10 @@ pub struct AcceptorLimits {
     /// Default 256.
     pub max_concurrent_handshakes: usize,
     /// The whole handshake's budget, ClientHello included; a client slower
-    /// than this is dropped and its slot freed (a CS reservation is released
-    /// uncounted). Default 10 s.
+    /// than this is dropped and its slot freed. A CS attempt whose key
+    /// exchange ran keeps the outcome it reached (a wrong PIN stays counted;
+    /// only a good proof's reservation is released); one whose key exchange
+    /// never ran is released uncounted. Default 10 s.
     pub handshake_timeout: Duration,
     /// Key exchanges running on the blocking pool at once. Default: the
     /// number of CPUs.
@@ -340,44 +342,59 @@ impl MilagroAcceptor {
             Ok(Decision::Milagro(start)) => start,
             Err(e) => return Err(plain_refusal(&mut io, e).await),
         };
-        // 3. The key exchange (pairings) on the bounded blocking pool.
-        let config = start.config();
+        // 3. The key exchange (pairings) on the bounded blocking pool. The
+        //    attempt is resolved (counted, charged, reported) inside the job,
+        //    by `MilagroStart::run`, before any byte is written: neither a
+        //    failed alert write, nor the deadline, nor this future being
+        //    dropped while the job runs can change its count. If the job
+        //    never starts (no pool slot before the deadline), the key
+        //    exchange never ran and the reservation is released uncharged.
         let kx = self
             .pool
             .run(deadline, move || {
-                let mut ok = false;
-                let accept = StartHandshake::from_parts(accepted, io)
-                    .into_stream_with(config, |_| ok = true);
-                (accept, ok)
+                start.run(|config| {
+                    let mut ok = false;
+                    let accept = StartHandshake::from_parts(accepted, io)
+                        .into_stream_with(config, |_| ok = true);
+                    (accept, ok)
+                })
             })
             .await;
-        let (mut accept, kx_ok) = match kx {
+        let (resolution, (mut accept, rustls_ok)) = match kx {
             Ok(v) => v,
             Err(PoolError::Timeout) => return Err(AcceptError::Timeout),
             Err(PoolError::Failed) => return Err(AcceptError::Pool),
         };
-        if !kx_ok {
-            // rustls's alert (illegal_parameter for any kx failure) is
-            // written by the future; the typed reason resolves the
-            // reservation exactly as on the synchronous path.
-            let err = match tokio::time::timeout_at(deadline, accept.into_fallible()).await {
-                Ok(Err((e, _io))) => e,
-                Ok(Ok(_)) => return Err(AcceptError::Pool),
-                Err(_) => io::Error::new(io::ErrorKind::TimedOut, "alert not written"),
-            };
-            return Err(match rustls_error(err) {
-                Ok(tls) => AcceptError::Accept(start.failed(tls)),
-                Err(e) => AcceptError::Handshake(e),
-            });
-        }
-        let mut session = match start.started() {
-            Ok(session) => session,
-            Err(e) => {
-                // A replay won the race: nothing written yet, refuse plainly.
+        let mut session = match (resolution, rustls_ok) {
+            (KxResolution::Started(session), true) => session,
+            (resolution, true) => {
+                // A good proof lost the replay-cache race (or a silent
+                // refusal): nothing written yet, refuse in plaintext.
                 if let Some(io) = accept.get_mut() {
                     let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).await;
                 }
-                return Err(AcceptError::Accept(e));
+                return Err(match resolution {
+                    KxResolution::Refused(Some(e)) => AcceptError::Accept(e),
+                    _ => AcceptError::Accept(SyncAcceptError::Tls(
+                        rustls::Error::HandshakeNotComplete,
+                    )),
+                });
+            }
+            (resolution, false) => {
+                // rustls's alert (illegal_parameter for any kx failure) is
+                // written by the future; the attempt is already resolved.
+                let err = match tokio::time::timeout_at(deadline, accept.into_fallible()).await {
+                    Ok(Err((e, _io))) => e,
+                    Ok(Ok(_)) => return Err(AcceptError::Pool),
+                    Err(_) => io::Error::new(io::ErrorKind::TimedOut, "alert not written"),
+                };
+                return Err(match resolution {
+                    KxResolution::Refused(Some(e)) => AcceptError::Accept(e),
+                    _ => match rustls_error(err) {
+                        Ok(tls) => AcceptError::Accept(SyncAcceptError::Tls(tls)),
+                        Err(e) => AcceptError::Handshake(e),
+                    },
+                });
             }
         };
         // 4. The rest of the handshake, then the binding checks and the

@@ -50,7 +50,7 @@
 //!
 //! let server = MilagroAcceptor::new(cs_tls::server(
 //!     ss,
-//!     cs_tls::ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1, 64)?)
+//!     cs_tls::ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1)?)
 //!         .pin_digits(digits),
 //! )?);
 //! let client = MilagroConnector::new(cs_tls::client(token, Pin::parse("1234", digits)?, None)?);

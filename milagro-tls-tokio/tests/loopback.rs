@@ -69,7 +69,7 @@ impl Cs {
         let ss = CsServerSecret::combine(&[self.dta.issue_cs_server_secret().unwrap()]).unwrap();
         cs_tls::server(
             ss,
-            cs_tls::ServerOptions::new(Guard::in_memory(policy), Classifier::new(1, 64).unwrap())
+            cs_tls::ServerOptions::new(Guard::in_memory(policy), Classifier::new(1).unwrap())
                 .pin_digits(digits()),
         )
         .unwrap()

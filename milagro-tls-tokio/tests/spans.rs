@@ -46,11 +46,8 @@ impl Cs {
         MilagroAcceptor::new(
             cs_tls::server(
                 ss,
-                cs_tls::ServerOptions::new(
-                    Guard::in_memory(policy),
-                    Classifier::new(1, 8).unwrap(),
-                )
-                .pin_digits(PinDigits::new(4).unwrap()),
+                cs_tls::ServerOptions::new(Guard::in_memory(policy), Classifier::new(1).unwrap())
+                    .pin_digits(PinDigits::new(4).unwrap()),
             )
             .unwrap(),
         )

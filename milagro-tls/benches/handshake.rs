@@ -231,7 +231,7 @@ fn cs_setup() -> (MilagroClient, MilagroAcceptor) {
     policy.throttle.refill_per_sec = u32::MAX / 2;
     let acceptor = cs_tls::server(
         ss,
-        ServerOptions::new(Guard::in_memory(policy), Classifier::new(1, 64).unwrap())
+        ServerOptions::new(Guard::in_memory(policy), Classifier::new(1).unwrap())
             .pin_digits(digits),
     )
     .unwrap();

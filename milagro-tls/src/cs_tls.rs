@@ -43,7 +43,7 @@
 //! let client = cs_tls::client(token, Pin::parse("1234", digits)?, None)?;
 //! let acceptor = cs_tls::server(
 //!     ss,
-//!     cs_tls::ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1, 64)?)
+//!     cs_tls::ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1)?)
 //!         .pin_digits(digits),
 //! )?;
 //! // `client.connect("service.example")` gives a rustls ClientConnection;

@@ -109,7 +109,7 @@
 //! let client = cs_tls::client(token, Pin::parse("1234", digits)?, Some(permit))?;
 //! let acceptor = cs_tls::server(
 //!     server_secret,
-//!     ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1, 64)?)
+//!     ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1)?)
 //!         .pin_digits(digits),
 //! )?;
 //!

@@ -119,7 +119,7 @@ impl Cs {
     pub fn server_with(&self, guard: Guard) -> SyncAcceptor {
         cs_tls::server(
             self.server_secret(),
-            cs_tls::ServerOptions::new(guard, Classifier::new(1, 64).expect("classifier"))
+            cs_tls::ServerOptions::new(guard, Classifier::new(1).expect("classifier"))
                 .pin_digits(digits()),
         )
         .expect("server")

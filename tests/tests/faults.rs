@@ -263,9 +263,9 @@ async fn a_flood_of_bogus_hellos_keeps_the_runtime_responsive() {
             .unwrap()
         {
             Ok(_) => ok += 1,
-            Err(AcceptError::Accept(Sync::Admission(
-                AdmissionRefusal::Guard(Refusal::ClassifierBusy) | AdmissionRefusal::ClassifierBusy,
-            ))) => busy += 1,
+            Err(AcceptError::Accept(Sync::Admission(AdmissionRefusal::Guard(
+                Refusal::ClassifierBusy,
+            )))) => busy += 1,
             Err(AcceptError::Accept(Sync::KeyExchange(KxError::ProofFailed))) => {}
             Err(e) => panic!("unexpected report {e:?}"),
         }

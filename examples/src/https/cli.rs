@@ -25,8 +25,6 @@ use crate::keytool::files::read_text;
 
 /// Classifier threads of the CS server (wrong-PIN searches).
 const CLASSIFIER_WORKERS: usize = 2;
-/// Classifier slots of the CS server.
-const CLASSIFIER_CAPACITY: usize = 64;
 
 /// `https-server`: an HTTPS server greeting each authenticated client.
 #[derive(Debug, Parser)]
@@ -140,7 +138,7 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
             let ss: CsServerSecret = load_key(ss)?;
             let options = cs_tls::ServerOptions::new(
                 Guard::in_memory(GuardPolicy::default()),
-                Classifier::new(CLASSIFIER_WORKERS, CLASSIFIER_CAPACITY)?,
+                Classifier::new(CLASSIFIER_WORKERS)?,
             )
             .pin_digits(PinDigits::new(args.pin_digits)?);
             cs_tls::server(ss, options)?

@@ -358,6 +358,27 @@ impl Reservation {
         });
     }
 
+    /// The key exchange failed before the proof could be judged (a share
+    /// that is not the one step 1 bound, a server fault), or never ran
+    /// (rustls refused the ClientHello first): the slot is released, nothing
+    /// is counted against the identity, and the source is charged the same
+    /// fixed failure cost as [`bad_dleq`](Self::bad_dleq) — so this outcome,
+    /// too, charges a reserved attempt exactly like a silently refused one
+    /// ([`Guard::charge_silent_refusal`]). The observer hears
+    /// [`Outcome::Abandoned`] at [`Stage::Reserved`].
+    pub fn refused_before_proof(mut self) {
+        self.h.armed = false;
+        let s = &self.h.shared;
+        let now = s.clock.now();
+        s.store.release(&self.h.ticket, now);
+        s.store.charge_source(self.h.source(), now);
+        s.tell(Outcome::Abandoned {
+            hid: self.h.hid(),
+            source: self.h.source(),
+            stage: Stage::Reserved,
+        });
+    }
+
     /// The proof was good: (HID, U) enters the replay cache and the slot is
     /// kept until the handshake completes. Fails — releasing the slot,
     /// counting nothing — with `Replay` (these bytes were accepted within the

@@ -11,8 +11,8 @@
 //!    well-formed Milagro offer for this server's suite → step 1; anything
 //!    else → refused (`handshake_failure`).
 //! 3. Step 1. CS: `mpin::precheck` (length, day and policy, time window),
-//!    a classifier slot (back-pressure), then [`crate::guard::Guard::admit`] (replay cache,
-//!    source throttle, atomic reservation for the HID). P2P:
+//!    then [`crate::guard::Guard::admit`] (replay cache, source throttle,
+//!    the pending-classification cap, atomic reservation for the HID). P2P:
 //!    `check_client_share` (length, epoch) and the source throttle. Refusals
 //!    → `handshake_failure` and [`AcceptError::Admission`] — **except the
 //!    per-identity refusals** (locked out, in flight), which are *silent*: the
@@ -20,10 +20,18 @@
 //!    `illegal_parameter` as a wrong PIN, nothing classified or counted) and
 //!    the typed reason comes back as [`AcceptError::SilentlyRefused`].
 //! 4. A `ServerConfig` for this connection whose client verifier holds the
-//!    share's [`Binding`]; `into_connection` runs the key exchange. Its
-//!    outcome resolves the reservation: bad DLEQ / decoding →
-//!    `bad_dleq()`; failed proof → `proof_failed()` and a classifier job;
-//!    good proof → `proof_ok()` (replay cache), kept with the connection.
+//!    share's [`Binding`]; [`MilagroStart::run`] runs the key exchange
+//!    (`into_connection`) bound to the SHA-256 of the share step 1 checked,
+//!    and **resolves the attempt before returning**, from what the exchange
+//!    reached and nothing else ([`MilagroAcceptor`]'s one resolution table):
+//!    good proof → `proof_ok()` (replay cache), kept with the connection;
+//!    bad DLEQ / decoding → `bad_dleq()`; failed proof → `proof_failed()`
+//!    and a classifier job; any other failure, or no exchange at all →
+//!    released and charged like a failure; a silent refusal → charged the
+//!    same. Only then is any alert written: the peer can make that write
+//!    fail (reset the connection), stall it, or the caller's future can be
+//!    cancelled, and none of it changes the count (docs/protocol.md §6.4,
+//!    "outcome before I/O").
 //! 5. After the handshake, [`MilagroConnection::finish`] requires a full
 //!    handshake on the Milagro group and a client blob bound to the share,
 //!    then reports completion to the guard and returns the identity. Raw
@@ -40,10 +48,9 @@ use std::sync::Arc;
 use rustls::server::Acceptor;
 use rustls::{Error, HandshakeKind, ServerConfig, ServerConnection};
 
-use super::classifier::ClassifierSlot;
 use super::config::{Gate, MilagroServer};
-use super::engine::{Binding, KxError};
-use super::kx::{kx_reason, named_group, suite_of_group, take_evidence};
+use super::engine::{Binding, KxError, KxFailure};
+use super::kx::{KxOutcome, ShareDigest, bound_exchange, named_group, suite_of_group};
 use crate::guard::{ProvedReservation, Refusal, Reservation};
 use crate::identity::Identity;
 use crate::mpin::{CsError, precheck};
@@ -151,17 +158,20 @@ pub enum Decision {
     /// A standard client: continue with this (standard) configuration.
     Standard(Arc<ServerConfig>),
     /// A Milagro client that passed step 1: run the key exchange with
-    /// [`MilagroStart::config`], then resolve with [`MilagroStart::started`]
-    /// or [`MilagroStart::failed`].
+    /// [`MilagroStart::run`].
     Milagro(MilagroStart),
 }
 
-/// A Milagro ClientHello after step 1: the per-connection configuration and
-/// whatever step 1 reserved. Dropping it releases any reservation uncounted.
+/// A Milagro ClientHello after step 1: the per-connection configuration,
+/// the digest of the share step 1 checked, and whatever step 1 reserved.
+/// Consume it with [`run`](Self::run). Dropping it instead (the key exchange
+/// never ran) releases a reservation uncounted and charges nothing, for a
+/// reserved and a silently refused attempt alike.
 pub struct MilagroStart {
     acceptor: MilagroAcceptor,
     source: IpAddr,
     binding: Binding,
+    share: ShareDigest,
     admitted: Admitted,
     config: Arc<ServerConfig>,
 }
@@ -175,73 +185,61 @@ impl core::fmt::Debug for MilagroStart {
     }
 }
 
-impl MilagroStart {
-    /// The `ServerConfig` for this connection (bound to the key share; for a
-    /// silent per-identity refusal, one whose key exchange always fails).
-    /// `Accepted::into_connection` with it runs the server's key exchange
-    /// (pairing work: call it on a blocking pool in async code).
-    pub fn config(&self) -> Arc<ServerConfig> {
-        self.config.clone()
-    }
+/// How [`MilagroStart::run`] resolved an attempt. Resolved means counted,
+/// charged and reported to the guard: nothing that happens to the
+/// connection afterwards changes it.
+#[derive(Debug)]
+pub enum KxResolution {
+    /// The key exchange succeeded: continue the handshake and call
+    /// [`MilagroSession::finish`] after it.
+    Started(MilagroSession),
+    /// The attempt was refused. `Some` holds the typed reason; `None` means
+    /// no key exchange ran (rustls refused the ClientHello first, and its
+    /// own error says why). If the handshake closure produced a connection
+    /// anyway (a good proof whose replay-cache insert lost a race), drop it
+    /// unwritten and send [`HANDSHAKE_FAILURE_ALERT`]; otherwise send the
+    /// alert rustls produced.
+    Refused(Option<AcceptError>),
+}
 
+impl MilagroStart {
     /// The binding (HID, period) of the key share.
     pub fn binding(&self) -> &Binding {
         &self.binding
     }
 
-    /// The key exchange succeeded (`into_connection` returned a connection
-    /// whose first flight is not written yet). Fails, and the caller must
-    /// then drop the connection and write [`HANDSHAKE_FAILURE_ALERT`]
-    /// instead, when a concurrent replay won the race for the replay cache.
-    pub fn started(self) -> Result<MilagroSession, AcceptError> {
+    /// Runs the server's key exchange and resolves the attempt.
+    ///
+    /// `handshake` gets this connection's `ServerConfig` and must, on this
+    /// thread, build the server connection from the connection's
+    /// `rustls::server::Accepted` with it (e.g. `accepted.into_connection(config)`,
+    /// or tokio-rustls's `StartHandshake::into_stream_with(config, …)`),
+    /// **without writing anything to the peer**. That runs the key exchange
+    /// (pairing work: call this on a blocking pool in async code), bound to
+    /// the share step 1 checked: a share rustls parsed differently is
+    /// refused ([`KxError::ShareMismatch`]) before any work.
+    ///
+    /// Before `run` returns (also if `handshake` panics: the panic is
+    /// resumed afterwards), the attempt is resolved from what the key
+    /// exchange reached — through one table that treats a reserved and a
+    /// silently refused attempt alike (module documentation, step 4). Write
+    /// the alert, or continue the handshake, only after this: the peer can
+    /// make that I/O fail, and no I/O error, timeout or cancellation may
+    /// change an attempt's count or charge (docs/protocol.md §6.4).
+    pub fn run<T>(self, handshake: impl FnOnce(Arc<ServerConfig>) -> T) -> (KxResolution, T) {
         let Self {
             acceptor,
             source,
             binding,
+            share,
             admitted,
-            ..
+            config,
         } = self;
-        match admitted {
-            Admitted::Free => Ok(MilagroSession {
-                binding,
-                proved: None,
-            }),
-            Admitted::Reserved(reservation, _slot) => match reservation.proof_ok() {
-                Ok(proved) => Ok(MilagroSession {
-                    binding,
-                    proved: Some(proved),
-                }),
-                Err(refusal) => Err(AcceptError::Admission(AdmissionRefusal::Guard(refusal))),
-            },
-            Admitted::Silent(refusal) => {
-                // Unreachable: the forced group never succeeds. Refuse anyway.
-                acceptor.charge_silent_refusal(source);
-                Err(AcceptError::SilentlyRefused(refusal))
-            }
-        }
-    }
-
-    /// The key exchange (or rustls) refused the ClientHello with `err`; the
-    /// caller writes rustls's alert. Resolves the reservation by the
-    /// kx's typed reason and returns the error to report.
-    pub fn failed(self, err: Error) -> AcceptError {
-        let reason = kx_reason(&err);
-        match self.admitted {
-            Admitted::Silent(refusal) => {
-                // Charged exactly like a failed proof (§6.4), so the
-                // source's balance tells nothing about the refusal.
-                self.acceptor.charge_silent_refusal(self.source);
-                return AcceptError::SilentlyRefused(refusal);
-            }
-            Admitted::Reserved(reservation, slot) => {
-                self.acceptor
-                    .resolve_failure(reservation, slot, reason.as_ref(), &err)
-            }
-            Admitted::Free => {}
-        }
-        match reason {
-            Some(kx) => AcceptError::KeyExchange(kx),
-            None => AcceptError::Tls(err),
+        let (out, outcome) = bound_exchange(share, move || handshake(config));
+        let resolution = acceptor.resolve(source, binding, admitted, outcome);
+        match out {
+            Ok(out) => (resolution, out),
+            Err(panic) => std::panic::resume_unwind(panic),
         }
     }
 }
@@ -275,12 +273,10 @@ pub enum AdmissionRefusal {
     #[error("P2P key share refused: {0}")]
     P2p(P2pError),
     /// The guard refused for the source or the server (replay, throttle,
-    /// full tables); never a per-identity refusal, which is silent.
+    /// the pending-classification cap, full tables); never a per-identity
+    /// refusal, which is silent.
     #[error("refused by the guard: {0}")]
     Guard(Refusal),
-    /// Every classifier slot is taken: back-pressure.
-    #[error("the classifier is saturated; new attempts are refused until it catches up")]
-    ClassifierBusy,
 }
 
 /// Why a connection was not accepted. Every variant except `Io`/`Eof` has
@@ -341,8 +337,9 @@ pub struct MilagroAcceptor {
 enum Admitted {
     /// No reservation (toy engine, P2P).
     Free,
-    /// CS: a reservation and a classifier slot.
-    Reserved(Reservation, ClassifierSlot),
+    /// CS: a reservation (holding one of the guard's pending-classification
+    /// slots).
+    Reserved(Reservation),
     /// A per-identity refusal: forced failure.
     Silent(Refusal),
 }
@@ -440,20 +437,27 @@ impl MilagroAcceptor {
                 return Err(e);
             }
         };
-        // 4. The key exchange, and its outcome for the reservation.
-        match accepted.into_connection(start.config()) {
-            Ok(conn) => match start.started() {
-                Ok(session) => Ok(Accepted::Milagro(MilagroConnection { session, conn })),
-                Err(e) => {
-                    // The server's flight is not written yet: refuse in plaintext.
-                    drop(conn);
-                    wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                    Err(e)
-                }
-            },
-            Err((err, mut alert)) => {
+        // 4. The key exchange, resolved before any byte goes to the peer.
+        let (resolution, result) = start.run(|config| accepted.into_connection(config));
+        match (resolution, result) {
+            (KxResolution::Started(session), Ok(conn)) => {
+                Ok(Accepted::Milagro(MilagroConnection { session, conn }))
+            }
+            (KxResolution::Started(_session), Err((err, mut alert))) => {
+                // rustls refused after a good proof (the session releases
+                // its reservation uncounted when dropped).
                 alert.write_all(wr)?;
-                Err(start.failed(err))
+                Err(AcceptError::Tls(err))
+            }
+            (KxResolution::Refused(e), Ok(conn)) => {
+                // The server's flight is not written yet: refuse in plaintext.
+                drop(conn);
+                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                Err(e.unwrap_or(AcceptError::Tls(Error::HandshakeNotComplete)))
+            }
+            (KxResolution::Refused(e), Err((err, mut alert))) => {
+                alert.write_all(wr)?;
+                Err(e.unwrap_or(AcceptError::Tls(err)))
             }
         }
     }
@@ -465,7 +469,8 @@ impl MilagroAcceptor {
     /// synchronous [`accept`](Self::accept) and async adapters.
     ///
     /// On `Err` the caller must write [`HANDSHAKE_FAILURE_ALERT`] (a refusal
-    /// before any key exchange), except for I/O it does itself. Per-identity
+    /// before any key exchange; nothing was reserved or charged, except the
+    /// ClientHello's throttle token), except for I/O it does itself. Per-identity
     /// guard refusals are not errors here: they come back as a `Milagro`
     /// decision whose key exchange is forced to fail.
     pub fn decide(
@@ -490,6 +495,7 @@ impl MilagroAcceptor {
             .milagro
             .binding(share)
             .map_err(AcceptError::KeyExchange)?;
+        let digest = ShareDigest::of(share);
         let forced = matches!(admitted, Admitted::Silent(_));
         let config = self
             .milagro
@@ -499,6 +505,7 @@ impl MilagroAcceptor {
             acceptor: self.clone(),
             source,
             binding,
+            share: digest,
             admitted,
             config,
         }))
@@ -539,19 +546,12 @@ impl MilagroAcceptor {
                 Ok(Admitted::Free)
             }
             Gate::Cs {
-                checks,
-                guard,
-                classifier,
-                now,
-                ..
+                checks, guard, now, ..
             } => {
                 let pre = precheck(share, checks, now()).map_err(AdmissionRefusal::Cs)?;
                 let key = pre.replay_key();
-                let slot = classifier
-                    .try_slot()
-                    .ok_or(AdmissionRefusal::ClassifierBusy)?;
                 match guard.admit(&key.hid, &key.u, source) {
-                    Ok(reservation) => Ok(Admitted::Reserved(reservation, slot)),
+                    Ok(reservation) => Ok(Admitted::Reserved(reservation)),
                     Err(r) if r.is_per_identity() => Ok(Admitted::Silent(r)),
                     Err(r) => Err(AdmissionRefusal::Guard(r)),
                 }
@@ -559,36 +559,95 @@ impl MilagroAcceptor {
         }
     }
 
+    /// The one resolution table (docs/protocol.md §6.4 step 2–3): what a
+    /// key exchange's outcome does to what step 1 admitted. The outcome
+    /// alone decides; a silent per-identity refusal is charged exactly like
+    /// every failure of a reserved attempt, so neither the source's balance
+    /// nor anything else the peer sees depends on which one it was.
+    ///
+    /// | outcome \ admitted | reserved | silent | free |
+    /// |---|---|---|---|
+    /// | answered (good proof) | `proof_ok` → session (or refused: replay race) | charged c | session |
+    /// | bad DLEQ / encoding | `bad_dleq`: released, charged c | charged c | — |
+    /// | failed proof | `proof_failed`: charged c, classified | charged c | — |
+    /// | any other failure | released, charged c | charged c | — |
+    /// | no key exchange ran | released, charged c | charged c | — |
+    fn resolve(
+        &self,
+        source: IpAddr,
+        binding: Binding,
+        admitted: Admitted,
+        outcome: Option<KxOutcome>,
+    ) -> KxResolution {
+        let failure = match outcome {
+            Some(KxOutcome::Answered) => None,
+            Some(KxOutcome::Failed(f)) => Some(Some(f)),
+            None => Some(None),
+        };
+        let reservation = match admitted {
+            Admitted::Silent(refusal) => {
+                self.charge_silent_refusal(source);
+                return KxResolution::Refused(Some(AcceptError::SilentlyRefused(refusal)));
+            }
+            Admitted::Free => {
+                return match failure {
+                    None => KxResolution::Started(MilagroSession {
+                        binding,
+                        proved: None,
+                    }),
+                    Some(Some(f)) => {
+                        KxResolution::Refused(Some(AcceptError::KeyExchange(f.reason)))
+                    }
+                    Some(None) => KxResolution::Refused(None),
+                };
+            }
+            Admitted::Reserved(reservation) => reservation,
+        };
+        let failure = match failure {
+            None => {
+                return match reservation.proof_ok() {
+                    Ok(proved) => KxResolution::Started(MilagroSession {
+                        binding,
+                        proved: Some(proved),
+                    }),
+                    Err(refusal) => KxResolution::Refused(Some(AcceptError::Admission(
+                        AdmissionRefusal::Guard(refusal),
+                    ))),
+                };
+            }
+            Some(None) => {
+                reservation.refused_before_proof();
+                return KxResolution::Refused(None);
+            }
+            Some(Some(f)) => f,
+        };
+        let KxFailure { reason, evidence } = failure;
+        match (&reason, evidence, &self.milagro.gate) {
+            (KxError::BadProofOfKnowledge, _, _) => reservation.bad_dleq(),
+            (
+                KxError::ProofFailed,
+                Some(evidence),
+                Gate::Cs {
+                    server,
+                    classifier,
+                    digits,
+                    ..
+                },
+            ) => {
+                let pending = reservation.proof_failed();
+                classifier.submit(pending, evidence, server.clone(), *digits);
+            }
+            // Anything else (no evidence, a share that is not the bound
+            // one, randomness, a wiped key …): charged like any failure.
+            _ => reservation.refused_before_proof(),
+        }
+        KxResolution::Refused(Some(AcceptError::KeyExchange(reason)))
+    }
+
     /// Charges the source of a silently refused CS attempt like a failed proof.
     fn charge_silent_refusal(&self, source: IpAddr) {
         if let Gate::Cs { guard, .. } = &self.milagro.gate {
             guard.charge_silent_refusal(source);
-        }
-    }
-
-    /// A failed CS key exchange: resolves the reservation by the kx's reason.
-    fn resolve_failure(
-        &self,
-        reservation: Reservation,
-        slot: ClassifierSlot,
-        reason: Option<&KxError>,
-        err: &Error,
-    ) {
-        let Gate::Cs { server, digits, .. } = &self.milagro.gate else {
-            return;
-        };
-        match reason {
-            Some(KxError::BadProofOfKnowledge) => reservation.bad_dleq(),
-            Some(KxError::ProofFailed) => match take_evidence(err) {
-                Some(evidence) => {
-                    let pending = reservation.proof_failed();
-                    slot.submit(pending, evidence, server.clone(), *digits);
-                }
-                // Cannot happen (the kx always attaches it); release uncounted.
-                None => drop(reservation),
-            },
-            // Anything else (randomness, wiped key …): release, count nothing.
-            _ => drop(reservation),
         }
     }
 }

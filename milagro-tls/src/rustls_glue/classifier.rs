@@ -3,14 +3,23 @@
 //! ([`crate::mpin::classify()`]) off the handshake path, then resolve the
 //! guard's pending classification (`wrong_pin(δ)` or `invalid_credential()`).
 //!
-//! **Back-pressure, never drops.** Every CS attempt that passes the guard
-//! takes a classifier slot at accept (step 1) *before* any work: a failed
-//! proof turns its slot into a queued job, any other outcome returns it. When
-//! all slots are taken, step 1 refuses new attempts
-//! ([`crate::rustls_glue::accept::AdmissionRefusal::ClassifierBusy`], a plaintext
-//! `handshake_failure`), so a pending classification is never dropped — a
-//! thief cannot flood the classifier to make its own wrong guesses expire
-//! uncounted.
+//! **Back-pressure, never drops: one cap, the guard's.** The queue itself has
+//! no capacity and never refuses a job. What bounds it is the guard's
+//! [`max_pending_classifications`](crate::guard::LockoutPolicy::max_pending_classifications):
+//! every CS attempt holds one of those slots from [`crate::guard::Guard::admit`]
+//! until it is known not to need classification or until its classification
+//! is reported, so a guard never has more jobs in this queue than its cap, and
+//! at the cap `admit` refuses new attempts with
+//! [`crate::guard::Refusal::ClassifierBusy`] (a plaintext `handshake_failure`).
+//! A pending classification is therefore never dropped or expired — a thief
+//! cannot flood the classifier to make its own wrong guesses expire
+//! uncounted. The cap lives in the guard, not here, because it is part of the
+//! lockout policy (configured, and shared by a shared [`crate::guard::GuardStore`],
+//! with the rest of it), it is checked in `admit`'s documented order (after the
+//! replay cache and the source's throttle, before anything about the
+//! identity), and its slots belong to the reservation handles whose drop
+//! rules (§6.4 step 3) keep the "never expires" promise. A classifier shared
+//! by several guards queues at most the sum of their caps.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -30,15 +39,12 @@ struct Job {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
-    /// Slots handed out (queued, running, or held by a connection in flight).
-    taken: usize,
     /// Jobs queued or running.
     unfinished: usize,
     shutdown: bool,
 }
 
 struct Inner {
-    capacity: usize,
     state: Mutex<State>,
     work: Condvar,
     idle: Condvar,
@@ -50,9 +56,9 @@ impl Inner {
     }
 }
 
-/// The bounded classifier: `capacity` slots, `workers` threads. Cheap to
-/// clone; the threads stop when the last clone is dropped (after finishing
-/// the queue).
+/// The classifier: `workers` threads over one queue, bounded by the guard's
+/// pending-classification cap (module documentation). Cheap to clone; the
+/// threads stop when the last clone is dropped (after finishing the queue).
 #[derive(Clone)]
 pub struct Classifier {
     inner: Arc<Inner>,
@@ -78,8 +84,6 @@ impl core::fmt::Debug for Classifier {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let s = self.inner.lock();
         f.debug_struct("Classifier")
-            .field("capacity", &self.inner.capacity)
-            .field("taken", &s.taken)
             .field("unfinished", &s.unfinished)
             .finish()
     }
@@ -88,8 +92,8 @@ impl core::fmt::Debug for Classifier {
 /// Why a classifier could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClassifierError {
-    /// `workers` and `capacity` must both be at least 1.
-    #[error("a classifier needs at least one worker and one slot")]
+    /// `workers` must be at least 1.
+    #[error("a classifier needs at least one worker")]
     Empty,
     /// The operating system refused to start a worker thread.
     #[error("could not start a classifier thread: {0}")]
@@ -97,16 +101,17 @@ pub enum ClassifierError {
 }
 
 impl Classifier {
-    /// A classifier with `workers` threads and `capacity` slots (attempts in
-    /// flight or awaiting classification). Size it so that `capacity` ×
-    /// one search (≈1–11 ms, ×3 under load) ÷ `workers` stays well below the
-    /// guard's classification TTL.
-    pub fn new(workers: usize, capacity: usize) -> Result<Self, ClassifierError> {
-        if workers == 0 || capacity == 0 {
+    /// A classifier with `workers` threads. Size `workers` so that the
+    /// guard's `max_pending_classifications` × one search (≈1–11 ms, ×3
+    /// under load) ÷ `workers` stays short: that is the longest a failed
+    /// attempt waits for its classification. Fails with
+    /// [`ClassifierError::Empty`] for 0 workers, or
+    /// [`ClassifierError::Spawn`] if a thread cannot start.
+    pub fn new(workers: usize) -> Result<Self, ClassifierError> {
+        if workers == 0 {
             return Err(ClassifierError::Empty);
         }
         let inner = Arc::new(Inner {
-            capacity,
             state: Mutex::new(State::default()),
             work: Condvar::new(),
             idle: Condvar::new(),
@@ -129,54 +134,16 @@ impl Classifier {
         })
     }
 
-    /// Takes a slot for one attempt, or `None` when all are taken
-    /// (back-pressure: refuse the attempt at accept).
-    pub(crate) fn try_slot(&self) -> Option<ClassifierSlot> {
-        let mut s = self.inner.lock();
-        if s.taken >= self.inner.capacity {
-            return None;
-        }
-        s.taken += 1;
-        Some(ClassifierSlot {
-            inner: Some(self.inner.clone()),
-        })
-    }
-
-    /// Slots currently taken (attempts in flight plus failures awaiting or
-    /// under classification).
-    pub fn slots_taken(&self) -> usize {
-        self.inner.lock().taken
-    }
-
-    /// Blocks until every queued classification has finished and been
-    /// reported to the guard (for tests and orderly shutdown).
-    pub fn drain(&self) {
-        let mut s = self.inner.lock();
-        while s.unfinished > 0 {
-            s = self.inner.idle.wait(s).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-}
-
-/// One classifier slot, held by a CS attempt from accept until its proof's
-/// outcome is known. Dropping it returns the slot.
-pub(crate) struct ClassifierSlot {
-    inner: Option<Arc<Inner>>,
-}
-
-impl ClassifierSlot {
-    /// Queues a failed proof; its slot is returned when the job finishes.
+    /// Queues a failed proof for its δ search. Never refuses: the guard's
+    /// pending cap bounds the queue (module documentation).
     pub(crate) fn submit(
-        mut self,
+        &self,
         pending: PendingClassification,
         evidence: Box<FailedProof>,
         server: Arc<PreparedServerSecret>,
         digits: PinDigits,
     ) {
-        let Some(inner) = self.inner.take() else {
-            return;
-        };
-        let mut s = inner.lock();
+        let mut s = self.inner.lock();
         s.unfinished += 1;
         s.queue.push_back(Job {
             pending,
@@ -185,15 +152,20 @@ impl ClassifierSlot {
             digits,
         });
         drop(s);
-        inner.work.notify_one();
+        self.inner.work.notify_one();
     }
-}
 
-impl Drop for ClassifierSlot {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            let mut s = inner.lock();
-            s.taken = s.taken.saturating_sub(1);
+    /// Failed proofs queued or under classification now.
+    pub fn unfinished(&self) -> usize {
+        self.inner.lock().unfinished
+    }
+
+    /// Blocks until every queued classification has finished and been
+    /// reported to the guard (for tests and orderly shutdown).
+    pub fn drain(&self) {
+        let mut s = self.inner.lock();
+        while s.unfinished > 0 {
+            s = self.inner.idle.wait(s).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -220,7 +192,6 @@ fn worker(inner: &Inner) {
         }
         drop(job.evidence);
         let mut s = inner.lock();
-        s.taken = s.taken.saturating_sub(1);
         s.unfinished = s.unfinished.saturating_sub(1);
         if s.unfinished == 0 {
             inner.idle.notify_all();
@@ -233,19 +204,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slots_are_bounded_and_returned_on_drop() {
-        assert_eq!(Classifier::new(0, 1).err(), Some(ClassifierError::Empty));
-        assert_eq!(Classifier::new(1, 0).err(), Some(ClassifierError::Empty));
-        let c = Classifier::new(1, 2).unwrap();
-        let a = c.try_slot().unwrap();
-        let b = c.try_slot().unwrap();
-        assert_eq!(c.slots_taken(), 2);
-        assert!(c.try_slot().is_none(), "back-pressure when full");
-        drop(a);
-        assert_eq!(c.slots_taken(), 1);
-        let _c2 = c.try_slot().unwrap();
-        drop(b);
-        assert_eq!(c.slots_taken(), 1);
+    fn needs_a_worker_and_drains_when_empty() {
+        assert_eq!(Classifier::new(0).err(), Some(ClassifierError::Empty));
+        let c = Classifier::new(1).unwrap();
+        assert_eq!(c.unfinished(), 0);
         c.drain(); // nothing queued: returns at once
     }
 }

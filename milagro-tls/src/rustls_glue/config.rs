@@ -170,7 +170,7 @@ pub(crate) enum Gate {
     /// No checks (the toy engine of the mechanism tests).
     Open,
     /// CS: `mpin::precheck`, then the guard's replay / throttle / reservation,
-    /// and a classifier slot.
+    /// and the classifier that failed proofs are queued on.
     Cs {
         server: Arc<PreparedServerSecret>,
         checks: ShareChecks,

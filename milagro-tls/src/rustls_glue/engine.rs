@@ -58,6 +58,17 @@ pub enum KxError {
         "refused silently (per-identity guard refusal); full work done, outcome forced to failure"
     )]
     SilentlyRefused,
+    /// Server side: the key exchange ran outside the accept path's binding
+    /// (docs/protocol.md §6.4 step 2): no share was prechecked for it, so it
+    /// refuses before any work.
+    #[error("the key share was not bound by the accept path; refused before any work")]
+    UnboundShare,
+    /// Server side: the share rustls handed the key exchange is not
+    /// byte-identical to the one the accept path prechecked and bound (a
+    /// parser difference between the accept path and rustls); refused before
+    /// any work.
+    #[error("the key share differs from the one the accept path checked; refused before any work")]
+    ShareMismatch,
     /// Client side: the client's own key cannot be used now (no permit for
     /// today, a key of another deployment or identity, an expired epoch …).
     /// Nothing was sent.

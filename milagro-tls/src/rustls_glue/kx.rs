@@ -7,9 +7,11 @@
 //! the rustls configuration built around it owns the strong one (see
 //! `provider.rs` for the interning and why).
 //!
-//! Errors go back to rustls as `Error::Other(OtherError(Arc<KxError>))`, so the
-//! accept path can downcast the typed reason (rustls itself sends
-//! `illegal_parameter` whatever the error).
+//! Errors go back to rustls as `Error::Other(OtherError(Arc<KxErrorCell>))`,
+//! so the typed reason can be read back for reports (rustls itself sends
+//! `illegal_parameter` whatever the error). The server side runs only inside
+//! the accept path's [`bound_exchange`] scope, which binds the exchange to the
+//! share step 1 checked and receives its outcome directly.
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -21,7 +23,6 @@ use super::engine::{
     ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure, ServerKeyExchange,
 };
 use crate::keys::Suite;
-use crate::mpin::FailedProof;
 
 /// The CS group's code point (private-use range).
 pub const CS_GROUP: NamedGroup = NamedGroup::Unknown(0xFE4D);
@@ -46,24 +47,17 @@ pub fn suite_of_group(group: u16) -> Option<Suite> {
 }
 
 pub(crate) fn kx_error(e: KxError) -> Error {
-    kx_failure(KxFailure::from(e))
+    Error::Other(OtherError(Arc::new(KxErrorCell { reason: e })))
 }
 
 /// What goes into `rustls::Error::Other` for a Milagro kx failure: the typed
-/// reason and, for a failed CS proof, the classifier's evidence, which the
-/// accept path takes out exactly once ([`take_evidence`]).
+/// reason only. What the accept path resolves an attempt with (the reason and,
+/// for a failed CS proof, the classifier's evidence) travels through the
+/// exchange's [`bound_exchange`] scope instead, so it never depends on what
+/// rustls or an adapter does with the error.
+#[derive(Debug)]
 pub(crate) struct KxErrorCell {
     pub(crate) reason: KxError,
-    evidence: Mutex<Option<Box<FailedProof>>>,
-}
-
-impl core::fmt::Debug for KxErrorCell {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // The evidence determines δ: never printed.
-        f.debug_struct("KxErrorCell")
-            .field("reason", &self.reason)
-            .finish_non_exhaustive()
-    }
 }
 
 impl core::fmt::Display for KxErrorCell {
@@ -73,13 +67,6 @@ impl core::fmt::Display for KxErrorCell {
 }
 
 impl std::error::Error for KxErrorCell {}
-
-pub(crate) fn kx_failure(e: KxFailure) -> Error {
-    Error::Other(OtherError(Arc::new(KxErrorCell {
-        reason: e.reason,
-        evidence: Mutex::new(e.evidence),
-    })))
-}
 
 /// The typed kx reason inside a rustls error, if any.
 pub(crate) fn kx_reason(err: &Error) -> Option<KxError> {
@@ -92,15 +79,109 @@ pub(crate) fn kx_reason(err: &Error) -> Option<KxError> {
     }
 }
 
-/// Takes the failed-proof evidence out of a rustls error (once).
-pub(crate) fn take_evidence(err: &Error) -> Option<Box<FailedProof>> {
-    match err {
-        Error::Other(other) => other
-            .0
-            .downcast_ref::<KxErrorCell>()
-            .and_then(|c| c.evidence.lock().unwrap_or_else(|p| p.into_inner()).take()),
-        _ => None,
+// ---------------------------------------------------------------------------
+// The per-connection scope of a server key exchange
+// ---------------------------------------------------------------------------
+
+/// SHA-256 of a client key share: the share the accept path prechecked and
+/// bound a connection to (docs/protocol.md §6.4 step 2, "the share rustls
+/// hands the key exchange is the share step 1 checked").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ShareDigest([u8; 32]);
+
+impl ShareDigest {
+    pub(crate) fn of(share: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(share).into())
     }
+}
+
+impl core::fmt::Debug for ShareDigest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ShareDigest({})", hex::encode(self.0))
+    }
+}
+
+/// What one server key exchange reached, as the accept path resolves it.
+pub(crate) enum KxOutcome {
+    /// The share verified and the server answered it.
+    Answered,
+    /// The exchange failed: the typed reason and, for a failed CS proof, the
+    /// classifier's evidence.
+    Failed(KxFailure),
+}
+
+struct Scope {
+    /// Taken by the first exchange: a second one in the same scope is unbound.
+    bound: Option<ShareDigest>,
+    outcome: Option<KxOutcome>,
+}
+
+thread_local! {
+    /// The scope of the server key exchange running on this thread. rustls
+    /// runs the exchange synchronously inside `Accepted::into_connection`,
+    /// on the caller's thread; the interned `&'static` group objects are
+    /// shared by every connection of a key, so this is the only per-connection
+    /// channel between the accept path and the exchange.
+    static SCOPE: core::cell::RefCell<Option<Scope>> = const { core::cell::RefCell::new(None) };
+}
+
+/// Restores the enclosing scope (normally none) when dropped, also on unwind.
+struct Restore(Option<Scope>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        SCOPE.with(|s| *s.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` (which must make rustls run the server key exchange, e.g.
+/// `Accepted::into_connection`) with the exchange bound to the share whose
+/// digest is `bound`, and returns what `f` returned (or its panic) together
+/// with what the exchange reached: `None` when no exchange ran (rustls
+/// refused the ClientHello before it).
+///
+/// A server exchange outside such a scope, or with a share of another
+/// digest, fails ([`KxError::UnboundShare`], [`KxError::ShareMismatch`]):
+/// only bytes the accept path prechecked, and charged or reserved for, ever
+/// reach the pairing work.
+pub(crate) fn bound_exchange<T>(
+    bound: ShareDigest,
+    f: impl FnOnce() -> T,
+) -> (std::thread::Result<T>, Option<KxOutcome>) {
+    let restore = Restore(SCOPE.with(|s| {
+        s.borrow_mut().replace(Scope {
+            bound: Some(bound),
+            outcome: None,
+        })
+    }));
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let outcome = SCOPE.with(|s| s.borrow_mut().as_mut().and_then(|sc| sc.outcome.take()));
+    drop(restore);
+    (out, outcome)
+}
+
+/// The exchange's check of its share against the scope's binding (taken:
+/// one exchange per scope).
+fn check_bound(share: &[u8]) -> Result<(), KxError> {
+    let bound = SCOPE.with(|s| s.borrow_mut().as_mut().and_then(|sc| sc.bound.take()));
+    match bound {
+        None => Err(KxError::UnboundShare),
+        Some(d) if d == ShareDigest::of(share) => Ok(()),
+        Some(_) => Err(KxError::ShareMismatch),
+    }
+}
+
+/// Records the exchange's outcome in the scope (the first one only).
+fn record(outcome: KxOutcome) {
+    SCOPE.with(|s| {
+        if let Some(sc) = s.borrow_mut().as_mut() {
+            if sc.outcome.is_none() {
+                sc.outcome = Some(outcome);
+            }
+        }
+    });
 }
 
 /// Which side's key a cell refers to.
@@ -173,6 +254,23 @@ impl MilagroGroup {
             WeakKey::Client(_) => Err(KxError::WrongUse),
         }
     }
+
+    /// The server's exchange: the bound-share check first (before any
+    /// decoding or pairing work), then the forced failure of a silent
+    /// refusal (full work, then failure) or the real answer.
+    fn server_exchange(&self, share: &[u8]) -> Result<CompletedKeyExchange, KxFailure> {
+        let key = self.server_key()?;
+        check_bound(share)?;
+        if self.forced {
+            return Err(key.refuse(share).into());
+        }
+        let (pub_key, secret) = key.respond(share)?;
+        Ok(CompletedKeyExchange {
+            group: named_group(self.suite),
+            pub_key,
+            secret: SharedSecret::from(&secret[..]),
+        })
+    }
 }
 
 impl SupportedKxGroup for MilagroGroup {
@@ -187,18 +285,21 @@ impl SupportedKxGroup for MilagroGroup {
         }))
     }
 
-    /// Server side: verifies the client's share and answers it.
+    /// Server side: checks that the share is the one the accept path bound
+    /// this connection to, verifies it and answers it. The outcome goes to
+    /// the accept path's scope ([`bound_exchange`]) before rustls sees it.
     fn start_and_complete(&self, peer_pub_key: &[u8]) -> Result<CompletedKeyExchange, Error> {
-        let key = self.server_key().map_err(kx_error)?;
-        if self.forced {
-            return Err(kx_error(key.refuse(peer_pub_key)));
+        match self.server_exchange(peer_pub_key) {
+            Ok(done) => {
+                record(KxOutcome::Answered);
+                Ok(done)
+            }
+            Err(failure) => {
+                let reason = failure.reason.clone();
+                record(KxOutcome::Failed(failure));
+                Err(kx_error(reason))
+            }
         }
-        let (pub_key, secret) = key.respond(peer_pub_key).map_err(kx_failure)?;
-        Ok(CompletedKeyExchange {
-            group: named_group(self.suite),
-            pub_key,
-            secret: SharedSecret::from(&secret[..]),
-        })
     }
 
     fn name(&self) -> NamedGroup {

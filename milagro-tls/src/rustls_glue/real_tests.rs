@@ -121,7 +121,7 @@ fn server_with(ss: CsServerSecret, max_failures: u32) -> Server {
         Arc::new(ManualClock::new(crate::guard::GuardTime::from_millis(1))),
         observer.clone(),
     );
-    let classifier = Classifier::new(1, 64).unwrap();
+    let classifier = Classifier::new(1).unwrap();
     let acceptor = cs_tls::server(
         ss,
         ServerOptions::new(guard.clone(), classifier.clone()).pin_digits(digits()),
@@ -179,7 +179,7 @@ fn cs_good_pin_with_permits_required_3_dtas_and_off() {
                 .any(|o| matches!(o, Outcome::Completed { hid, .. } if *hid == id(ALICE).cs_hid())),
             "{outcomes:?}"
         );
-        assert_eq!(s.classifier.slots_taken(), 0);
+        assert_eq!(s.classifier.unfinished(), 0);
     }
 }
 
@@ -946,24 +946,30 @@ fn p2p_tampered_server_share_and_encrypted_flights_fail_with_their_errors() {
 
 #[test]
 fn cs_saturated_classifier_refuses_new_attempts_at_accept() {
+    // One cap on pending classifications: the guard's.
     let d = Cs::new(1, PermitPolicy::Off);
-    let observer = Arc::new(RecordingObserver::new());
+    let mut p = policy(5);
+    p.lockout.max_pending_classifications = 1;
     let guard = Guard::new(
-        Arc::new(MemoryGuard::new(policy(5))),
+        Arc::new(MemoryGuard::new(p)),
         Arc::new(ManualClock::new(crate::guard::GuardTime::from_millis(1))),
-        observer,
+        Arc::new(RecordingObserver::new()),
     );
-    let classifier = Classifier::new(1, 1).unwrap();
     let acceptor = cs_tls::server(
         d.ss(),
-        ServerOptions::new(guard.clone(), classifier.clone()).pin_digits(digits()),
+        ServerOptions::new(guard.clone(), Classifier::new(1).unwrap()).pin_digits(digits()),
     )
     .unwrap();
-    let held = classifier.try_slot().unwrap();
+    // Another attempt holds the only pending-classification slot.
+    let held = guard
+        .admit(&id("bob@example.com").cs_hid(), &[7; 48], src(9))
+        .unwrap();
     let r = go(&acceptor, &d.client(ALICE, PIN), src(1));
     assert!(matches!(
         r.accept,
-        Err(AcceptError::Admission(AdmissionRefusal::ClassifierBusy))
+        Err(AcceptError::Admission(AdmissionRefusal::Guard(
+            Refusal::ClassifierBusy
+        )))
     ));
     assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
     // Nothing was reserved for Alice.
