@@ -3,7 +3,8 @@
 //! `milagro` key tool.
 //!
 //! * Server: `echo-server --listen ADDR (--cs-server-secret FILE
-//!   [--pin-digits N] | --p2p-key FILE [--p2p-previous-key FILE])` prints
+//!   [--pin-digits N] | --p2p-key FILE [--p2p-previous-key FILE]
+//!   [--allow-stale-keys])` prints
 //!   `listening on ADDR` (the bound address, so port 0 shows the real port),
 //!   then one `accepted IDENTITY via SUITE_NAME from SOURCE` line per
 //!   authenticated connection, and echoes each line it reads. The guard's
@@ -202,6 +203,11 @@ pub struct ServerKeys {
     /// P2P: the server key file of the previous epoch.
     #[arg(long, value_name = "FILE", requires = "p2p_key")]
     pub p2p_previous_key: Option<PathBuf>,
+    /// P2P: start (with a warning) even when neither key is for the current
+    /// or the previous epoch; such a server refuses every client until its
+    /// keys' epoch begins.
+    #[arg(long, requires = "p2p_key")]
+    pub allow_stale_keys: bool,
 }
 
 /// Prints the guard's decisions as `server-side observer: …` lines. δ is the
@@ -274,11 +280,15 @@ pub fn server_acceptor(keys: &ServerKeys) -> Result<MilagroAcceptor, EchoError> 
                 Some(p) => Some(load_as!(p, P2pServerKey, LABEL_P2P_SERVER_KEY)),
                 None => None,
             };
-            p2p_tls::server(
-                current,
-                previous,
-                Some(guard_with(Arc::new(PrintingObserver))),
-            )?
+            if keys.allow_stale_keys {
+                if let Err(stale) = p2p_tls::check_server_keys(&current, previous.as_ref()) {
+                    eprintln!("warning: {stale}");
+                }
+            }
+            let options = p2p_tls::ServerOptions::new()
+                .guard(guard_with(Arc::new(PrintingObserver)))
+                .allow_stale_keys(keys.allow_stale_keys);
+            p2p_tls::server_with(current, previous, options)?
         }
         // clap enforces exactly one; refuse anyway rather than guess.
         _ => return Err(MilagroError::SuiteMismatch.into()),

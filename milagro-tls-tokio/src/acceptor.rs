@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use milagro_tls::guard::SourceKey;
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::Suite;
 use milagro_tls::rustls_glue::accept::{
@@ -47,6 +48,23 @@ pub struct AcceptorLimits {
     /// Key exchanges running on the blocking pool at once. Default: the
     /// number of CPUs.
     pub blocking_threads: usize,
+    /// Connections from one source inside [`MilagroAcceptor::accept`] at
+    /// once, counted from the call, before the ClientHello is read and
+    /// before a handshake slot is taken. A source is an IPv4 address or an
+    /// IPv6 /64 (the guard's throttle unit). One more is refused at once,
+    /// with nothing read or written ([`AcceptError::SourceBusy`]), so one
+    /// source cannot hold the global handshake slots with slow connections
+    /// (docs/protocol.md §9.5). Default 64 (a quarter of the default
+    /// global cap: room for many clients behind one NAT address; lower it
+    /// where addresses are not shared). 0 refuses every connection.
+    pub max_connections_per_source: usize,
+    /// The time a client has to deliver its whole ClientHello, from when its
+    /// handshake slot is taken (never later than the handshake timeout). A
+    /// slower client is dropped ([`AcceptError::ClientHelloTimeout`]) and
+    /// its slot freed long before the handshake timeout. Default 5 s (a
+    /// ClientHello is one flight: this leaves room for TCP retransmissions
+    /// on a lossy link).
+    pub client_hello_timeout: Duration,
 }
 
 impl Default for AcceptorLimits {
@@ -57,6 +75,65 @@ impl Default for AcceptorLimits {
             blocking_threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            max_connections_per_source: 64,
+            client_hello_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Connections inside the acceptor per source (before the ClientHello is
+/// read). An entry exists only while its count is above zero, so the map
+/// holds at most one entry per connection in progress.
+#[derive(Debug, Default)]
+struct SourceCounts(Mutex<HashMap<SourceKey, usize>>);
+
+/// One connection's place in [`SourceCounts`], given back on drop.
+struct SourceSlot {
+    counts: Arc<SourceCounts>,
+    key: SourceKey,
+}
+
+impl SourceCounts {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SourceKey, usize>> {
+        // The map holds plain counters: a panic elsewhere cannot leave it
+        // inconsistent, so a poisoned lock is still usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A slot for `source` unless it already has `max` connections.
+    fn try_take(self: &Arc<Self>, source: IpAddr, max: usize) -> Option<SourceSlot> {
+        let key = SourceKey::of(source);
+        let mut map = self.lock();
+        let n = map.entry(key).or_insert(0);
+        if *n >= max {
+            if *n == 0 {
+                map.remove(&key);
+            }
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            counts: self.clone(),
+            key,
+        })
+    }
+
+    fn current(&self, source: IpAddr) -> usize {
+        self.lock()
+            .get(&SourceKey::of(source))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock();
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.key);
+            }
         }
     }
 }
@@ -107,6 +184,14 @@ pub enum AcceptError {
     /// The handshake did not finish within the handshake timeout.
     #[error("the handshake timed out")]
     Timeout,
+    /// The source already had `max_connections_per_source` connections in
+    /// the acceptor: refused before anything was read (nothing written).
+    #[error("too many connections from this source at once; refused before reading")]
+    SourceBusy,
+    /// The client did not deliver its ClientHello within
+    /// `client_hello_timeout` (nothing written).
+    #[error("no complete ClientHello within the ClientHello timeout")]
+    ClientHelloTimeout,
     /// The handshake failed after the key exchange (e.g. the client
     /// certificate did not match the key share, or I/O failed).
     #[error("handshake failed: {0}")]
@@ -144,6 +229,7 @@ pub struct MilagroAcceptor {
     p2p: Arc<HashMap<Identity, SyncAcceptor>>,
     limits: AcceptorLimits,
     handshakes: Arc<Semaphore>,
+    sources: Arc<SourceCounts>,
     pool: BlockingPool,
 }
 
@@ -198,6 +284,7 @@ impl MilagroAcceptor {
             primary,
             p2p: Arc::new(p2p),
             handshakes: Arc::new(Semaphore::new(limits.max_concurrent_handshakes.max(1))),
+            sources: Arc::new(SourceCounts::default()),
             pool: BlockingPool::new(limits.blocking_threads),
             limits,
         }
@@ -235,6 +322,12 @@ impl MilagroAcceptor {
         self.handshakes.available_permits()
     }
 
+    /// Connections from `source` (its IPv4 address or IPv6 /64) inside
+    /// [`accept`](Self::accept) now (of `max_connections_per_source`).
+    pub fn connections_from(&self, source: IpAddr) -> usize {
+        self.sources.current(source)
+    }
+
     /// Blocking-pool slots free now (of `blocking_threads`).
     pub fn available_blocking_slots(&self) -> usize {
         self.pool.available()
@@ -251,8 +344,11 @@ impl MilagroAcceptor {
 
     /// Runs one server handshake on `io`, a connection from `source` (the
     /// address step 1 throttles), within the handshake timeout and a global
-    /// handshake slot. Writes any alert itself. The server's key exchange
-    /// runs on the bounded blocking pool.
+    /// handshake slot. Before anything is read, a source that already has
+    /// `max_connections_per_source` connections here is refused
+    /// ([`AcceptError::SourceBusy`], `io` dropped); the ClientHello must then
+    /// arrive within `client_hello_timeout`. Writes any alert itself. The
+    /// server's key exchange runs on the bounded blocking pool.
     pub async fn accept<IO>(&self, source: IpAddr, io: IO) -> Result<Accepted<IO>, AcceptError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -302,14 +398,24 @@ impl MilagroAcceptor {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        // 0. Admission of the connection itself, before reading anything.
+        let Some(_per_source) = self
+            .sources
+            .try_take(source, self.limits.max_connections_per_source)
+        else {
+            return Err(AcceptError::SourceBusy);
+        };
         let _slot = tokio::time::timeout_at(deadline, self.handshakes.clone().acquire_owned())
             .await
             .map_err(|_| AcceptError::Timeout)?
             .map_err(|_| AcceptError::Pool)?;
-        // 1. The ClientHello, recorded and parsed as rustls reads it.
+        // 1. The ClientHello, recorded and parsed as rustls reads it, within
+        //    its own (shorter) timeout.
+        let hello_deadline = deadline.min(Instant::now() + self.limits.client_hello_timeout);
         let mut lazy = LazyConfigAcceptor::new(Acceptor::default(), Recording::new(io));
-        let read = tokio::time::timeout_at(deadline, &mut lazy).await;
+        let read = tokio::time::timeout_at(hello_deadline, &mut lazy).await;
         let start = match read {
+            Err(_) if hello_deadline < deadline => return Err(AcceptError::ClientHelloTimeout),
             Err(_) => return Err(AcceptError::Timeout),
             Ok(Ok(start)) => start,
             Ok(Err(e)) => return Err(refuse_unread(&mut lazy, e).await),

@@ -108,7 +108,7 @@ impl P2p {
         p2p_tls::server(
             self.server_key(who, e),
             Some(self.server_key(who, e - 1)),
-            None,
+            Some(Guard::in_memory(open_policy())),
         )
         .unwrap()
     }
@@ -257,6 +257,7 @@ async fn a_flood_of_bogus_hellos_neither_starves_sessions_nor_stops_a_client() {
         max_concurrent_handshakes: 64,
         handshake_timeout: Duration::from_secs(10),
         blocking_threads: 2,
+        ..AcceptorLimits::default()
     };
     let acceptor = MilagroAcceptor::new(cs.server(GuardPolicy::default())).with_limits(limits);
     let (addr, mut rx) = serve(acceptor.clone()).await;
@@ -353,6 +354,7 @@ async fn stalled_clients_time_out_and_free_their_slot() {
         max_concurrent_handshakes: 1,
         handshake_timeout: Duration::from_millis(400),
         blocking_threads: 1,
+        ..AcceptorLimits::default()
     };
     let acceptor = MilagroAcceptor::new(cs.server(open_policy())).with_limits(limits);
     let (hello, _) = hello_bytes(&cs.client("alice@example.com", PIN));

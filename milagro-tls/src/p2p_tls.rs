@@ -5,8 +5,11 @@
 //!   sent, a server name that does not canonicalise to ID_A, and every
 //!   connection checks the key's epoch against the clock first.
 //! * [`server`]: a [`MilagroAcceptor`] from the current epoch's key and
-//!   optionally the previous one's; shares for any other epoch are refused at
-//!   accept. An optional [`Guard`] throttles sources.
+//!   optionally the previous one's. Shares for any epoch other than the
+//!   current one and the one before, by the server's clock, are refused at
+//!   accept, and a server whose keys are for neither refuses to start
+//!   (unless [`ServerOptions::allow_stale_keys`]). Sources are always
+//!   throttled: by the given [`Guard`], or a default one.
 //!
 //! ```
 //! use milagro_tls::p2p_tls;
@@ -34,10 +37,10 @@
 
 use std::sync::Arc;
 
-use crate::guard::Guard;
+use crate::guard::{Guard, GuardPolicy};
 use crate::identity::Identity;
-use crate::keys::{P2pClientKey, P2pServerKey};
-use crate::p2p::{P2pClient, P2pServer};
+use crate::keys::{P2pClientKey, P2pServerKey, epoch_of};
+use crate::p2p::{P2pClient, P2pServer, check_server_epochs};
 use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::config::{Gate, MilagroClient, MilagroServer};
 use crate::rustls_glue::engines::{P2pClientKx, P2pServerKx, unix_now};
@@ -73,26 +76,120 @@ pub(crate) fn client_at(
     MilagroClient::new(Arc::new(kx), identity, epoch, Some(server_identity))
 }
 
+/// The P2P server's options besides its keys: the source throttle and
+/// whether keys that no client could use now are allowed.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    guard: Option<Guard>,
+    allow_stale_keys: bool,
+}
+
+impl ServerOptions {
+    /// The defaults: an in-memory [`Guard`] with [`GuardPolicy::default`]'s
+    /// throttle, and stale keys refused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The guard whose per-source throttle step 1 charges (one ClientHello's
+    /// cost per key share that passed the cheap checks). Without one, the
+    /// server makes its own in-memory guard with the default policy: a P2P
+    /// server is never without a throttle (docs/protocol.md §9.5).
+    pub fn guard(self, guard: Guard) -> Self {
+        Self {
+            guard: Some(guard),
+            ..self
+        }
+    }
+
+    /// With `true`, the server starts even when none of its keys is for the
+    /// current epoch or the one before by its clock (e.g. keys issued ahead,
+    /// loaded before their epoch begins). Such a server still refuses every
+    /// share outside `{E_now, E_now − 1}`; the caller should warn (see
+    /// [`check_server_keys`]). Default `false`: building fails with
+    /// [`MilagroError::ServerKeysNotCurrent`].
+    pub fn allow_stale_keys(self, allow: bool) -> Self {
+        Self {
+            allow_stale_keys: allow,
+            ..self
+        }
+    }
+}
+
+/// Whether a P2P server with these keys could accept any client now: at
+/// least one key is for the current epoch or the one before, by the system
+/// clock (docs/protocol.md §5.6). Fails with
+/// [`MilagroError::ServerKeysNotCurrent`] (naming the epochs) otherwise.
+/// [`server`] makes this check itself (and also checks that the keys belong
+/// together); use it to warn when starting with
+/// [`ServerOptions::allow_stale_keys`].
+pub fn check_server_keys(
+    current: &P2pServerKey,
+    previous: Option<&P2pServerKey>,
+) -> Result<(), MilagroError> {
+    let now_epoch = epoch_of(unix_now(), current.deployment().epoch_seconds);
+    check_server_epochs(current.epoch(), previous.map(|p| p.epoch()), now_epoch)
+        .map_err(MilagroError::ServerKeysNotCurrent)
+}
+
 /// A P2P acceptor with the `current` epoch's key and optionally the
-/// `previous` one's (same identity and deployment, adjacent epochs), and an
-/// optional source throttle. Add standard clients with
-/// [`MilagroAcceptor::with_standard`].
+/// `previous` one's (same identity and deployment, adjacent epochs), and
+/// `guard` as the source throttle (`None`: an in-memory guard with the
+/// default policy — a P2P server always throttles sources, docs/protocol.md
+/// §9.5). Add standard clients with [`MilagroAcceptor::with_standard`].
 ///
-/// Fails with [`MilagroError::KeyMismatch`] when the two keys do not belong
-/// together, or [`MilagroError::Provider`] when too many keys are alive.
+/// Only shares for the current epoch or the one before, by the system clock
+/// at each connection, are accepted, whichever keys are held. Fails with
+/// [`MilagroError::ServerKeysNotCurrent`] when no key is for either epoch now
+/// ([`server_with`] and [`ServerOptions::allow_stale_keys`] override),
+/// [`MilagroError::KeyMismatch`] when the two keys do not belong together,
+/// or [`MilagroError::Provider`] when too many keys are alive.
 pub fn server(
     current: P2pServerKey,
     previous: Option<P2pServerKey>,
     guard: Option<Guard>,
 ) -> Result<MilagroAcceptor, MilagroError> {
+    server_with(
+        current,
+        previous,
+        ServerOptions {
+            guard,
+            allow_stale_keys: false,
+        },
+    )
+}
+
+/// [`server`] with [`ServerOptions`].
+pub fn server_with(
+    current: P2pServerKey,
+    previous: Option<P2pServerKey>,
+    options: ServerOptions,
+) -> Result<MilagroAcceptor, MilagroError> {
+    server_at(current, previous, options, unix_now)
+}
+
+pub(crate) fn server_at(
+    current: P2pServerKey,
+    previous: Option<P2pServerKey>,
+    options: ServerOptions,
+    now: fn() -> u64,
+) -> Result<MilagroAcceptor, MilagroError> {
     let identity = current.identity().clone();
     let epoch = current.epoch();
     let p2p =
         P2pServer::new(current, previous).map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
-    let kx = P2pServerKx::new(p2p).map_err(MilagroError::KeyUnusable)?;
+    if !options.allow_stale_keys {
+        p2p.check_keys_at(now())
+            .map_err(MilagroError::ServerKeysNotCurrent)?;
+    }
+    let guard = options
+        .guard
+        .unwrap_or_else(|| Guard::in_memory(GuardPolicy::default()));
+    let kx = P2pServerKx::new(p2p, now).map_err(MilagroError::KeyUnusable)?;
     let gate = Gate::P2p {
         server: kx.server.clone(),
         guard,
+        now,
     };
     let server = MilagroServer::with_gate(Arc::new(kx), identity, epoch, gate)?;
     MilagroAcceptor::new(Arc::new(server), None).ok_or(MilagroError::SuiteMismatch)

@@ -173,13 +173,15 @@ impl P2p {
         self.client_key_for(who, current_client_epoch())
     }
 
-    /// A server for `who` holding the current and previous epoch's keys.
+    /// A server for `who` holding the current and previous epoch's keys,
+    /// with an open source throttle ([`open_policy`]: the load and fault
+    /// tests send everything from 127.0.0.1).
     pub fn server(&self, who: &str) -> SyncAcceptor {
         let e = epoch_of(now(), EPOCH_SECS);
         p2p_tls::server(
             self.server_key(who, e),
             Some(self.server_key(who, e - 1)),
-            None,
+            Some(Guard::in_memory(open_policy())),
         )
         .expect("server")
     }

@@ -24,6 +24,7 @@ fn limits(timeout_ms: u64) -> AcceptorLimits {
         max_concurrent_handshakes: 8,
         handshake_timeout: Duration::from_millis(timeout_ms),
         blocking_threads: 2,
+        ..AcceptorLimits::default()
     }
 }
 
@@ -172,6 +173,7 @@ async fn a_flood_of_bogus_hellos_keeps_the_runtime_responsive() {
             max_concurrent_handshakes: 64,
             handshake_timeout: Duration::from_secs(10),
             blocking_threads: 2,
+            ..AcceptorLimits::default()
         });
     let (addr, mut rx) = serve(acceptor.clone()).await;
 

@@ -590,7 +590,7 @@ fn p2p_epoch(e: &AcceptError) -> bool {
     matches!(
         e,
         AcceptError::Accept(Sync::Admission(AdmissionRefusal::P2p(
-            P2pError::EpochNotAccepted { .. }
+            P2pError::EpochOutsideClock { .. }
         )))
     )
 }

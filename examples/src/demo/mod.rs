@@ -235,8 +235,16 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let (cs_sync, classifier) =
         echo::cs_server(server_secret, digits, echo::guard_with(observer.clone()))
             .map_err(echo_err("CS server set-up"))?;
-    let p2p_sync = p2p_tls::server(p2p_server_key, None, None)
-        .map_err(|e| echo_err("P2P server set-up")(e.into()))?;
+    // The P2P server throttles sources too (its own guard: P2P has no
+    // per-identity state, only the per-source buckets).
+    let p2p_sync = p2p_tls::server(
+        p2p_server_key,
+        None,
+        Some(milagro_tls::guard::Guard::in_memory(
+            milagro_tls::guard::GuardPolicy::default(),
+        )),
+    )
+    .map_err(|e| echo_err("P2P server set-up")(e.into()))?;
     let cs_server = runtime.block_on(Server::start(MilagroAcceptor::new(cs_sync)))?;
     let p2p_server = runtime.block_on(Server::start(MilagroAcceptor::new(p2p_sync)))?;
     writeln!(

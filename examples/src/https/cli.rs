@@ -52,6 +52,11 @@ pub struct ServerArgs {
     /// P2P: the previous epoch's server key file, for clients a little behind.
     #[arg(long, value_name = "FILE", requires = "p2p_key")]
     pub p2p_previous_key: Option<PathBuf>,
+    /// P2P: start (with a warning) even when neither key is for the current
+    /// or the previous epoch; such a server refuses every client until its
+    /// keys' epoch begins.
+    #[arg(long, requires = "p2p_key")]
+    pub allow_stale_keys: bool,
 }
 
 /// `https-client`: GET one URL over milagro-tls and print the body.
@@ -131,7 +136,10 @@ pub fn load_key<K: KeyFile>(path: &Path) -> Result<K, CliError> {
 }
 
 /// The server for `args`: CS with an in-memory guard (default policy) and a
-/// classifier, or P2P with one or two epochs' keys and no guard.
+/// classifier, or P2P with one or two epochs' keys and an in-memory guard
+/// (default policy: its per-source throttle). P2P keys for neither the
+/// current nor the previous epoch are refused, or, with
+/// `--allow-stale-keys`, reported as a warning on standard error.
 pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
     let sync = match (&args.cs_server_secret, &args.p2p_key) {
         (Some(ss), _) => {
@@ -149,7 +157,15 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
                 Some(p) => Some(load_key::<P2pServerKey>(p)?),
                 None => None,
             };
-            p2p_tls::server(current, previous, None)?
+            if args.allow_stale_keys {
+                if let Err(stale) = p2p_tls::check_server_keys(&current, previous.as_ref()) {
+                    eprintln!("warning: {stale}");
+                }
+            }
+            let options = p2p_tls::ServerOptions::new()
+                .guard(Guard::in_memory(GuardPolicy::default()))
+                .allow_stale_keys(args.allow_stale_keys);
+            p2p_tls::server_with(current, previous, options)?
         }
         // clap requires one of the two.
         (None, None) => return Err(CliError::Milagro(MilagroError::SuiteMismatch)),

@@ -41,7 +41,11 @@
 //! Authentication is implicit: a party without the right key computes a
 //! different `K`, so the shared secrets differ and the TLS handshake fails.
 //! Decoding refuses wrong lengths, epochs the server holds no key for, and
-//! points that are not in the prime-order subgroup or are the identity.
+//! points that are not in the prime-order subgroup or are the identity. A
+//! server on the network also refuses, by its own clock, every epoch other
+//! than the current one and the one before
+//! ([`P2pServer::check_client_share_at`]), even one it holds a key for, and
+//! should not start with keys for neither ([`P2pServer::check_keys_at`]).
 
 use core::fmt;
 
@@ -166,6 +170,35 @@ pub enum P2pError {
         current: u32,
         /// The previous key's epoch.
         previous: u32,
+    },
+    /// The client share's epoch is neither the current epoch by the server's
+    /// clock nor the one before (docs/protocol.md §7.4), whatever keys the
+    /// server holds: an expired (or not yet valid) key is refused even by a
+    /// server that still holds the matching `D_A`.
+    #[error(
+        "P2P client share is for epoch {got}; by the server's clock only epochs {now_epoch} (current) and {} (previous) are accepted",
+        .now_epoch.saturating_sub(1)
+    )]
+    EpochOutsideClock {
+        /// The epoch in the share.
+        got: u32,
+        /// The current epoch by the server's clock.
+        now_epoch: u32,
+    },
+    /// None of the server's keys is for the current epoch (by the server's
+    /// clock) or the one before: the server could accept no client at all.
+    #[error(
+        "P2P server keys are for {}, but the current epoch is {now_epoch}: no key is for epoch {now_epoch} or {}; load current keys",
+        accepted_epochs(.current, .previous),
+        .now_epoch.saturating_sub(1)
+    )]
+    ServerKeysNotCurrent {
+        /// The current key's epoch.
+        current: u32,
+        /// The previous key's epoch, if the server holds one.
+        previous: Option<u32>,
+        /// The current epoch by the server's clock.
+        now_epoch: u32,
     },
     /// The client key is not valid now: its epoch is neither the current one
     /// nor the one before (which servers still accept).
@@ -488,13 +521,57 @@ impl P2pServer {
         }
     }
 
-    /// The cheap checks on a client share, without decoding any point: exact
-    /// length ([`P2pError::ClientShareLength`]) and an epoch this server holds a
-    /// key for ([`P2pError::EpochNotAccepted`]). Returns the epoch and `HID_B`.
+    /// The cheap checks on a client share, without decoding any point and
+    /// without a clock: exact length ([`P2pError::ClientShareLength`]) and an
+    /// epoch this server holds a key for ([`P2pError::EpochNotAccepted`]).
+    /// Returns the epoch and `HID_B`. A server on the network must use
+    /// [`P2pServer::check_client_share_at`], which also checks the epoch
+    /// against its clock.
     pub fn check_client_share(&self, bytes: &[u8]) -> Result<P2pShareHeader, P2pError> {
         let header = split_client_share(bytes)?.header;
         self.key_for(header.epoch)?;
         Ok(header)
+    }
+
+    /// The step-1 checks of docs/protocol.md §7.4 at unix time `now_secs`
+    /// (the server's clock), in this order: exact length
+    /// ([`P2pError::ClientShareLength`]); the share's epoch is the current
+    /// epoch `epoch_of(now_secs)` or the one before
+    /// ([`P2pError::EpochOutsideClock`], whatever keys the server holds);
+    /// the server holds a key for it ([`P2pError::EpochNotAccepted`]).
+    /// Decodes no point. Returns the epoch and `HID_B`.
+    pub fn check_client_share_at(
+        &self,
+        bytes: &[u8],
+        now_secs: u64,
+    ) -> Result<P2pShareHeader, P2pError> {
+        let header = split_client_share(bytes)?.header;
+        let now_epoch = self.epoch_at(now_secs);
+        if !epoch_accepted_at(header.epoch, now_epoch) {
+            return Err(P2pError::EpochOutsideClock {
+                got: header.epoch,
+                now_epoch,
+            });
+        }
+        self.key_for(header.epoch)?;
+        Ok(header)
+    }
+
+    /// The epoch of unix time `now_secs` in this server's deployment.
+    pub fn epoch_at(&self, now_secs: u64) -> u32 {
+        crate::keys::epoch_of(now_secs, self.deployment().epoch_seconds)
+    }
+
+    /// Whether this server can accept any client at unix time `now_secs`: at
+    /// least one of its keys is for the current epoch or the one before
+    /// (docs/protocol.md §5.6). Fails with [`P2pError::ServerKeysNotCurrent`]
+    /// otherwise (keys that expired, or are all for future epochs).
+    pub fn check_keys_at(&self, now_secs: u64) -> Result<(), P2pError> {
+        check_server_epochs(
+            self.current_epoch(),
+            self.previous_epoch(),
+            self.epoch_at(now_secs),
+        )
     }
 
     /// Decodes a client share: the checks of [`P2pServer::check_client_share`],
@@ -593,6 +670,36 @@ fn server_nonce(ek: &ServerEpochKey, share: &P2pClientShare, fresh: &[u8; 32]) -
             b"x",
         ],
     )
+}
+
+/// Whether a share or key for `epoch` is acceptable when the current epoch
+/// is `now_epoch`: `epoch ∈ {now_epoch, now_epoch − 1}` (docs/protocol.md
+/// §5.6, §7.4).
+pub fn epoch_accepted_at(epoch: u32, now_epoch: u32) -> bool {
+    epoch == now_epoch || epoch.checked_add(1) == Some(now_epoch)
+}
+
+/// Whether server keys for epochs `current` and `previous` can serve any
+/// client when the current epoch is `now_epoch`: at least one of them is
+/// `now_epoch` or `now_epoch − 1` ([`P2pError::ServerKeysNotCurrent`]
+/// otherwise).
+pub fn check_server_epochs(
+    current: u32,
+    previous: Option<u32>,
+    now_epoch: u32,
+) -> Result<(), P2pError> {
+    let usable = core::iter::once(current)
+        .chain(previous)
+        .any(|e| epoch_accepted_at(e, now_epoch));
+    if usable {
+        Ok(())
+    } else {
+        Err(P2pError::ServerKeysNotCurrent {
+            current,
+            previous,
+            now_epoch,
+        })
+    }
 }
 
 fn check_same_deployment(expected: &P2pDeployment, got: &P2pDeployment) -> Result<(), P2pError> {
@@ -737,7 +844,7 @@ impl P2pClient {
     /// one before ([`P2pError::ClientKeyEpoch`] otherwise).
     pub fn check_epoch(&self, now_epoch: u32) -> Result<(), P2pError> {
         let e = self.key.epoch;
-        if e == now_epoch || e.checked_add(1) == Some(now_epoch) {
+        if epoch_accepted_at(e, now_epoch) {
             Ok(())
         } else {
             Err(P2pError::ClientKeyEpoch {

@@ -13,7 +13,8 @@
 //! 3. Step 1. CS: `mpin::precheck` (length, day and policy, time window),
 //!    then [`crate::guard::Guard::admit`] (replay cache, source throttle,
 //!    the pending-classification cap, atomic reservation for the HID). P2P:
-//!    `check_client_share` (length, epoch) and the source throttle. Refusals
+//!    `check_client_share_at` (length, epoch current or previous by the
+//!    server's clock, epoch held) and the source throttle. Refusals
 //!    → `handshake_failure` and [`AcceptError::Admission`] — **except the
 //!    per-identity refusals** (locked out, in flight), which are *silent*: the
 //!    connection goes on with a forced-failure key exchange (full work, same
@@ -269,7 +270,8 @@ pub enum AdmissionRefusal {
     /// CS `mpin::precheck`: length, day / permit policy or time window.
     #[error("CS key share refused: {0}")]
     Cs(CsError),
-    /// P2P `check_client_share`: length or epoch.
+    /// P2P `check_client_share_at`: length, epoch outside the server clock's
+    /// window, or an epoch the server holds no key for.
     #[error("P2P key share refused: {0}")]
     P2p(P2pError),
     /// The guard refused for the source or the server (replay, throttle,
@@ -376,6 +378,13 @@ impl MilagroAcceptor {
     /// exchange runs inside this call (in async code, call it on a blocking
     /// pool). On success the server's first flight is queued in the
     /// connection, not yet written.
+    ///
+    /// Reading the ClientHello has no time limit of its own: the caller must
+    /// bound it (e.g. a socket read timeout of a few seconds) and must cap
+    /// the connections per source it hands to this function at once, before
+    /// any byte is read, or one source with slow connections holds every
+    /// thread or slot the caller has (docs/protocol.md §9.5). The tokio
+    /// acceptor (`milagro-tls-tokio`) does both.
     pub fn accept(
         &self,
         source: IpAddr,
@@ -534,15 +543,13 @@ impl MilagroAcceptor {
     fn admit(&self, share: &[u8], source: IpAddr) -> Result<Admitted, AdmissionRefusal> {
         match &self.milagro.gate {
             Gate::Open => Ok(Admitted::Free),
-            Gate::P2p { server, guard } => {
+            Gate::P2p { server, guard, now } => {
                 server
-                    .check_client_share(share)
+                    .check_client_share_at(share, now())
                     .map_err(AdmissionRefusal::P2p)?;
-                if let Some(guard) = guard {
-                    guard
-                        .admit_source(source)
-                        .map_err(AdmissionRefusal::Guard)?;
-                }
+                guard
+                    .admit_source(source)
+                    .map_err(AdmissionRefusal::Guard)?;
                 Ok(Admitted::Free)
             }
             Gate::Cs {

@@ -179,10 +179,12 @@ pub(crate) enum Gate {
         digits: PinDigits,
         now: fn() -> u64,
     },
-    /// P2P: `check_client_share` (length, epoch), then the source throttle.
+    /// P2P: `check_client_share_at` (length, epoch by the clock `now`,
+    /// epoch held), then the source throttle (always present: §9.5).
     P2p {
         server: Arc<P2pServer>,
-        guard: Option<Guard>,
+        guard: Guard,
+        now: fn() -> u64,
     },
 }
 

@@ -74,6 +74,19 @@ pub enum KxError {
     /// Nothing was sent.
     #[error("the client key cannot be used: {0}")]
     ClientKeyUnusable(String),
+    /// Client side: the client's P2P key is for an epoch a server would
+    /// refuse by the client's own clock: neither the current epoch nor the
+    /// one before (docs/protocol.md §7.2). Nothing was sent.
+    #[error(
+        "the P2P key is for epoch {key_epoch}, but by this machine's clock the current epoch is {now_epoch}: only keys for epoch {now_epoch} or {} are usable (get a key for the current epoch, or check the clock)",
+        .now_epoch.saturating_sub(1)
+    )]
+    KeyEpochNotCurrent {
+        /// The key's epoch.
+        key_epoch: u32,
+        /// The current epoch by the client's clock (less the skew allowance).
+        now_epoch: u32,
+    },
 }
 
 /// A server-side key-exchange failure with, for a failed CS proof, what the

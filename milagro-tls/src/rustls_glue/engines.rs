@@ -247,9 +247,16 @@ impl P2pClientKx {
         let secs = self.client.deployment().epoch_seconds;
         let skew = self.skew_secs.min(u64::from(secs / 2));
         let now_epoch = epoch_of((self.now)().saturating_sub(skew), secs);
-        self.client
-            .check_epoch(now_epoch)
-            .map_err(|e| KxError::ClientKeyUnusable(e.to_string()))
+        self.client.check_epoch(now_epoch).map_err(|e| match e {
+            P2pError::ClientKeyEpoch {
+                key_epoch,
+                now_epoch,
+            } => KxError::KeyEpochNotCurrent {
+                key_epoch,
+                now_epoch,
+            },
+            other => KxError::ClientKeyUnusable(other.to_string()),
+        })
     }
 }
 
@@ -265,7 +272,9 @@ fn p2p_error(e: P2pError) -> KxError {
         },
         P2pError::InvalidPoint { .. } => KxError::MalformedShare("P2P point"),
         P2pError::Random(_) => KxError::Randomness,
-        P2pError::EpochNotAccepted { .. } => KxError::CredentialRefused,
+        P2pError::EpochNotAccepted { .. } | P2pError::EpochOutsideClock { .. } => {
+            KxError::CredentialRefused
+        }
         other => KxError::ClientKeyUnusable(other.to_string()),
     }
 }
@@ -305,17 +314,20 @@ impl ClientPending for P2pPending {
     }
 }
 
-/// The P2P server key(s): current and optionally previous epoch.
+/// The P2P server key(s): current and optionally previous epoch, and the
+/// server's clock (unix seconds) that decides which epochs are accepted.
 pub(crate) struct P2pServerKx {
     pub(crate) server: Arc<P2pServer>,
     fingerprint: KeyFingerprint,
+    pub(crate) now: fn() -> u64,
 }
 
 impl P2pServerKx {
-    pub(crate) fn new(server: P2pServer) -> Result<Self, KxError> {
+    pub(crate) fn new(server: P2pServer, now: fn() -> u64) -> Result<Self, KxError> {
         Ok(Self {
             server: Arc::new(server),
             fingerprint: random_fingerprint()?,
+            now,
         })
     }
 }
@@ -334,7 +346,12 @@ impl ServerKeyExchange for P2pServerKx {
             .map_err(p2p_error)?;
         Ok(Binding::new(Suite::P2p, h.hid_b, h.epoch))
     }
+    /// The clock check of step 1 again (as the CS kx re-runs its precheck):
+    /// a path that skipped step 1 still never answers an expired epoch.
     fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
+        self.server
+            .check_client_share_at(client_share, (self.now)())
+            .map_err(p2p_error)?;
         let r = self
             .server
             .accept(client_share, &OsEntropy)

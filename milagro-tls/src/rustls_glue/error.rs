@@ -57,6 +57,12 @@ pub enum MilagroError {
     /// deployment or a non-adjacent epoch).
     #[error("the Milagro keys do not fit together: {0}")]
     KeyMismatch(String),
+    /// A P2P server's keys are for neither the current epoch (by its clock)
+    /// nor the one before, so it could accept no client
+    /// ([`crate::p2p::P2pError::ServerKeysNotCurrent`]); refused unless the
+    /// caller explicitly allows stale keys.
+    #[error("{0} (refusing to start; allow_stale_keys overrides)")]
+    ServerKeysNotCurrent(crate::p2p::P2pError),
     /// The process-wide bound on live Milagro keys was hit.
     #[error(transparent)]
     Provider(#[from] ProviderError),

@@ -25,6 +25,8 @@ mod sign;
 mod verify;
 
 #[cfg(test)]
+mod p2p_tests;
+#[cfg(test)]
 mod real_tests;
 #[cfg(test)]
 mod tests;

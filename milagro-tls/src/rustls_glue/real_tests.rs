@@ -844,7 +844,9 @@ fn p2p_good_previous_epoch_accepted_older_refused() {
     // Two epochs old: the client refuses itself …
     assert!(matches!(
         p2p_tls::client(d.client_key(ALICE, e - 2), id(SERVER)),
-        Err(MilagroError::KeyUnusable(KxError::ClientKeyUnusable(_)))
+        Err(MilagroError::KeyUnusable(
+            KxError::KeyEpochNotCurrent { .. }
+        ))
     ));
     // … and a client whose clock is two hours behind is refused at accept.
     let late = p2p_tls::client_at(d.client_key(ALICE, e - 2), id(SERVER), || {
@@ -855,7 +857,7 @@ fn p2p_good_previous_epoch_accepted_older_refused() {
     assert!(matches!(
         r.accept,
         Err(AcceptError::Admission(AdmissionRefusal::P2p(
-            P2pError::EpochNotAccepted { .. }
+            P2pError::EpochOutsideClock { .. }
         )))
     ));
     // server_name other than ID_A: nothing sent.
@@ -894,7 +896,14 @@ fn p2p_one_bit_in_each_key_share_field_is_refused_with_its_reason() {
     let c = p2p_tls::client(d.client_key(ALICE, e), id(SERVER)).unwrap();
     let bad_point = || Want::Kx(KxError::MalformedShare("P2P point"));
     let other_epoch = || {
-        Want::Admission(|a| matches!(a, AdmissionRefusal::P2p(P2pError::EpochNotAccepted { .. })))
+        Want::Admission(|a| {
+            matches!(
+                a,
+                AdmissionRefusal::P2p(
+                    P2pError::EpochOutsideClock { .. } | P2pError::EpochNotAccepted { .. }
+                )
+            )
+        })
     };
     // protocol.md §7.2: epoch 0, HID_B 4, Pg 36, Pb 84 (G2, 96 bytes).
     let cases: Vec<(&str, usize, u8, Want)> = vec![
@@ -918,17 +927,26 @@ fn p2p_one_bit_in_each_key_share_field_is_refused_with_its_reason() {
         );
         check_tampered_share(&mut r, what, want);
         if *offset < 4 {
-            let Err(AcceptError::Admission(AdmissionRefusal::P2p(P2pError::EpochNotAccepted {
-                got,
-                current,
-                ..
-            }))) = r.accept
-            else {
-                unreachable!()
-            };
             let mut be = e.to_be_bytes();
             be[*offset] ^= mask;
-            assert_eq!((got, current), (u32::from_be_bytes(be), e), "{what}");
+            let flipped = u32::from_be_bytes(be);
+            // Outside the clock's window, or (e − 1 when e is odd) inside
+            // it but not held: this server has no previous key.
+            match &r.accept {
+                Err(AcceptError::Admission(AdmissionRefusal::P2p(
+                    P2pError::EpochOutsideClock { got, now_epoch },
+                ))) => {
+                    assert_eq!(*got, flipped, "{what}");
+                    assert!(*now_epoch == e || *now_epoch == e + 1, "{what}");
+                }
+                Err(AcceptError::Admission(AdmissionRefusal::P2p(
+                    P2pError::EpochNotAccepted { got, current, .. },
+                ))) => {
+                    assert_eq!((*got, *current), (flipped, e), "{what}");
+                    assert_eq!(flipped.checked_add(1), Some(e), "{what}");
+                }
+                other => panic!("{what}: {other:?}"),
+            }
         }
     }
     let mut r = go(&acceptor, &c, src(1));
