@@ -155,11 +155,17 @@ fn credential_refused(r: &Run) -> bool {
     )
 }
 
-fn wrong_pins(outcomes: &[Outcome]) -> Vec<i64> {
+/// The (confirmed, cumulative) counts of every wrong PIN the observer heard
+/// of (it hears the classification only, never δ).
+fn wrong_pins(outcomes: &[Outcome]) -> Vec<(u32, u32)> {
     outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::WrongPin { delta, .. } => Some(*delta),
+            Outcome::WrongPin {
+                confirmed,
+                cumulative,
+                ..
+            } => Some((*confirmed, *cumulative)),
             _ => None,
         })
         .collect()
@@ -184,7 +190,7 @@ fn cs_good_pin_with_permits_required_3_dtas_and_off() {
 }
 
 #[test]
-fn cs_wrong_pin_is_refused_before_any_key_and_classified_with_exact_delta() {
+fn cs_wrong_pin_is_refused_before_any_key_and_classified_as_wrong_pin() {
     let d = Cs::new(1, PermitPolicy::Off);
     let s = server_with(d.ss(), 5);
     let r = go(&s.acceptor, &d.client(ALICE, PIN + 7), src(1));
@@ -200,7 +206,7 @@ fn cs_wrong_pin_is_refused_before_any_key_and_classified_with_exact_delta() {
     );
     assert!(credential_refused(&r));
     s.classifier.drain();
-    assert_eq!(wrong_pins(&s.observer.take()), vec![7]);
+    assert_eq!(wrong_pins(&s.observer.take()), vec![(1, 1)]);
     assert_eq!(s.guard.status(&id(ALICE).cs_hid()).confirmed, 1);
 }
 
@@ -238,7 +244,7 @@ fn cs_lockout_is_silent_and_strangers_garbage_does_not_lock() {
         wrong_alert = r.alert.clone();
         s.classifier.drain();
     }
-    assert_eq!(wrong_pins(&s.observer.take()), vec![-1, -2, -3]);
+    assert_eq!(wrong_pins(&s.observer.take()), vec![(1, 1), (2, 2), (3, 3)]);
     // The right PIN is now refused exactly like a wrong one: same alert, and
     // its (fresh) source is charged exactly like the wrong PIN's (§6.4).
     let r = go(&s.acceptor, &d.client(ALICE, PIN), src(3));
