@@ -15,6 +15,7 @@ use milagro_tls::rustls_glue::accept::{
     AcceptError as SyncAcceptError, AcceptRefusal, Decision, FinishError, HANDSHAKE_FAILURE_ALERT,
     MilagroAcceptor as SyncAcceptor,
 };
+use milagro_tls::rustls_glue::error::refusal_alert;
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
 use rustls::ServerConfig;
 use rustls::server::Acceptor;
@@ -375,7 +376,7 @@ impl MilagroAcceptor {
             Err(e) => {
                 // A replay won the race: nothing written yet, refuse plainly.
                 if let Some(io) = accept.get_mut() {
-                    let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).await;
+                    let _ = io.write_all(refusal_alert(&e)).await;
                 }
                 return Err(AcceptError::Accept(e));
             }
@@ -436,15 +437,22 @@ pub(crate) fn rustls_error(err: io::Error) -> Result<rustls::Error, io::Error> {
     }
 }
 
-/// A refusal before any key exchange: the 7-byte plaintext
-/// handshake_failure, as on the synchronous path.
+/// A refusal before any key exchange: the 7-byte plaintext alert the
+/// synchronous path writes for it (`refusal_alert`: illegal_parameter for a
+/// refused key share, internal_error for load, handshake_failure for a
+/// refused ClientHello).
 async fn plain_refusal<IO, E>(io: &mut IO, err: E) -> AcceptError
 where
     IO: AsyncWrite + Unpin,
     E: Into<AcceptError>,
 {
-    match io.write_all(&HANDSHAKE_FAILURE_ALERT).await {
-        Ok(()) => err.into(),
+    let err = err.into();
+    let alert = match &err {
+        AcceptError::Accept(e) => refusal_alert(e),
+        _ => &HANDSHAKE_FAILURE_ALERT,
+    };
+    match io.write_all(alert).await {
+        Ok(()) => err,
         Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
     }
 }

@@ -219,7 +219,7 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let permit: CsTimePermit = issue_and_combine(&cs_dtas, "CS time permit", |m| {
         m.issue_cs_time_permit(&alice, today)
     })?;
-    let token = extract_pin(&client_secret, &Pin::parse(PIN, digits)?);
+    let token = extract_pin(&client_secret, &Pin::parse(PIN, digits)?)?;
     drop(client_secret);
     let runtime = tokio::runtime::Runtime::new()?;
     let p2p_server_key: P2pServerKey = issue_and_combine(&p2p_dtas, "P2P server key", |m| {
@@ -508,7 +508,7 @@ fn forged_client(
     let permit: CsTimePermit = issue_and_combine(&dtas, "forged time permit", |m| {
         m.issue_cs_time_permit(identity, today)
     })?;
-    let token = extract_pin(&secret, &Pin::parse(PIN, digits)?);
+    let token = extract_pin(&secret, &Pin::parse(PIN, digits)?)?;
     Ok(cs_tls::client(
         token,
         Pin::parse(PIN, digits)?,

@@ -14,7 +14,9 @@
 //!    a classifier slot (back-pressure), then [`crate::guard::Guard::admit`] (replay cache,
 //!    source throttle, atomic reservation for the HID). P2P:
 //!    `check_client_share` (length, epoch) and the source throttle. Refusals
-//!    → `handshake_failure` and [`AcceptError::Admission`] — **except the
+//!    → a plaintext alert ([`refusal_alert`](super::error::refusal_alert):
+//!    `illegal_parameter` for the share's own bytes, `internal_error` for
+//!    load) and [`AcceptError::Admission`] — **except the
 //!    per-identity refusals** (locked out, in flight), which are *silent*: the
 //!    connection goes on with a forced-failure key exchange (full work, same
 //!    `illegal_parameter` as a wrong PIN, nothing classified or counted) and
@@ -191,8 +193,9 @@ impl MilagroStart {
 
     /// The key exchange succeeded (`into_connection` returned a connection
     /// whose first flight is not written yet). Fails, and the caller must
-    /// then drop the connection and write [`HANDSHAKE_FAILURE_ALERT`]
-    /// instead, when a concurrent replay won the race for the replay cache.
+    /// then drop the connection and write
+    /// [`refusal_alert`](super::error::refusal_alert) of the error instead,
+    /// when a concurrent replay won the race for the replay cache.
     pub fn started(self) -> Result<MilagroSession, AcceptError> {
         let Self {
             acceptor,
@@ -265,7 +268,8 @@ pub enum AcceptRefusal {
 }
 
 /// Why step 1 (the cheap checks with the source address) refused a key
-/// share; the client got the plaintext `handshake_failure`.
+/// share; the client got the plaintext alert of
+/// [`refusal_alert`](super::error::refusal_alert).
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionRefusal {
     /// CS `mpin::precheck`: length, day / permit policy or time window.
@@ -296,7 +300,8 @@ pub enum AcceptError {
     /// The accept path refused the ClientHello (plaintext handshake_failure sent).
     #[error("ClientHello refused: {0}")]
     Refused(#[from] AcceptRefusal),
-    /// Step 1 refused the key share (plaintext handshake_failure sent).
+    /// Step 1 refused the key share (plaintext `illegal_parameter` or, for
+    /// load, `internal_error` sent: [`super::error::refusal_alert`]).
     #[error("key share refused at accept: {0}")]
     Admission(AdmissionRefusal),
     /// A per-identity guard refusal, sent as a failed key exchange
@@ -436,7 +441,7 @@ impl MilagroAcceptor {
             }
             Ok(Decision::Milagro(start)) => start,
             Err(e) => {
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                wr.write_all(super::error::refusal_alert(&e))?;
                 return Err(e);
             }
         };
@@ -447,7 +452,7 @@ impl MilagroAcceptor {
                 Err(e) => {
                     // The server's flight is not written yet: refuse in plaintext.
                     drop(conn);
-                    wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                    wr.write_all(super::error::refusal_alert(&e))?;
                     Err(e)
                 }
             },
@@ -464,8 +469,9 @@ impl MilagroAcceptor {
     /// builds the Milagro configuration for this connection. Shared by the
     /// synchronous [`accept`](Self::accept) and async adapters.
     ///
-    /// On `Err` the caller must write [`HANDSHAKE_FAILURE_ALERT`] (a refusal
-    /// before any key exchange), except for I/O it does itself. Per-identity
+    /// On `Err` the caller must write
+    /// [`refusal_alert`](super::error::refusal_alert) of the error (a
+    /// refusal before any key exchange), except for I/O it does itself. Per-identity
     /// guard refusals are not errors here: they come back as a `Milagro`
     /// decision whose key exchange is forced to fail.
     pub fn decide(

@@ -30,6 +30,7 @@ use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::classifier::Classifier;
 use crate::rustls_glue::config::MilagroClient;
 use crate::rustls_glue::engines::unix_now;
+use crate::tls::{ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 const ALICE: &str = "alice@example.com";
 const SERVER: &str = "server.example";
@@ -81,7 +82,7 @@ impl Cs {
         CsClientSecret::combine(&shares).unwrap()
     }
     fn token(&self, who: &str) -> CsToken {
-        extract_pin(&self.secret(who), &pin(PIN))
+        extract_pin(&self.secret(who), &pin(PIN)).unwrap()
     }
     fn permit(&self, who: &str, day: u32) -> CsTimePermit {
         let shares: Vec<_> = self
@@ -301,7 +302,8 @@ fn cs_replayed_share_stale_time_and_permit_checks() {
         ),
         "{err:?}"
     );
-    assert_eq!(alert, HANDSHAKE_FAILURE_ALERT);
+    // A refused share: the alert of a refused credential.
+    assert_eq!(alert, ILLEGAL_PARAMETER_ALERT);
     // A client clock 100 s slow: stale at accept.
     let slow = cs_tls::client_at(d.token(ALICE), pin(PIN), d.today_permit(ALICE), || {
         unix_now() - 100
@@ -314,10 +316,13 @@ fn cs_replayed_share_stale_time_and_permit_checks() {
             CsError::StaleTime { .. }
         )))
     ));
+    // The client hears the credential refused (issue 9 item 11), not a
+    // handshake_failure it would report as an unsupported group.
     assert_eq!(
         r.client_err,
-        Some(Error::AlertReceived(AlertDescription::HandshakeFailure))
+        Some(Error::AlertReceived(AlertDescription::IllegalParameter))
     );
+    assert!(credential_refused(&r));
     // Yesterday's permit: refused by the client, nothing sent.
     let yesterday = d.permit(ALICE, day_of(unix_now()) - 1);
     assert!(matches!(
@@ -354,7 +359,7 @@ fn cs_other_deployment_and_incomplete_keys_fail() {
             .collect();
         assert!(CsClientSecret::combine(&shares).is_err());
         let partial = combine_unchecked(&shares).unwrap();
-        let c = cs_tls::client(extract_pin(&partial, &pin(PIN)), pin(PIN), None).unwrap();
+        let c = cs_tls::client(extract_pin(&partial, &pin(PIN)).unwrap(), pin(PIN), None).unwrap();
         let r = go(&s.acceptor, &c, src(1));
         assert!(credential_refused(&r), "skip {skip}");
     }
@@ -427,10 +432,12 @@ fn check_tampered_share(r: &mut Run, what: &str, want: &Want) {
                 Err(AcceptError::Admission(a)) => assert!(ok(a), "{what}: {a:?}"),
                 other => panic!("{what}: expected an admission refusal, got {other:?}"),
             }
-            assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT, "{what}");
+            // Step 1 refused the share's own bytes: the alert of a refused
+            // credential, which the client reports as such.
+            assert_eq!(r.alert, ILLEGAL_PARAMETER_ALERT, "{what}");
             assert_eq!(
                 r.client_err,
-                Some(Error::AlertReceived(AlertDescription::HandshakeFailure)),
+                Some(Error::AlertReceived(AlertDescription::IllegalParameter)),
                 "{what}"
             );
         }
@@ -971,7 +978,12 @@ fn cs_saturated_classifier_refuses_new_attempts_at_accept() {
         r.accept,
         Err(AcceptError::Admission(AdmissionRefusal::ClassifierBusy))
     ));
-    assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
+    // Load, not the credential: internal_error, "try again later".
+    assert_eq!(r.alert, INTERNAL_ERROR_ALERT);
+    assert!(matches!(
+        map_client_error(&r.client, r.client_err.clone().unwrap()),
+        MilagroError::ServerBusy
+    ));
     // Nothing was reserved for Alice.
     assert_eq!(guard.status(&id(ALICE).cs_hid()).in_flight, 0);
     drop(held);
