@@ -8,8 +8,9 @@
 //!   `listening on ADDR` (the bound address, so port 0 shows the real port),
 //!   then one `accepted IDENTITY via SUITE_NAME from SOURCE` line per
 //!   authenticated connection, and echoes each line it reads. The guard's
-//!   decisions (δ included) are printed as `server-side observer: …` lines:
-//!   they never reach the client.
+//!   decisions are printed as `server-side observer: …` lines: how each
+//!   attempt was classified (wrong PIN, invalid credential, …), never the
+//!   PIN error δ, and never sent to the client.
 //! * Client: `echo-client --connect ADDR --server-name NAME (--token FILE
 //!   [--pin PIN] [--permit FILE] | --p2p-key FILE) --message TEXT` sends one
 //!   line, prints `echo: TEXT` and `server identity: NAME`, and succeeds only
@@ -189,7 +190,8 @@ pub struct ServerKeys {
     /// CS: the combined server secret file.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["p2p_key", "p2p_previous_key"])]
     pub cs_server_secret: Option<PathBuf>,
-    /// CS: the deployment's PIN length (bounds the server-side δ search).
+    /// CS: the deployment's PIN length (bounds the server-side search that
+    /// tells a wrong PIN from an invalid credential).
     #[arg(
         long,
         value_name = "N",
@@ -210,8 +212,9 @@ pub struct ServerKeys {
     pub allow_stale_keys: bool,
 }
 
-/// Prints the guard's decisions as `server-side observer: …` lines. δ is the
-/// server operator's information; it is never sent to the client.
+/// Prints the guard's decisions as `server-side observer: …` lines: the
+/// classification of each attempt, never the PIN error δ (the guard does not
+/// have it), and nothing of it is sent to the client.
 #[derive(Debug, Default)]
 pub struct PrintingObserver;
 
@@ -222,11 +225,14 @@ pub fn describe(outcome: &Outcome) -> String {
         Outcome::WrongPin {
             hid,
             source,
-            delta,
             confirmed,
             cumulative,
         } => format!(
-            "wrong PIN for HID {}… from {source}: δ = {delta:+}, confirmed {confirmed}, cumulative {cumulative}",
+            "wrong PIN for HID {}… from {source}: confirmed {confirmed}, cumulative {cumulative}",
+            short(hid)
+        ),
+        Outcome::InvalidCredential { hid, source } => format!(
+            "invalid credential (not a wrong PIN; not counted) for HID {}… from {source}",
             short(hid)
         ),
         Outcome::Completed { hid, .. } => {
@@ -252,7 +258,8 @@ pub fn guard_with(observer: Arc<dyn GuardObserver>) -> Guard {
 }
 
 /// A CS server configuration for `secret` with `guard`; the returned
-/// classifier finds δ of wrong PINs off the handshake path.
+/// classifier tells wrong PINs from invalid credentials off the handshake
+/// path.
 pub fn cs_server(
     secret: milagro_tls::keys::CsServerSecret,
     digits: PinDigits,

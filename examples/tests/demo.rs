@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use milagro_examples::demo::{EXPECTED_DELTA, run};
+use milagro_examples::demo::{WRONG_PIN_DELTA, run};
 
 #[test]
 fn demo_binary_succeeds() {
@@ -27,7 +27,11 @@ fn demo_binary_succeeds() {
         "client-side: authenticated server server.example; echo \"hello from client.example over P2P\" came back unchanged\n",
         "  client: Milagro credential refused (PIN, permit, lockout or clock)",
         "server-side observer log (never sent to the client): wrong PIN",
-        "from 127.0.0.1: δ = +9, confirmed 1, cumulative 1\n",
+        "from 127.0.0.1: confirmed 1, cumulative 1 (how far the PIN was off is not kept)\n",
+        "[CS, forged credential]",
+        "  client: Milagro credential refused (PIN, permit, lockout or clock) (the same alert as for the wrong PIN)\n",
+        "server-side observer log (never sent to the client): invalid credential for HID",
+        "not a wrong PIN, not counted against alice@example.com\n",
         "all checks passed",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
@@ -53,25 +57,39 @@ fn demo_binary_succeeds() {
         2,
         "{stdout}"
     );
-    // The client's refusal line names no δ: only the server-side lines do.
-    let refusal = stdout
-        .lines()
-        .find(|l| l.starts_with("  client: Milagro credential refused"))
-        .unwrap();
+    assert_no_delta(&stdout);
+}
+
+/// The attack of issue 9 item 3: a log that prints δ gives whoever reads it
+/// (and chose the PIN′ of the attempt) the PIN = PIN′ − δ. Nothing the demo
+/// prints — client or server side — may carry δ, in any spelling.
+fn assert_no_delta(text: &str) {
     assert!(
-        !refusal.contains('δ') && !refusal.contains("+9"),
-        "{refusal}"
+        !text.contains('δ') && !text.to_lowercase().contains("delta"),
+        "{text}"
     );
+    let d = WRONG_PIN_DELTA.to_string();
+    let forms = [d.clone(), format!("+{d}"), format!("-{d}")];
+    // Whole words only: split on everything but digits, letters, '.', '+', '-'
+    // (so hex fingerprints and "12.3 ms" are words of their own).
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))) {
+        assert!(
+            !forms.contains(&word.to_owned()),
+            "δ {word} printed in:\n{text}"
+        );
+    }
 }
 
 #[test]
 fn demo_report_in_process() {
     let mut out = Vec::new();
     let report = run(&mut out).expect("demo runs");
-    assert_eq!(report.wrong_pin_delta, EXPECTED_DELTA);
+    assert_eq!(report.wrong_pin_counts, (1, 1));
+    assert!(report.forged_classified_invalid);
     assert_eq!(report.cs_fingerprint.len(), 8);
     assert_ne!(report.cs_fingerprint, report.p2p_fingerprint);
     let text = String::from_utf8(out).unwrap();
+    assert_no_delta(&text);
     assert!(text.contains(&format!(
         "client {} = server {}",
         report.cs_fingerprint, report.cs_fingerprint

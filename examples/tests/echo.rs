@@ -16,7 +16,7 @@ use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{KeyFile, LABEL_CS_SERVER_SECRET, LABEL_CS_TOKEN};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, epoch_of,
+    P2pDeployment, P2pServerKey, PermitPolicy, Suite, epoch_of,
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
@@ -54,7 +54,8 @@ fn cs_files(dir: &Path) {
     let token = extract_pin(
         &cs,
         &Pin::parse("1234", PinDigits::new(4).unwrap()).unwrap(),
-    );
+    )
+    .unwrap();
     write(dir, "server.secret", &ss);
     write(dir, "alice.token", &token);
 }
@@ -334,9 +335,9 @@ async fn p2p_client_naming_another_server_is_refused_by_it() {
     assert!(
         matches!(
             err,
-            EchoError::Connect(ConnectError::Milagro(MilagroError::Tls(
-                rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure)
-            )))
+            EchoError::Connect(ConnectError::Milagro(MilagroError::GroupNotSupported {
+                suite: Suite::P2p
+            }))
         ),
         "{err:?}"
     );
@@ -389,4 +390,187 @@ async fn a_server_answering_something_else_is_a_wrong_echo() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Issue 9 item 11: what the client sees for each refusal before the key
+// exchange. Before, step 1 answered with a plaintext handshake_failure, so a
+// client whose clock was 5 minutes off, or who was throttled, printed
+// "received fatal alert: HandshakeFailure".
+// ---------------------------------------------------------------------------
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A client clock 5 minutes slow.
+fn five_minutes_slow() -> u64 {
+    unix_now() - 300
+}
+
+/// A client clock two days fast.
+fn two_days_fast() -> u64 {
+    unix_now() + 2 * 86_400
+}
+
+/// Serves `acceptor` on 127.0.0.1:0 with the echo server's logic.
+async fn serve_acceptor(
+    acceptor: milagro_tls::rustls_glue::accept::MilagroAcceptor,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<ServerEvent>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(echo::serve(
+        milagro_tls_tokio::MilagroAcceptor::new(acceptor),
+        listener,
+        Arc::new(move |e| {
+            let _ = tx.send(e);
+        }),
+    ));
+    (addr, rx)
+}
+
+fn refused_reason(event: ServerEvent) -> String {
+    match event {
+        ServerEvent::Refused { reason, .. } => reason,
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+fn load_token(dir: &Path) -> milagro_tls::keys::CsToken {
+    match echo::load_key(&dir.join("alice.token")).unwrap() {
+        milagro_tls::keyfile::AnyKey::CsToken(t) => t,
+        other => panic!("{}", other.label()),
+    }
+}
+
+fn credential_refused(err: &EchoError) -> bool {
+    matches!(
+        err,
+        EchoError::Connect(ConnectError::Milagro(MilagroError::CredentialRefused))
+    ) && err.to_string() == "Milagro credential refused (PIN, permit, lockout or clock)"
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cs_client_clock_five_minutes_off_sees_credential_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    cs_files(tmp.path());
+    let (addr, mut events) = start_server(
+        tmp.path(),
+        &["--cs-server-secret", "server.secret", "--pin-digits", "4"],
+    )
+    .await;
+    let pin = Pin::parse("1234", PinDigits::new(4).unwrap()).unwrap();
+    let client =
+        milagro_tls::cs_tls::client_at(load_token(tmp.path()), pin, None, five_minutes_slow)
+            .unwrap();
+    let err = echo::exchange(
+        &milagro_tls_tokio::MilagroConnector::new(client),
+        addr,
+        "service.example",
+        "x",
+    )
+    .await
+    .unwrap_err();
+    assert!(credential_refused(&err), "{err:?}");
+    let reason = refused_reason(events.recv().await.unwrap());
+    assert!(reason.contains("more than 30 s away from now"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cs_permit_day_out_of_range_sees_credential_refused() {
+    // Permits required; the client's clock is two days fast and it holds a
+    // permit for that day: the server refuses the day (±1) at step 1.
+    let dep = CsDeployment::new(1, PermitPolicy::Required, &OsEntropy).unwrap();
+    let dta = MasterShare::generate(Deployment::Cs(dep), &OsEntropy).unwrap();
+    let ss = CsServerSecret::combine(&[dta.issue_cs_server_secret().unwrap()]).unwrap();
+    let alice = Identity::new(ALICE).unwrap();
+    let cs = CsClientSecret::combine(&[dta.issue_cs_client_secret(&alice).unwrap()]).unwrap();
+    let digits = PinDigits::new(4).unwrap();
+    let token = extract_pin(&cs, &Pin::parse("1234", digits).unwrap()).unwrap();
+    let day = milagro_tls::keys::day_of(two_days_fast());
+    let permit =
+        milagro_tls::keys::CsTimePermit::combine(&[dta.issue_cs_time_permit(&alice, day).unwrap()])
+            .unwrap();
+    let guard = echo::guard_with(Arc::new(milagro_tls::guard::NoopObserver));
+    let (server, _classifier) = echo::cs_server(ss, digits, guard).unwrap();
+    let (addr, mut events) = serve_acceptor(server).await;
+    let pin = Pin::parse("1234", digits).unwrap();
+    let client = milagro_tls::cs_tls::client_at(token, pin, Some(permit), two_days_fast).unwrap();
+    let err = echo::exchange(
+        &milagro_tls_tokio::MilagroConnector::new(client),
+        addr,
+        "service.example",
+        "x",
+    )
+    .await
+    .unwrap_err();
+    assert!(credential_refused(&err), "{err:?}");
+    let reason = refused_reason(events.recv().await.unwrap());
+    assert!(
+        reason.contains("is not within one day of today"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttled_source_sees_try_again_later() {
+    use milagro_tls::guard::{
+        Guard, GuardPolicy, MemoryGuard, MonotonicClock, NoopObserver, ThrottlePolicy,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    cs_files(tmp.path());
+    let ss = match echo::load_key(&tmp.path().join("server.secret")).unwrap() {
+        milagro_tls::keyfile::AnyKey::CsServerSecret(s) => s,
+        other => panic!("{}", other.label()),
+    };
+    // Two ClientHellos per source, never refilled.
+    let policy = GuardPolicy {
+        throttle: ThrottlePolicy {
+            burst: 2,
+            refill_per_sec: 0,
+            ..ThrottlePolicy::default()
+        },
+        ..GuardPolicy::default()
+    };
+    let guard = Guard::new(
+        Arc::new(MemoryGuard::new(policy)),
+        Arc::new(MonotonicClock::new()),
+        Arc::new(NoopObserver),
+    );
+    let digits = PinDigits::new(4).unwrap();
+    let (server, _classifier) = echo::cs_server(ss, digits, guard).unwrap();
+    let (addr, mut events) = serve_acceptor(server).await;
+    let pin = Pin::parse("1234", digits).unwrap();
+    let good = milagro_tls_tokio::MilagroConnector::new(
+        milagro_tls::cs_tls::client(load_token(tmp.path()), pin, None).unwrap(),
+    );
+    for _ in 0..2 {
+        echo::exchange(&good, addr, "service.example", "x")
+            .await
+            .unwrap();
+        assert!(matches!(
+            events.recv().await.unwrap(),
+            ServerEvent::Accepted { .. }
+        ));
+    }
+    let err = echo::exchange(&good, addr, "service.example", "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EchoError::Connect(ConnectError::Milagro(MilagroError::ServerBusy))
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().ends_with("try again later"), "{err}");
+    let reason = refused_reason(events.recv().await.unwrap());
+    assert!(reason.contains("source throttled"), "{reason}");
 }

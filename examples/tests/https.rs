@@ -74,7 +74,7 @@ fn cs_files(dir: &Path) -> (PathBuf, PathBuf) {
             .collect::<Vec<_>>(),
     )
     .unwrap();
-    let token = extract_pin(&cs, &Pin::parse(PIN, PinDigits::new(4).unwrap()).unwrap());
+    let token = extract_pin(&cs, &Pin::parse(PIN, PinDigits::new(4).unwrap()).unwrap()).unwrap();
     (
         write(dir, "server.pem", &ss),
         write(dir, "alice.token", &token),

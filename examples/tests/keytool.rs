@@ -376,7 +376,7 @@ fn key_tool_end_to_end_and_keys_agree() {
         permit: Some(permit),
     };
     let run = InMemory.cs(&wrong, &server, now).unwrap();
-    assert_eq!(run.server.err(), Some(CsRefusal::WrongPin { delta: -34 }));
+    assert_eq!(run.server.err(), Some(CsRefusal::WrongPin));
     assert!(run.client.is_none());
 
     // P2P.
@@ -854,6 +854,83 @@ fn wrong_kinds_and_bad_combinations_are_refused() {
         ],
         &["cs1.master: cannot issue a CS time permit share: day 0"],
     );
+    // Issue 9 item 13: a permit is issued at most one day ahead.
+    let today = day_of(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    let permit_for = |day: &str, out: &str| -> Vec<String> {
+        [
+            "dta",
+            "issue",
+            "--master",
+            "cs1.master",
+            "time-permit",
+            "--identity",
+            "alice@example.com",
+            "--day",
+            day,
+            "--out",
+            out,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let tomorrow = permit_for(&(today + 1).to_string(), "tomorrow.share");
+    ok(
+        dir,
+        &tomorrow.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(dir.join("tomorrow.share").exists());
+    let after = permit_for(&(today + 2).to_string(), "t6");
+    fails(
+        dir,
+        &after.iter().map(String::as_str).collect::<Vec<_>>(),
+        &[
+            "cs1.master: cannot issue a CS time permit share: a D-TA issues a time permit at most one day ahead (day <= today + 1)",
+            "is 2 days after today",
+        ],
+    );
+    fails(
+        dir,
+        &[
+            "dta",
+            "issue",
+            "--master",
+            "cs1.master",
+            "time-permit",
+            "--identity",
+            "alice@example.com",
+            "--date",
+            "2030-01-01",
+            "--out",
+            "t6",
+        ],
+        &["at most one day ahead (day <= today + 1)"],
+    );
+    assert!(!dir.join("t6").exists());
+    // Issue 9 item 12: PIN 0 is never enrolled (the token would be the
+    // client secret itself), whatever its spelling.
+    for zero in ["0", "0000"] {
+        fails(
+            dir,
+            &[
+                "token",
+                "--secret",
+                "alice.secret",
+                "--pin",
+                zero,
+                "--pin-digits",
+                "4",
+                "--out",
+                "t7",
+            ],
+            &["PIN: PIN 0 (all zeros) cannot be enrolled: the token would equal the client secret"],
+        );
+        assert!(!dir.join("t7").exists());
+    }
     // Joining with parameters that disagree with the file.
     fails(
         dir,

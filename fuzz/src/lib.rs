@@ -114,7 +114,7 @@ pub fn cs() -> &'static Cs {
         );
         let digits = PinDigits::DEFAULT;
         let pin = Pin::from_u32(CS_PIN, digits).unwrap();
-        let token = extract_pin(&client_secret, &pin);
+        let token = extract_pin(&client_secret, &pin).expect("the fixture PIN is not 0");
         let client = ClientState::with_fresh(&token, &pin, Some(&permit), NOW, &CS_FRESH).unwrap();
         let wrong = Pin::from_u32(CS_PIN - 1, digits).unwrap();
         let wrong_pin_client =
@@ -401,7 +401,7 @@ pub fn tls() -> &'static Tls {
                 .collect(),
         );
         let pin = || Pin::from_u32(CS_PIN, PinDigits::DEFAULT).unwrap();
-        let token = extract_pin(&cs.client_secret, &pin());
+        let token = extract_pin(&cs.client_secret, &pin()).expect("the fixture PIN is not 0");
         let cs_client = cs_tls::client(token, pin(), Some(permit)).expect("CS client");
         let (cs_hello, cs_flight) =
             record(&cs_client, CS_SERVER_NAME, &cs_acceptor(), CS_CLIENT_ID);

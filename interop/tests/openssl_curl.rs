@@ -132,7 +132,7 @@ impl Cs {
         let id = Identity::new(who).unwrap();
         let secret =
             CsClientSecret::combine(&[self.dta.issue_cs_client_secret(&id).unwrap()]).unwrap();
-        let token = extract_pin(&secret, &Pin::parse("2468", Self::digits()).unwrap());
+        let token = extract_pin(&secret, &Pin::parse("2468", Self::digits()).unwrap()).unwrap();
         cs_tls::client(token, Pin::parse("2468", Self::digits()).unwrap(), None).unwrap()
     }
 }

@@ -244,6 +244,8 @@ struct Server {
     _child: Killed,
     addr: String,
     lines: Mutex<mpsc::Receiver<String>>,
+    /// Every line received so far, in order.
+    printed: Mutex<Vec<String>>,
 }
 
 impl Server {
@@ -282,7 +284,19 @@ impl Server {
             _child: child,
             addr,
             lines: Mutex::new(rx),
+            printed: Mutex::new(vec![first]),
         }
+    }
+
+    /// Everything the server printed so far (lines already received and
+    /// those waiting), in order.
+    fn printed(&self) -> Vec<String> {
+        let rx = self.lines.lock().unwrap();
+        let mut printed = self.printed.lock().unwrap();
+        while let Ok(line) = rx.try_recv() {
+            printed.push(line);
+        }
+        printed.clone()
     }
 
     /// Waits (bounded) for a line containing `needle`; returns it.
@@ -292,8 +306,13 @@ impl Server {
         let mut seen = Vec::new();
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(line) => seen.push(line),
+                Ok(line) => {
+                    self.printed.lock().unwrap().push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                    seen.push(line);
+                }
                 Err(_) => break,
             }
         }
@@ -401,10 +420,18 @@ fn separate_processes_key_tool_echo_server_and_client_p2p() {
     );
 }
 
+/// The PIN error of [`WRONG_PIN`] for [`PIN`]: 7153 − 1234.
+const WRONG_PIN_DELTA: i64 = 5919;
+/// A wrong PIN for alice (registered [`PIN`]).
+const WRONG_PIN: &str = "7153";
+
 /// Outside parties: the `milagro` key tool, `echo-server` and `echo-client`
-/// as separate processes. A wrong PIN (1243 for 1234): the client process
+/// as separate processes. A wrong PIN (7153 for 1234): the client process
 /// exits non-zero with the credential-refused message and prints no echo;
-/// the server process's observer (server-side only) reports δ = +9.
+/// the server process's observer (server-side only) reports the
+/// classification "wrong PIN" with the counts, and nothing the server prints
+/// carries the PIN error δ = 5919: whoever reads a log with δ and chose the
+/// PIN′ of the attempt learns PIN = PIN′ − δ (issue 9 item 3).
 #[test]
 fn separate_processes_wrong_pin_refused_cs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -423,7 +450,7 @@ fn separate_processes_wrong_pin_refused_cs() {
             "--token",
             "alice.token",
             "--pin",
-            "1243",
+            WRONG_PIN,
             "--permit",
             "alice.permit",
             "--message",
@@ -440,7 +467,29 @@ fn separate_processes_wrong_pin_refused_cs() {
     assert!(!stdout.contains("echo:"), "{stdout}");
     let observed = server.expect_line("server-side observer: wrong PIN");
     assert!(
-        observed.ends_with("from 127.0.0.1: δ = +9, confirmed 1, cumulative 1"),
+        observed.ends_with("from 127.0.0.1: confirmed 1, cumulative 1"),
         "{observed}"
     );
+    // The refusal line comes after the classification or before it: wait
+    // for both, then look at everything the server printed.
+    if !server
+        .printed()
+        .iter()
+        .any(|l| l.starts_with("refused from 127.0.0.1"))
+    {
+        server.expect_line("refused from 127.0.0.1");
+    }
+    let printed = server.printed().join("\n");
+    let d = WRONG_PIN_DELTA.to_string();
+    let forms = [d.clone(), format!("+{d}"), format!("-{d}")];
+    assert!(
+        !printed.contains('δ') && !printed.to_lowercase().contains("delta"),
+        "{printed}"
+    );
+    for word in printed.split(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c))) {
+        assert!(
+            !forms.contains(&word.to_owned()),
+            "δ printed as {word:?}:\n{printed}"
+        );
+    }
 }

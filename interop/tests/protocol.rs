@@ -152,7 +152,8 @@ fn dta_issuing_combining_and_tokens_checked_against_arkworks() {
             let token = mpin::extract_pin(
                 &secret,
                 &Pin::from_u32(pin, PinDigits::new(4).unwrap()).unwrap(),
-            );
+            )
+            .unwrap();
             assert_eq!(key_point(&token, 48), g1(&(a * (s - Fr::from(pin)))));
         }
     }
@@ -311,7 +312,7 @@ fn run_cs(policy: PermitPolicy, seed: &[u8]) {
                 .collect(),
         )
     });
-    let token = mpin::extract_pin(&secret, &Pin::from_u32(registered, digits).unwrap());
+    let token = mpin::extract_pin(&secret, &Pin::from_u32(registered, digits).unwrap()).unwrap();
     let server = PreparedServerSecret::new(&ss);
     let kappa = [0x4b; 32];
     let key = ServerNonceKey::from_bytes(kappa);

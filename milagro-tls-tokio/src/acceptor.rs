@@ -16,6 +16,7 @@ use milagro_tls::rustls_glue::accept::{
     AcceptError as SyncAcceptError, AcceptRefusal, Decision, FinishError, HANDSHAKE_FAILURE_ALERT,
     KxResolution, MilagroAcceptor as SyncAcceptor,
 };
+use milagro_tls::rustls_glue::error::refusal_alert;
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
 use rustls::ServerConfig;
 use rustls::server::Acceptor;
@@ -476,15 +477,14 @@ impl MilagroAcceptor {
             (resolution, true) => {
                 // A good proof lost the replay-cache race (or a silent
                 // refusal): nothing written yet, refuse in plaintext.
+                let e = match resolution {
+                    KxResolution::Refused(Some(e)) => e,
+                    _ => SyncAcceptError::Tls(rustls::Error::HandshakeNotComplete),
+                };
                 if let Some(io) = accept.get_mut() {
-                    let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).await;
+                    let _ = io.write_all(refusal_alert(&e)).await;
                 }
-                return Err(match resolution {
-                    KxResolution::Refused(Some(e)) => AcceptError::Accept(e),
-                    _ => AcceptError::Accept(SyncAcceptError::Tls(
-                        rustls::Error::HandshakeNotComplete,
-                    )),
-                });
+                return Err(AcceptError::Accept(e));
             }
             (resolution, false) => {
                 // rustls's alert (illegal_parameter for any kx failure) is
@@ -559,15 +559,22 @@ pub(crate) fn rustls_error(err: io::Error) -> Result<rustls::Error, io::Error> {
     }
 }
 
-/// A refusal before any key exchange: the 7-byte plaintext
-/// handshake_failure, as on the synchronous path.
+/// A refusal before any key exchange: the 7-byte plaintext alert the
+/// synchronous path writes for it (`refusal_alert`: illegal_parameter for a
+/// refused key share, internal_error for load, handshake_failure for a
+/// refused ClientHello).
 async fn plain_refusal<IO, E>(io: &mut IO, err: E) -> AcceptError
 where
     IO: AsyncWrite + Unpin,
     E: Into<AcceptError>,
 {
-    match io.write_all(&HANDSHAKE_FAILURE_ALERT).await {
-        Ok(()) => err.into(),
+    let err = err.into();
+    let alert = match &err {
+        AcceptError::Accept(e) => refusal_alert(e),
+        _ => &HANDSHAKE_FAILURE_ALERT,
+    };
+    match io.write_all(alert).await {
+        Ok(()) => err,
         Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
     }
 }

@@ -11,12 +11,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use milagro_tls::identity::Identity;
-use milagro_tls::keys::P2pClientKey;
+use milagro_tls::keys::{P2pClientKey, Suite};
 use milagro_tls::p2p_tls;
 use milagro_tls::rustls_glue::accept::FinishError;
 use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls::rustls_glue::error::{MilagroError, map_connect_error};
-use rustls::{AlertDescription, ClientConnection};
+use milagro_tls::rustls_glue::error::{MilagroError, map_connect_error, map_refusal};
+use rustls::ClientConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
@@ -60,6 +60,8 @@ impl Default for ConnectorLimits {
 pub enum ConnectError {
     /// The Milagro error the user can act on: `CredentialRefused` (the
     /// server refused the key share: PIN, permit, lockout or clock),
+    /// `ServerBusy` (throttled or busy: try again later),
+    /// `GroupNotSupported` (the server does not speak the Milagro group),
     /// `ServerNameMismatch` / `InvalidServerName` (nothing sent),
     /// `KeyUnusable` (nothing sent), or another TLS error.
     #[error(transparent)]
@@ -211,7 +213,7 @@ impl MilagroConnector {
         let tls = match tokio::time::timeout_at(deadline, connect.into_fallible()).await {
             Err(_) => return Err(ConnectError::Timeout),
             Ok(Ok(tls)) => tls,
-            Ok(Err((err, tap))) => return Err(map_handshake_error(err, &tap)),
+            Ok(Err((err, tap))) => return Err(map_handshake_error(client.suite(), err, &tap)),
         };
         let server_identity = client.finish(tls.get_ref().1)?;
         Ok(MilagroClientStream {
@@ -272,12 +274,15 @@ fn pool_error(e: PoolError) -> ConnectError {
     }
 }
 
-/// The async equivalent of `map_client_error`: `illegal_parameter` received
-/// before any ServerHello (the server's first record was a plaintext alert,
-/// so no cipher suite was negotiated) is the server refusing the key share;
-/// an error before anything was written is the key exchange refusing to
-/// start.
-fn map_handshake_error<IO>(err: io::Error, tap: &Tap<IO>) -> ConnectError {
+/// The async equivalent of `map_client_error_for`: an alert received as the
+/// server's first record (a plaintext alert, so no ServerHello and no cipher
+/// suite) is the server refusing before any key exchange, mapped by
+/// `map_refusal` to the typed error the user can act on —
+/// `CredentialRefused` (`illegal_parameter`: PIN, permit, lockout, clock),
+/// `ServerBusy` (`internal_error`: throttled or busy, try again later) or
+/// `GroupNotSupported` (`handshake_failure`); an error before anything was
+/// written is the key exchange refusing to start.
+fn map_handshake_error<IO>(suite: Suite, err: io::Error, tap: &Tap<IO>) -> ConnectError {
     let tls = match rustls_error(err) {
         Ok(tls) => tls,
         Err(e) => return ConnectError::Io(e),
@@ -285,14 +290,8 @@ fn map_handshake_error<IO>(err: io::Error, tap: &Tap<IO>) -> ConnectError {
     if tap.written == 0 {
         return ConnectError::Milagro(map_connect_error(tls));
     }
-    match tls {
-        rustls::Error::AlertReceived(AlertDescription::IllegalParameter)
-            if tap.first_read == Some(CONTENT_TYPE_ALERT) =>
-        {
-            ConnectError::Milagro(MilagroError::CredentialRefused)
-        }
-        other => ConnectError::Milagro(MilagroError::Tls(other)),
-    }
+    let before_server_hello = tap.first_read == Some(CONTENT_TYPE_ALERT);
+    ConnectError::Milagro(map_refusal(Some(suite), tls, before_server_hello))
 }
 
 /// The client's transport, noting how many bytes were written and the

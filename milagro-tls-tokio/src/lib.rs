@@ -46,7 +46,7 @@
 //! let ss = CsServerSecret::combine(&[dta.issue_cs_server_secret()?])?;
 //! let cs = CsClientSecret::combine(&[dta.issue_cs_client_secret(&alice)?])?;
 //! let digits = PinDigits::new(4)?;
-//! let token = extract_pin(&cs, &Pin::parse("1234", digits)?);
+//! let token = extract_pin(&cs, &Pin::parse("1234", digits)?)?;
 //!
 //! let server = MilagroAcceptor::new(cs_tls::server(
 //!     ss,

@@ -45,7 +45,7 @@ impl Cs {
         let alice = Identity::new(ALICE).unwrap();
         let cs =
             CsClientSecret::combine(&[self.0.issue_cs_client_secret(&alice).unwrap()]).unwrap();
-        let token = extract_pin(&cs, &Pin::parse(PIN, digits()).unwrap());
+        let token = extract_pin(&cs, &Pin::parse(PIN, digits()).unwrap()).unwrap();
         cs_tls::client(token, Pin::parse(PIN, digits()).unwrap(), None).unwrap()
     }
     fn acceptor(&self, limits: AcceptorLimits) -> MilagroAcceptor {
@@ -54,7 +54,7 @@ impl Cs {
             ss,
             cs_tls::ServerOptions::new(
                 Guard::in_memory(GuardPolicy::default()),
-                Classifier::new(1, 64).unwrap(),
+                Classifier::new(1).unwrap(),
             )
             .pin_digits(digits()),
         )

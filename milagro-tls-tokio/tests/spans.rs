@@ -36,7 +36,7 @@ impl Cs {
         let who = Identity::new(who).unwrap();
         let cs =
             CsClientSecret::combine(&[self.dta.issue_cs_client_secret(&who).unwrap()]).unwrap();
-        let token = extract_pin(&cs, &Pin::parse(PIN, digits).unwrap());
+        let token = extract_pin(&cs, &Pin::parse(PIN, digits).unwrap()).unwrap();
         cs_tls::client(token, Pin::parse(pin, digits).unwrap(), None).unwrap()
     }
     fn server(&self) -> MilagroAcceptor {

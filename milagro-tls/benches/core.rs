@@ -166,7 +166,7 @@ fn cs_fixture() -> CsFixture {
     CsFixture {
         server: PreparedServerSecret::new(&ss),
         nonce_key: ServerNonceKey::generate(&rng).unwrap(),
-        token: mpin::extract_pin(&cs, &pin),
+        token: mpin::extract_pin(&cs, &pin).unwrap(),
         permit,
     }
 }

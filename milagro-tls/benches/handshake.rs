@@ -224,7 +224,7 @@ fn cs_setup() -> (MilagroClient, MilagroAcceptor) {
     )
     .unwrap();
     let digits = PinDigits::new(4).unwrap();
-    let token = extract_pin(&cs, &Pin::parse("1234", digits).unwrap());
+    let token = extract_pin(&cs, &Pin::parse("1234", digits).unwrap()).unwrap();
     let client = cs_tls::client(token, Pin::parse("1234", digits).unwrap(), Some(permit)).unwrap();
     let mut policy = GuardPolicy::default();
     policy.throttle.burst = u32::MAX / 2;

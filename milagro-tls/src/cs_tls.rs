@@ -38,7 +38,7 @@
 //!     dtas[1].issue_cs_client_secret(&alice)?,
 //! ])?;
 //! let digits = PinDigits::new(4)?;
-//! let token = extract_pin(&cs, &Pin::parse("1234", digits)?);
+//! let token = extract_pin(&cs, &Pin::parse("1234", digits)?)?;
 //!
 //! let client = cs_tls::client(token, Pin::parse("1234", digits)?, None)?;
 //! let acceptor = cs_tls::server(
@@ -80,7 +80,13 @@ pub fn client(
     client_at(token, pin, permit, unix_now)
 }
 
-pub(crate) fn client_at(
+/// [`client`] with the clock `now` (unix seconds) instead of the system
+/// clock: the client's day and share time `t` come from it, per connection.
+/// For an application with its own time source, and for tests of what a
+/// client whose clock is off sees (the server refuses its share at step 1 of
+/// docs/protocol.md §6.4, and the client reports
+/// [`MilagroError::CredentialRefused`]). Fails as [`client`] does.
+pub fn client_at(
     token: CsToken,
     pin: Pin,
     permit: Option<CsTimePermit>,

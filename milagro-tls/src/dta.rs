@@ -44,6 +44,31 @@ use crate::keys::{
 use crate::pairing::{EntropySource, G2, RandomError, Scalar};
 pub use crate::points::{cs_identity_point, cs_permit_point, p2p_client_point, p2p_server_point};
 
+/// How many days ahead of its own today a D-TA issues a time permit
+/// (docs/protocol.md §5.5): one, so a client fetches tomorrow's permit during
+/// today and switches to it when its day starts.
+pub const PERMIT_DAYS_AHEAD: u32 = 1;
+
+/// The issuance rule of docs/protocol.md §5.5: a D-TA issues the time permit
+/// for `day` only if `day ≤ today + PERMIT_DAYS_AHEAD`, `today` being
+/// `floor(unix_time / 86400)` by the D-TA's clock. A permit further ahead
+/// would stretch revocation (= no more permits): the server accepts a permit
+/// for day d through its day d + 1, so with at most one day ahead a
+/// revocation decided during day D₀ takes effect by the end of day D₀ + 2,
+/// within two days after the decision.
+///
+/// Fails with [`DtaError::PermitTooFarAhead`], whose message states the rule.
+/// Days in the past are not refused here (the server refuses them once they
+/// are out of its ±1 day range), nor is day 0
+/// ([`MasterShare::issue_cs_time_permit`] refuses it). Every D-TA front end
+/// (the key tool, a network service) calls this before issuing.
+pub fn check_permit_day(day: u32, today: u32) -> Result<(), DtaError> {
+    if u64::from(day) > u64::from(today) + u64::from(PERMIT_DAYS_AHEAD) {
+        return Err(DtaError::PermitTooFarAhead { day, today });
+    }
+    Ok(())
+}
+
 /// The shortest P2P epoch, in seconds. Shorter epochs would make clock skew
 /// between peers reject most handshakes.
 pub const MIN_EPOCH_SECONDS: u32 = 60;
@@ -76,6 +101,19 @@ pub enum DtaError {
     /// Day 0 is reserved for "no permit" and is refused when permits are required.
     #[error("day 0 means \"no permit\" and cannot carry a time permit")]
     DayZero,
+    /// A time permit was requested for a day more than
+    /// [`PERMIT_DAYS_AHEAD`] day after the D-TA's today
+    /// ([`check_permit_day`]).
+    #[error(
+        "a D-TA issues a time permit at most one day ahead (day <= today + 1), so that revocation takes effect within two days: day {day} is {} days after today (day {today})",
+        u64::from(*day) - u64::from(*today)
+    )]
+    PermitTooFarAhead {
+        /// The day asked for.
+        day: u32,
+        /// The D-TA's today, `floor(unix_time / 86400)`.
+        today: u32,
+    },
     /// `combine` was given no shares.
     #[error("no shares given")]
     NoShares,
@@ -797,5 +835,33 @@ mod tests {
         assert_ne!(pairing(&d_a2.point, &h2), pairing(&h1, &d_b.point));
         let d_b2 = combine_unchecked(&db[1..]).unwrap();
         assert_ne!(pairing(&d_a.point, &h2), pairing(&h1, &d_b2.point));
+    }
+
+    /// Issue 9 item 13: `time-permit --date 2030-01-01` must not be issued;
+    /// tomorrow's permit may be (renewal before midnight), nothing further.
+    #[test]
+    fn permits_are_issued_at_most_one_day_ahead() {
+        let today = 20_416;
+        assert_eq!(check_permit_day(today, today), Ok(()));
+        assert_eq!(check_permit_day(today + 1, today), Ok(()));
+        assert_eq!(check_permit_day(today - 1, today), Ok(()));
+        assert_eq!(check_permit_day(0, today), Ok(()));
+        assert_eq!(
+            check_permit_day(today + 2, today),
+            Err(DtaError::PermitTooFarAhead {
+                day: today + 2,
+                today
+            })
+        );
+        // 2030-01-01 is day 21915.
+        let err = check_permit_day(21_915, today).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a D-TA issues a time permit at most one day ahead (day <= today + 1), so that \
+             revocation takes effect within two days: day 21915 is 1499 days after today \
+             (day 20416)"
+        );
+        assert!(check_permit_day(u32::MAX, u32::MAX - 1).is_ok());
+        assert!(check_permit_day(u32::MAX, u32::MAX - 2).is_err());
     }
 }

@@ -104,7 +104,7 @@
 //! ])?;
 //! // The client keeps a token: its secret with the PIN taken out.
 //! let digits = PinDigits::new(4)?;
-//! let token = extract_pin(&client_secret, &Pin::parse("1234", digits)?);
+//! let token = extract_pin(&client_secret, &Pin::parse("1234", digits)?)?;
 //!
 //! let client = cs_tls::client(token, Pin::parse("1234", digits)?, Some(permit))?;
 //! let acceptor = cs_tls::server(

@@ -700,7 +700,7 @@ fn dta_vectors() {
 
 fn token_for(k: &CsKeys) -> CsToken {
     let pin = Pin::from_u32(PIN, PinDigits::DEFAULT).expect("pin");
-    let token = mpin::extract_pin(&k.cs.1, &pin);
+    let token = mpin::extract_pin(&k.cs.1, &pin).unwrap();
     let a = cs_identity_point(&k.identity.cs_hid());
     assert_eq!(
         key_g1(&token),

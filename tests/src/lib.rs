@@ -33,11 +33,16 @@ use tokio::time::timeout;
 /// The PIN every test user registers.
 pub const PIN: &str = "1234";
 
-/// The plaintext `handshake_failure` alert the accept path writes.
+/// The plaintext `handshake_failure` alert the accept path writes for a
+/// refused ClientHello (malformed, or an offer breaking the rules).
 pub const HANDSHAKE_FAILURE: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28];
 /// The plaintext `illegal_parameter` alert rustls writes when the server's
-/// key exchange fails (before its ServerHello).
+/// key exchange fails (before its ServerHello), and the accept path writes
+/// when step 1 refuses a key share for its own bytes.
 pub const ILLEGAL_PARAMETER: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x2f];
+/// The plaintext `internal_error` alert the accept path writes when step 1
+/// refuses for load (source throttled, classifier busy, full tables).
+pub const INTERNAL_ERROR: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50];
 
 /// The server name CS clients connect to.
 pub const SERVICE: &str = "service.example";
@@ -95,7 +100,8 @@ impl Cs {
     /// A client for `who` (registered with [`PIN`]) entering `pin`; with
     /// permits required it holds today's permit.
     pub fn client(&self, who: &str, pin: &str) -> MilagroClient {
-        let token = extract_pin(&self.secret(who), &Pin::parse(PIN, digits()).expect("pin"));
+        let token =
+            extract_pin(&self.secret(who), &Pin::parse(PIN, digits()).expect("pin")).unwrap();
         let permit = match self.permits {
             PermitPolicy::Required => Some(
                 CsTimePermit::combine(&[self

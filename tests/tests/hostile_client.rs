@@ -215,7 +215,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         attacks.push(Attack {
             name,
             bytes: h.with_share(&s),
-            alert: hf,
+            alert: ip,
             reason: |e| cs_admission(e, |c| matches!(c, CsError::ShareLength(_))),
         });
     }
@@ -240,13 +240,13 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
             x[47] ^= 1;
             h.with_field(X, &x)
         },
-        alert: hf,
+        alert: ip,
         reason: |e| cs_admission(e, |c| matches!(c, CsError::PermitsOffXNotU)),
     });
     attacks.push(Attack {
         name: "d != 0 with permits off",
         bytes: field(D, &20_000u32.to_be_bytes()),
-        alert: hf,
+        alert: ip,
         reason: |e| cs_admission(e, |c| matches!(c, CsError::PermitNotAllowed(20_000))),
     });
     for (name, t) in [
@@ -257,7 +257,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         attacks.push(Attack {
             name,
             bytes: field(T, &t.to_be_bytes()),
-            alert: hf,
+            alert: ip,
             reason: |e| cs_admission(e, |c| matches!(c, CsError::StaleTime { .. })),
         });
     }
@@ -422,7 +422,8 @@ async fn replayed_lifted_and_misnamed_shares_are_refused() {
     assert_eq!(out.unwrap(), b"ping");
     assert_eq!(rx.recv().await.unwrap().unwrap(), "alice@example.com");
     let reply = send_raw(Ipv4Addr::new(127, 0, 4, 1), addr, &hello).await;
-    assert_eq!(reply, HANDSHAKE_FAILURE);
+    // Refused for the share's own bytes: the alert of a refused credential.
+    assert_eq!(reply, ILLEGAL_PARAMETER);
     let err = rx.recv().await.unwrap().unwrap_err();
     assert!(
         matches!(
@@ -547,19 +548,19 @@ async fn permits_required_refuses_day_zero_and_far_days() {
         Attack {
             name: "d = 0 in a permits-required deployment",
             bytes: real_hello(&mallory, SERVICE).with_field(D, &0u32.to_be_bytes()),
-            alert: HANDSHAKE_FAILURE,
+            alert: ILLEGAL_PARAMETER,
             reason: |e| cs_admission(e, |c| matches!(c, CsError::PermitMissing)),
         },
         Attack {
             name: "d = today + 2",
             bytes: real_hello(&mallory, SERVICE).with_field(D, &(today + 2).to_be_bytes()),
-            alert: HANDSHAKE_FAILURE,
+            alert: ILLEGAL_PARAMETER,
             reason: |e| cs_admission(e, |c| matches!(c, CsError::DayOutOfRange { .. })),
         },
         Attack {
             name: "d = today - 2",
             bytes: real_hello(&mallory, SERVICE).with_field(D, &(today - 2).to_be_bytes()),
-            alert: HANDSHAKE_FAILURE,
+            alert: ILLEGAL_PARAMETER,
             reason: |e| cs_admission(e, |c| matches!(c, CsError::DayOutOfRange { .. })),
         },
     ];
@@ -621,7 +622,7 @@ async fn p2p_old_epochs_and_bad_points_are_refused() {
         attacks.push(Attack {
             name,
             bytes: fresh().with_field(0, &e.to_be_bytes()),
-            alert: HANDSHAKE_FAILURE,
+            alert: ILLEGAL_PARAMETER,
             reason: p2p_epoch,
         });
     }
@@ -635,7 +636,7 @@ async fn p2p_old_epochs_and_bad_points_are_refused() {
         attacks.push(Attack {
             name,
             bytes: h.with_share(&s),
-            alert: HANDSHAKE_FAILURE,
+            alert: ILLEGAL_PARAMETER,
             reason: p2p_admission,
         });
     }

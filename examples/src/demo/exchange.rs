@@ -67,12 +67,9 @@ pub enum CsRefusal {
     Guard(Refusal),
     /// The proof of knowledge of x (DLEQ) failed: charged to the source.
     BadDleq,
-    /// The M-Pin proof failed and the failure is a wrong PIN off by `delta`
-    /// (entered − registered; server-side only).
-    WrongPin {
-        /// entered − registered.
-        delta: i64,
-    },
+    /// The M-Pin proof failed and the failure is a wrong PIN (counted). How
+    /// far the PIN was off is not kept, even server-side.
+    WrongPin,
     /// The M-Pin proof failed and no PIN error explains it.
     InvalidCredential,
     /// A point did not decode, or the share was checked under another policy.
@@ -85,7 +82,7 @@ impl std::fmt::Display for CsRefusal {
             Self::Precheck(e) => write!(f, "precheck failed: {e}"),
             Self::Guard(r) => write!(f, "guard refused: {r}"),
             Self::BadDleq => f.write_str("the proof of knowledge of x (DLEQ) does not verify"),
-            Self::WrongPin { delta } => write!(f, "wrong PIN (server-side δ = {delta:+})"),
+            Self::WrongPin => f.write_str("wrong PIN"),
             Self::InvalidCredential => f.write_str("invalid credential"),
             Self::Malformed(e) => write!(f, "malformed key share: {e}"),
         }
@@ -172,9 +169,10 @@ impl CsServer {
             Err(CsError::ProofFailed(failed)) => {
                 let pending = reservation.proof_failed();
                 match classify(&failed, &self.prepared, self.digits) {
-                    Classification::WrongPin { delta } => {
-                        pending.wrong_pin(delta);
-                        Err(CsRefusal::WrongPin { delta })
+                    // δ is dropped here: only the classification is kept.
+                    Classification::WrongPin { .. } => {
+                        pending.wrong_pin();
+                        Err(CsRefusal::WrongPin)
                     }
                     Classification::InvalidCredential => {
                         pending.invalid_credential();

@@ -2,8 +2,11 @@
 //! holders combine them, a CS and a P2P tokio server listen on 127.0.0.1:0,
 //! and a CS client (token + PIN + permit) and a P2P client each run a full
 //! TLS 1.3 handshake through `MilagroConnector` over real sockets and echo a
-//! line; then a wrong-PIN attempt is refused (the client sees only the
-//! credential-refused message) and classified server-side (δ).
+//! line; then a wrong-PIN attempt and a forged credential (a key from
+//! another deployment) are refused with the same credential-refused message,
+//! and the server's observer shows it told them apart: "wrong PIN" (counted)
+//! versus "invalid credential" (not counted). How far the PIN was off (δ) is
+//! never printed: the server does not keep it.
 //!
 //! [`run`] checks every step and fails with a [`DemoError`] naming the step;
 //! it returns a [`DemoReport`] with what it observed (fingerprints only, never
@@ -53,10 +56,12 @@ pub const EPOCH_SECONDS: u32 = 3_600;
 pub const PIN_DIGITS: u8 = 4;
 /// alice's registered PIN (a demo: shown on purpose).
 pub const PIN: &str = "1234";
-/// The PIN of the wrong-PIN attempt: δ = 1243 − 1234 = +9.
-pub const WRONG_PIN: &str = "1243";
-/// The δ the server must find for [`WRONG_PIN`].
-pub const EXPECTED_DELTA: i64 = 9;
+/// The PIN of the wrong-PIN attempt. Its PIN error δ = 7153 − 1234 = 5919
+/// ([`WRONG_PIN_DELTA`]) must appear nowhere in the output: a log line with δ
+/// gives its reader PIN = PIN′ − δ.
+pub const WRONG_PIN: &str = "7153";
+/// `WRONG_PIN − PIN`, which the demo must never print (tests look for it).
+pub const WRONG_PIN_DELTA: i64 = 5919;
 
 /// Why the demo failed: the step and the problem.
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +136,12 @@ pub struct DemoReport {
     pub cs_fingerprint: String,
     /// The same for the P2P connection.
     pub p2p_fingerprint: String,
-    /// The δ the server classified for the wrong PIN.
-    pub wrong_pin_delta: i64,
+    /// The identity's (confirmed, cumulative) wrong-PIN counts the server's
+    /// observer reported after the wrong PIN: (1, 1).
+    pub wrong_pin_counts: (u32, u32),
+    /// The server's observer classified the forged credential as invalid
+    /// (not a wrong PIN, not counted).
+    pub forged_classified_invalid: bool,
     /// Client-side time from TCP connect to the finished CS handshake.
     pub cs_time: Duration,
     /// The same for the P2P handshake.
@@ -210,7 +219,7 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let permit: CsTimePermit = issue_and_combine(&cs_dtas, "CS time permit", |m| {
         m.issue_cs_time_permit(&alice, today)
     })?;
-    let token = extract_pin(&client_secret, &Pin::parse(PIN, digits)?);
+    let token = extract_pin(&client_secret, &Pin::parse(PIN, digits)?)?;
     drop(client_secret);
     let runtime = tokio::runtime::Runtime::new()?;
     let p2p_server_key: P2pServerKey = issue_and_combine(&p2p_dtas, "P2P server key", |m| {
@@ -369,39 +378,99 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
             });
         }
     }
-    // δ is found off the handshake path (the classifier's worker); wait for it.
+    // The classification is made off the handshake path (the classifier's
+    // worker); wait for it. The observer hears the class, never δ.
     classifier.drain();
     let log = observer.take();
     let logged = log.iter().find_map(|o| match o {
         Outcome::WrongPin {
             hid,
             source,
-            delta,
             confirmed,
             cumulative,
-        } if *hid == alice.cs_hid() => Some((*source, *delta, *confirmed, *cumulative)),
+        } if *hid == alice.cs_hid() => Some((*source, *confirmed, *cumulative)),
         _ => None,
     });
-    let Some((source, delta, confirmed, cumulative)) = logged else {
+    let Some((source, confirmed, cumulative)) = logged else {
         return Err(DemoError::Unexpected {
             step: "CS server log after the wrong PIN",
             expected: "a WrongPin outcome".into(),
             got: format!("{log:?}"),
         });
     };
-    if delta != EXPECTED_DELTA || confirmed != 1 || cumulative != 1 {
+    if confirmed != 1 || cumulative != 1 {
         return Err(DemoError::Unexpected {
             step: "CS server log after the wrong PIN",
-            expected: format!("δ = {EXPECTED_DELTA:+}, confirmed 1, cumulative 1"),
-            got: format!("δ = {delta:+}, confirmed {confirmed}, cumulative {cumulative}"),
+            expected: "confirmed 1, cumulative 1".into(),
+            got: format!("confirmed {confirmed}, cumulative {cumulative}"),
         });
     }
     writeln!(
         out,
-        "  server-side observer log (never sent to the client): wrong PIN for HID {}… from {source}: δ = {delta:+}, confirmed {confirmed}, cumulative {cumulative}",
+        "  server-side observer log (never sent to the client): wrong PIN for HID {}… from {source}: confirmed {confirmed}, cumulative {cumulative} (how far the PIN was off is not kept)",
         &hex::encode(alice.cs_hid().0)[..16]
     )?;
     writeln!(out, "  time to refusal (client side): {}", ms(refused_in))?;
+
+    // --- forged credential -------------------------------------------------
+    writeln!(out)?;
+    writeln!(
+        out,
+        "[CS, forged credential] a token and permit for {alice} issued by another deployment's D-TA, with the right PIN {PIN}"
+    )?;
+    let forged = MilagroConnector::new(
+        forged_client(&alice, today, digits)?
+            .map_err(|e| echo_err("CS forged client set-up")(e.into()))?,
+    );
+    let (result, seen) = runtime.block_on(async {
+        let result = echo::exchange(&forged, cs_server.addr, CS_SERVICE, CS_MESSAGE).await;
+        (result, cs_server.next_event().await)
+    });
+    match result {
+        Err(e) if is_credential_refused(&e) => {
+            writeln!(out, "  client: {e} (the same alert as for the wrong PIN)")?
+        }
+        Err(e) => {
+            return Err(DemoError::Unexpected {
+                step: "CS exchange with a forged credential",
+                expected: "the client sees its credential refused".into(),
+                got: e.to_string(),
+            });
+        }
+        Ok(reply) => {
+            return Err(DemoError::Unexpected {
+                step: "CS exchange with a forged credential",
+                expected: "the handshake is refused".into(),
+                got: format!("echo {:?}", reply.echo),
+            });
+        }
+    }
+    if let ServerEvent::Refused { source, reason } = seen? {
+        writeln!(
+            out,
+            "  server-side: handshake from {source} refused: {reason}"
+        )?;
+    }
+    classifier.drain();
+    let log = observer.take();
+    let invalid = log
+        .iter()
+        .any(|o| matches!(o, Outcome::InvalidCredential { hid, .. } if *hid == alice.cs_hid()));
+    let counted = log
+        .iter()
+        .any(|o| matches!(o, Outcome::WrongPin { hid, .. } if *hid == alice.cs_hid()));
+    if !invalid || counted {
+        return Err(DemoError::Unexpected {
+            step: "CS server log after the forged credential",
+            expected: "an InvalidCredential outcome and no wrong PIN".into(),
+            got: format!("{log:?}"),
+        });
+    }
+    writeln!(
+        out,
+        "  server-side observer log (never sent to the client): invalid credential for HID {}…: not a wrong PIN, not counted against {alice}",
+        &hex::encode(alice.cs_hid().0)[..16]
+    )?;
 
     writeln!(out)?;
     writeln!(out, "all checks passed")?;
@@ -409,7 +478,8 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     Ok(DemoReport {
         cs_fingerprint,
         p2p_fingerprint,
-        wrong_pin_delta: delta,
+        wrong_pin_counts: (confirmed, cumulative),
+        forged_classified_invalid: invalid,
         cs_time,
         p2p_time,
     })
@@ -426,6 +496,33 @@ pub const CS_MESSAGE: &str = "hello from alice over CS";
 pub const P2P_MESSAGE: &str = "hello from client.example over P2P";
 /// How long the demo waits for a server-side event.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A CS client for `identity` whose token and permit (for `today`) come from
+/// a one-D-TA deployment other than the server's: a well-formed key share
+/// with a valid proof of knowledge that no PIN error explains (an "invalid
+/// credential" for the server's classifier). The outer error is the demo's,
+/// the inner one building the client configuration.
+fn forged_client(
+    identity: &Identity,
+    today: u32,
+    digits: PinDigits,
+) -> Result<Result<milagro_tls::rustls_glue::config::MilagroClient, MilagroError>, DemoError> {
+    let other = CsDeployment::new(1, PermitPolicy::Required, &OsEntropy)
+        .map_err(dta("forged deployment"))?;
+    let dtas = dtas(Deployment::Cs(other))?;
+    let secret: CsClientSecret = issue_and_combine(&dtas, "forged client secret", |m| {
+        m.issue_cs_client_secret(identity)
+    })?;
+    let permit: CsTimePermit = issue_and_combine(&dtas, "forged time permit", |m| {
+        m.issue_cs_time_permit(identity, today)
+    })?;
+    let token = extract_pin(&secret, &Pin::parse(PIN, digits)?)?;
+    Ok(cs_tls::client(
+        token,
+        Pin::parse(PIN, digits)?,
+        Some(permit),
+    ))
+}
 
 fn echo_err(step: &'static str) -> impl Fn(EchoError) -> DemoError {
     move |source| DemoError::Echo { step, source }

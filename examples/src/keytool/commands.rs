@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use milagro_tls::dta::{Combine, DtaError};
+use milagro_tls::dta::{Combine, DtaError, check_permit_day};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{self, AnyKey, KeyFile};
 use milagro_tls::keys::{
@@ -329,6 +329,9 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
             let what = "CS time permit share";
             let id = identity(id)?;
             let day = resolve_day(day)?;
+            // At most one day ahead (docs/protocol.md §5.5): revocation is
+            // "stop issuing", so a permit far ahead would outlive it.
+            check_permit_day(day, day_of(now()?)).map_err(refused(what))?;
             let share = master
                 .issue_cs_time_permit(&id, day)
                 .map_err(refused(what))?;
@@ -593,7 +596,8 @@ fn token(a: &TokenArgs, out: &mut dyn Write, pins: &dyn PinPrompt) -> Result<()>
     };
     let digits = PinDigits::new(a.pin_digits).map_err(KeyToolError::Pin)?;
     let pin = read_pin(a, pins, digits)?;
-    let token = extract_pin(&secret, &pin);
+    // PIN 0 is refused here: its token would be the client secret itself.
+    let token = extract_pin(&secret, &pin).map_err(KeyToolError::Pin)?;
     write_key(&token, &a.out)?;
     say!(
         out,

@@ -49,24 +49,25 @@ impl Shared {
             });
     }
 
-    /// Records a confirmed failure for `ticket` and tells the observer.
+    /// Records a confirmed failure for `ticket` and tells the observer:
+    /// `classified` for a wrong PIN the classifier found, otherwise a dropped
+    /// classification counted as one.
     fn record_wrong_pin(
         &self,
         ticket: &ReservationTicket,
-        delta: Option<i64>,
+        classified: bool,
     ) -> Option<WrongPinCounts> {
         let (hid, source) = (*ticket.hid(), ticket.source());
         let counts = self.store.wrong_pin(ticket, self.clock.now());
-        match (delta, counts) {
-            (Some(delta), Some(c)) => self.tell(Outcome::WrongPin {
+        match (classified, counts) {
+            (true, Some(c)) => self.tell(Outcome::WrongPin {
                 hid,
                 source,
-                delta,
                 confirmed: c.confirmed,
                 cumulative: c.cumulative,
             }),
-            (Some(delta), None) => self.tell(Outcome::WrongPinUnrecorded { hid, source, delta }),
-            (None, counts) => self.tell(Outcome::DroppedUnclassified {
+            (true, None) => self.tell(Outcome::WrongPinUnrecorded { hid, source }),
+            (false, counts) => self.tell(Outcome::DroppedUnclassified {
                 hid,
                 source,
                 counts,
@@ -298,7 +299,7 @@ impl Drop for Handle {
         if self.armed {
             if self.stage == Stage::AwaitingClassification {
                 // Counted: see "A dropped classification counts" in mod.rs.
-                self.shared.record_wrong_pin(&self.ticket, None);
+                self.shared.record_wrong_pin(&self.ticket, false);
             } else {
                 let now = self.shared.clock.now();
                 self.shared.store.release(&self.ticket, now);
@@ -457,16 +458,18 @@ impl PendingClassification {
         &self.h.ticket
     }
 
-    /// The search found δ = entered − registered: a confirmed failure. δ goes
-    /// to the observer only. Returns the identity's counts, or `None` if the
-    /// failure could not be recorded (attempt table full and the identity's
-    /// entry gone; the observer hears [`Outcome::WrongPinUnrecorded`]).
+    /// The search found a PIN error δ ≠ 0 in range: a confirmed failure.
+    /// δ itself is not taken: the guard, its store and the observer see only
+    /// the classification, so no log can reveal how far the PIN was off.
+    /// Returns the identity's counts, or `None` if the failure could not be
+    /// recorded (attempt table full and the identity's entry gone; the
+    /// observer hears [`Outcome::WrongPinUnrecorded`]).
     ///
     /// The source is not charged here: it was charged at
     /// [`Reservation::proof_failed`], identically for every classification.
-    pub fn wrong_pin(mut self, delta: i64) -> Option<WrongPinCounts> {
+    pub fn wrong_pin(mut self) -> Option<WrongPinCounts> {
         self.h.armed = false;
-        self.h.shared.record_wrong_pin(&self.h.ticket, Some(delta))
+        self.h.shared.record_wrong_pin(&self.h.ticket, true)
     }
 
     /// No δ within the search range (a valid DLEQ on garbage): the slot is

@@ -24,7 +24,7 @@
 //! | bad DLEQ (step 2.2)                | [`Reservation::bad_dleq`]              | slot released, **source charged c** |
 //! | good proof (step 2.4)              | [`Reservation::proof_ok`]              | (HID, U) enters the replay cache; slot kept |
 //! | failed proof (step 3)              | [`Reservation::proof_failed`]          | **source charged c**; slot kept until classified, no TTL |
-//! | classified "wrong PIN, δ"          | [`PendingClassification::wrong_pin`]   | confirmed failure (+ cumulative); no charge |
+//! | classified "wrong PIN"             | [`PendingClassification::wrong_pin`]   | confirmed failure (+ cumulative); no charge |
 //! | classified "invalid credential"    | [`PendingClassification::invalid_credential`] | slot released; no charge |
 //! | unclassified failure dropped       | (drop of [`PendingClassification`])    | **counted as a wrong PIN**, [`Outcome::DroppedUnclassified`] |
 //! | handshake completed (step 4)       | [`ProvedReservation::handshake_completed`] | slot released, confirmed count reset to 0 |
@@ -144,7 +144,11 @@
 //! * **Locked means locked.** There is no time-based unlock: after N confirmed
 //!   wrong PINs the identity is refused until [`Guard::unlock`] (resets the
 //!   confirmed count, keeps the cumulative one) or [`Guard::reenrolled`].
-//! * **δ never reaches the client**: it goes to the [`GuardObserver`] only.
+//! * **δ reaches no one**: not the client, and not the server's guard, store,
+//!   observer or logs either. The classifier drops it once it has decided
+//!   "wrong PIN"; [`Outcome`] has no field for it. (A log line with δ would
+//!   give whoever reads it, and chose the PIN′ of that attempt,
+//!   PIN = PIN′ − δ.)
 
 mod attempts;
 mod clock;

@@ -1,4 +1,10 @@
-//! Typed outcomes for logs and metrics. δ goes here and nowhere else.
+//! Typed outcomes for logs and metrics.
+//!
+//! An observer learns how each attempt was *classified* (wrong PIN, invalid
+//! credential, refused, …), never the PIN error δ: anyone who reads a log
+//! line "δ = +9" and chose the PIN′ of that attempt learns PIN = PIN′ − δ
+//! (docs/protocol.md §6.4 step 3). No [`Outcome`] carries δ, so no observer,
+//! log or metric built on it can leak it.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -37,14 +43,13 @@ pub enum Outcome {
         /// The connection's source (charged).
         source: IpAddr,
     },
-    /// A failed proof classified as a wrong PIN: a confirmed failure.
+    /// A failed proof classified as a wrong PIN: a confirmed failure. (How
+    /// far the PIN was off is deliberately not reported.)
     WrongPin {
         /// The identity.
         hid: Hid,
         /// The connection's source.
         source: IpAddr,
-        /// entered − registered PIN. Server-side only.
-        delta: i64,
         /// Confirmed wrong PINs since the last successful login.
         confirmed: u32,
         /// Wrong PINs since the last re-enrolment.
@@ -57,8 +62,6 @@ pub enum Outcome {
         hid: Hid,
         /// The connection's source.
         source: IpAddr,
-        /// entered − registered PIN.
-        delta: i64,
     },
     /// The identity just reached the lockout threshold.
     LockedOut {

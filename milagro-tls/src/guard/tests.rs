@@ -34,9 +34,9 @@ impl Fixture {
     }
 
     /// One attempt classified as a wrong PIN; `n` makes U unique.
-    fn wrong_pin(&self, h: &Hid, n: u32, delta: i64) -> Option<WrongPinCounts> {
+    fn wrong_pin(&self, h: &Hid, n: u32) -> Option<WrongPinCounts> {
         let r = self.guard.admit(h, &u(n), ip(1)).expect("admitted");
-        r.proof_failed().wrong_pin(delta)
+        r.proof_failed().wrong_pin()
     }
 
     fn good_login(&self, h: &Hid, n: u32) {
@@ -96,10 +96,10 @@ fn lockout_after_n_confirmed_wrong_pins() {
     let f = Fixture::new(policy());
     let h = hid(1);
     for i in 1..=4u32 {
-        let c = f.wrong_pin(&h, i, -3).expect("recorded");
+        let c = f.wrong_pin(&h, i).expect("recorded");
         assert_eq!((c.confirmed, c.cumulative, c.locked_out), (i, i, false));
     }
-    let c = f.wrong_pin(&h, 5, 7).expect("recorded");
+    let c = f.wrong_pin(&h, 5).expect("recorded");
     assert_eq!((c.confirmed, c.cumulative, c.locked_out), (5, 5, true));
     let seen = f.seen.take();
     assert_eq!(seen.len(), 6);
@@ -109,7 +109,6 @@ fn lockout_after_n_confirmed_wrong_pins() {
             Outcome::WrongPin {
                 hid: h,
                 source: ip(1),
-                delta: 7,
                 confirmed: 5,
                 cumulative: 5
             },
@@ -157,7 +156,7 @@ fn in_flight_cap_and_threshold_refuse_without_counting() {
 
     // confirmed 4 + 1 in flight = N: a second one is refused.
     for i in 10..14 {
-        f.wrong_pin(&h, i, 1);
+        f.wrong_pin(&h, i);
     }
     let held = f.guard.admit(&h, &u(20), ip(1)).unwrap();
     assert_eq!(
@@ -230,7 +229,7 @@ fn parallel_mixed_outcomes_confirm_exactly_n() {
                         pending.invalid_credential();
                         invalid.fetch_add(1, Ordering::SeqCst);
                     } else {
-                        let c = pending.wrong_pin(1).expect("recorded");
+                        let c = pending.wrong_pin().expect("recorded");
                         assert!(c.confirmed <= 5);
                         wrong.fetch_add(1, Ordering::SeqCst);
                     }
@@ -327,13 +326,13 @@ fn completion_resets_the_confirmed_count() {
     let f = Fixture::new(policy());
     let h = hid(4);
     for i in 0..4 {
-        f.wrong_pin(&h, i, 2);
+        f.wrong_pin(&h, i);
     }
     f.good_login(&h, 100);
     let st = f.guard.status(&h);
     assert_eq!((st.confirmed, st.cumulative, st.in_flight), (0, 4, 0));
     for i in 200..205 {
-        f.wrong_pin(&h, i, 2);
+        f.wrong_pin(&h, i);
     }
     let st = f.guard.status(&h);
     assert_eq!((st.confirmed, st.cumulative), (5, 9));
@@ -348,7 +347,7 @@ fn abandoned_proved_reservation_does_not_reset() {
     let f = Fixture::new(policy());
     let h = hid(4);
     for i in 0..3 {
-        f.wrong_pin(&h, i, 2);
+        f.wrong_pin(&h, i);
     }
     let p = f
         .guard
@@ -377,14 +376,14 @@ fn cumulative_cap_holds_across_logins_until_reenrolled() {
     let f = Fixture::new(p);
     let h = hid(5);
     for i in 0..4 {
-        f.wrong_pin(&h, i, 1);
+        f.wrong_pin(&h, i);
     }
     f.good_login(&h, 10);
     for i in 20..22 {
-        f.wrong_pin(&h, i, 1);
+        f.wrong_pin(&h, i);
     }
     f.good_login(&h, 30);
-    let c = f.wrong_pin(&h, 40, 1).unwrap();
+    let c = f.wrong_pin(&h, 40).unwrap();
     assert_eq!(
         c,
         WrongPinCounts {
@@ -454,7 +453,7 @@ fn pending_classifications_never_expire_by_time() {
         Some(Refusal::TooManyInFlight)
     );
     // Only classification frees them; the wrong PIN counts.
-    let c = pending.wrong_pin(4).unwrap();
+    let c = pending.wrong_pin().unwrap();
     assert_eq!((c.confirmed, c.cumulative), (1, 1));
     pending2.invalid_credential();
     let st = f.guard.status(&h);
@@ -534,13 +533,12 @@ fn late_wrong_pin_with_full_table_is_reported_unrecorded() {
             stage: Stage::AwaitingClassification
         })
     );
-    assert_eq!(pending.wrong_pin(9), None);
+    assert_eq!(pending.wrong_pin(), None);
     assert_eq!(
         f.seen.take().last(),
         Some(&Outcome::WrongPinUnrecorded {
             hid: hid(1),
             source: ip(1),
-            delta: 9
         })
     );
     assert_eq!(f.mem.tracked_identities(), 1);
@@ -715,7 +713,7 @@ fn attempt_table_stays_bounded() {
     assert_eq!(f.mem.tracked_identities(), 0);
     // Wrong PINs are security state: kept, and a full table refuses new names.
     for i in 0..8 {
-        f.wrong_pin(&hid(i), 5000 + i, 1);
+        f.wrong_pin(&hid(i), 5000 + i);
     }
     assert_eq!(f.mem.tracked_identities(), 8);
     assert_eq!(
@@ -852,7 +850,7 @@ fn per_identity_refusals_charge_the_source_exactly_like_a_failed_proof() {
         .admit(&h, &u(1), ip(10))
         .unwrap()
         .proof_failed()
-        .wrong_pin(3);
+        .wrong_pin();
     f.guard
         .admit(&h, &u(2), ip(11))
         .unwrap()
@@ -882,12 +880,12 @@ fn per_identity_refusals_charge_the_source_exactly_like_a_failed_proof() {
     silent(&h2, 3, 20, Refusal::TooManyInFlight);
     // LockedOut: h has 2 counted (wrong PIN + dropped); 3 more.
     for i in 5..8 {
-        f.wrong_pin(&h, i, 1);
+        f.wrong_pin(&h, i);
     }
     silent(&h, 8, 21, Refusal::LockedOut);
     // LockedUntilReenrolled: one more after an unlock reaches the cap of 6.
     f.guard.unlock(&h);
-    f.wrong_pin(&h, 9, 1);
+    f.wrong_pin(&h, 9);
     silent(&h, 10, 22, Refusal::LockedUntilReenrolled);
     // AttemptTableFull: h, h2 and two more identities fill the table.
     let _c = f.guard.admit(&hid(3), &u(1), ip(1)).unwrap();
@@ -917,7 +915,7 @@ fn thief_attempt(f: &Fixture, h: &Hid, n: u32, src: IpAddr, counted: bool) -> Se
         Ok(r) => {
             let pending = r.proof_failed();
             if counted {
-                pending.wrong_pin(1);
+                pending.wrong_pin();
             } else {
                 pending.invalid_credential();
             }
@@ -973,7 +971,7 @@ fn pending_cap_gives_classifier_busy_and_frees_up_after_classification() {
     let f = Fixture::new(p);
     let locked = hid(50);
     for i in 0..5 {
-        f.wrong_pin(&locked, 100 + i, 1);
+        f.wrong_pin(&locked, 100 + i);
     }
     assert!(f.guard.status(&locked).locked_out);
     let pending: Vec<PendingClassification> = (0..3)
@@ -1024,7 +1022,7 @@ fn pending_cap_gives_classifier_busy_and_frees_up_after_classification() {
     assert_eq!(f.guard.pending_classifications(), 2);
     proved.handshake_completed();
     for p in pending {
-        p.wrong_pin(1);
+        p.wrong_pin();
     }
     assert_eq!(f.guard.pending_classifications(), 0);
 }

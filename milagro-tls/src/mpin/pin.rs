@@ -42,6 +42,13 @@ pub enum PinError {
     /// The number of PIN digits is outside `1..=PinDigits::MAX`.
     #[error("PIN length must be between 1 and {max} digits, got {0}", max = PinDigits::MAX)]
     BadDigits(u8),
+    /// PIN 0 (all zeros, in any number of digits) cannot be enrolled: the
+    /// token `CS − 0·A` would equal the client secret, a credential that
+    /// works without any PIN (docs/protocol.md §5.7).
+    #[error(
+        "PIN 0 (all zeros) cannot be enrolled: the token would equal the client secret and work without any PIN; choose another PIN"
+    )]
+    ZeroPin,
 }
 
 /// The maximum number of PIN digits of a deployment (1 to [`PinDigits::MAX`]).
@@ -137,15 +144,24 @@ impl fmt::Debug for Pin {
     }
 }
 
-/// Extracts `pin` from a client secret: `token = CS − PIN·A`, `A` the
-/// identity point of the secret's identity. The token alone proves nothing.
-pub fn extract_pin(secret: &CsClientSecret, pin: &Pin) -> CsToken {
+/// Extracts `pin` from a client secret (enrolment): `token = CS − PIN·A`,
+/// `A` the identity point of the secret's identity. The token alone proves
+/// nothing.
+///
+/// Fails with [`PinError::ZeroPin`] for PIN 0 (`"0"`, `"0000"`, …): its
+/// token would be the client secret itself, usable without any PIN
+/// (docs/protocol.md §5.7). A PIN of 0 *entered at login* is not refused
+/// anywhere: it is simply a wrong PIN.
+pub fn extract_pin(secret: &CsClientSecret, pin: &Pin) -> Result<CsToken, PinError> {
+    if pin.value == 0 {
+        return Err(PinError::ZeroPin);
+    }
     let a = cs_identity_point(&secret.identity.cs_hid());
-    CsToken {
+    Ok(CsToken {
         deployment: secret.deployment,
         point: &secret.point - &(&a * &pin.to_scalar()),
         identity: secret.identity.clone(),
-    }
+    })
 }
 
 /// Restores the client secret `CS = token + PIN·A` (the inverse of
@@ -193,6 +209,41 @@ mod tests {
         assert_eq!(d4.max_value(), 9_999);
     }
 
+    /// Issue 9 item 12: PIN 0 would make the token equal the client secret
+    /// (a one-factor credential). Enrolment refuses it in every spelling; a
+    /// PIN of 0 entered at login stays possible (it is just wrong).
+    #[test]
+    fn enrolment_refuses_pin_zero() {
+        let identity = Identity::new("alice@example.com").unwrap();
+        let a = cs_identity_point(&identity.cs_hid());
+        let secret = CsClientSecret {
+            deployment: CsDeployment {
+                id: DeploymentId([3; 16]),
+                dta_count: 1,
+                permits: PermitPolicy::Off,
+            },
+            point: &a * &Scalar::from_u64(77),
+            identity,
+        };
+        for spelling in ["0", "0000"] {
+            let zero = Pin::parse(spelling, PinDigits::new(4).unwrap()).unwrap();
+            assert_eq!(extract_pin(&secret, &zero).unwrap_err(), PinError::ZeroPin);
+        }
+        let zero = Pin::from_u32(0, PinDigits::DEFAULT).unwrap();
+        assert_eq!(extract_pin(&secret, &zero).unwrap_err(), PinError::ZeroPin);
+        assert!(
+            PinError::ZeroPin
+                .to_string()
+                .contains("the token would equal the client secret")
+        );
+        // The smallest allowed PIN is 1.
+        let one = Pin::parse("0001", PinDigits::new(4).unwrap()).unwrap();
+        assert_eq!(
+            extract_pin(&secret, &one).unwrap().point,
+            &a * &Scalar::from_u64(76)
+        );
+    }
+
     #[test]
     fn debug_is_redacted() {
         let pin = Pin::parse("1234", PinDigits::DEFAULT).unwrap();
@@ -214,7 +265,7 @@ mod tests {
             identity,
         };
         let pin = Pin::parse("1234", PinDigits::DEFAULT).unwrap();
-        let token = extract_pin(&secret, &pin);
+        let token = extract_pin(&secret, &pin).unwrap();
         // token = (s − 1234)·A, computed independently in the exponent.
         let expected: G1 = &a * &(&s - &Scalar::from_u64(1234));
         assert_eq!(token.point, expected);

@@ -85,7 +85,7 @@ impl Deployment {
             point: &cs_identity_point(&hid) * s,
             identity: identity.clone(),
         };
-        let token = extract_pin(&cs, &Pin::from_u32(pin, PinDigits::DEFAULT).unwrap());
+        let token = extract_pin(&cs, &Pin::from_u32(pin, PinDigits::DEFAULT).unwrap()).unwrap();
         let permit = (self.dep.permits == PermitPolicy::Required).then(|| CsTimePermit {
             deployment: self.dep,
             point: &cs_permit_point(day, &hid) * s,

@@ -15,7 +15,9 @@
 //!    the pending-classification cap, atomic reservation for the HID). P2P:
 //!    `check_client_share_at` (length, epoch current or previous by the
 //!    server's clock, epoch held) and the source throttle. Refusals
-//!    → `handshake_failure` and [`AcceptError::Admission`] — **except the
+//!    → a plaintext alert ([`refusal_alert`](super::error::refusal_alert):
+//!    `illegal_parameter` for the share's own bytes, `internal_error` for
+//!    load) and [`AcceptError::Admission`] — **except the
 //!    per-identity refusals** (locked out, in flight), which are *silent*: the
 //!    connection goes on with a forced-failure key exchange (full work, same
 //!    `illegal_parameter` as a wrong PIN, nothing classified or counted) and
@@ -198,7 +200,8 @@ pub enum KxResolution {
     /// no key exchange ran (rustls refused the ClientHello first, and its
     /// own error says why). If the handshake closure produced a connection
     /// anyway (a good proof whose replay-cache insert lost a race), drop it
-    /// unwritten and send [`HANDSHAKE_FAILURE_ALERT`]; otherwise send the
+    /// unwritten and send [`refusal_alert`](super::error::refusal_alert) of
+    /// the error; otherwise send the
     /// alert rustls produced.
     Refused(Option<AcceptError>),
 }
@@ -264,7 +267,8 @@ pub enum AcceptRefusal {
 }
 
 /// Why step 1 (the cheap checks with the source address) refused a key
-/// share; the client got the plaintext `handshake_failure`.
+/// share; the client got the plaintext alert of
+/// [`refusal_alert`](super::error::refusal_alert).
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionRefusal {
     /// CS `mpin::precheck`: length, day / permit policy or time window.
@@ -294,7 +298,8 @@ pub enum AcceptError {
     /// The accept path refused the ClientHello (plaintext handshake_failure sent).
     #[error("ClientHello refused: {0}")]
     Refused(#[from] AcceptRefusal),
-    /// Step 1 refused the key share (plaintext handshake_failure sent).
+    /// Step 1 refused the key share (plaintext `illegal_parameter` or, for
+    /// load, `internal_error` sent: [`super::error::refusal_alert`]).
     #[error("key share refused at accept: {0}")]
     Admission(AdmissionRefusal),
     /// A per-identity guard refusal, sent as a failed key exchange
@@ -442,7 +447,7 @@ impl MilagroAcceptor {
             }
             Ok(Decision::Milagro(start)) => start,
             Err(e) => {
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
+                wr.write_all(super::error::refusal_alert(&e))?;
                 return Err(e);
             }
         };
@@ -461,8 +466,9 @@ impl MilagroAcceptor {
             (KxResolution::Refused(e), Ok(conn)) => {
                 // The server's flight is not written yet: refuse in plaintext.
                 drop(conn);
-                wr.write_all(&HANDSHAKE_FAILURE_ALERT)?;
-                Err(e.unwrap_or(AcceptError::Tls(Error::HandshakeNotComplete)))
+                let e = e.unwrap_or(AcceptError::Tls(Error::HandshakeNotComplete));
+                wr.write_all(super::error::refusal_alert(&e))?;
+                Err(e)
             }
             (KxResolution::Refused(e), Err((err, mut alert))) => {
                 alert.write_all(wr)?;
@@ -477,8 +483,9 @@ impl MilagroAcceptor {
     /// builds the Milagro configuration for this connection. Shared by the
     /// synchronous [`accept`](Self::accept) and async adapters.
     ///
-    /// On `Err` the caller must write [`HANDSHAKE_FAILURE_ALERT`] (a refusal
-    /// before any key exchange; nothing was reserved or charged, except the
+    /// On `Err` the caller must write
+    /// [`refusal_alert`](super::error::refusal_alert) of the error (a
+    /// refusal before any key exchange; nothing was reserved or charged, except the
     /// ClientHello's throttle token), except for I/O it does itself. Per-identity
     /// guard refusals are not errors here: they come back as a `Milagro`
     /// decision whose key exchange is forced to fail.

@@ -1,7 +1,9 @@
 //! The CS classifier (docs/protocol.md §6.4 step 3): a bounded queue of failed
 //! M-Pin proofs and worker threads that run the fixed-work δ search
 //! ([`crate::mpin::classify()`]) off the handshake path, then resolve the
-//! guard's pending classification (`wrong_pin(δ)` or `invalid_credential()`).
+//! guard's pending classification (`wrong_pin()` or `invalid_credential()`).
+//! δ itself is dropped here: the guard and its observer get the
+//! classification only.
 //!
 //! **Back-pressure, never drops: one cap, the guard's.** The queue itself has
 //! no capacity and never refuses a job. What bounds it is the guard's
@@ -185,8 +187,9 @@ fn worker(inner: &Inner) {
             }
         };
         match classify(&job.evidence, &job.server, job.digits) {
-            Classification::WrongPin { delta } => {
-                let _ = job.pending.wrong_pin(delta);
+            // δ is discarded: only the classification leaves the worker.
+            Classification::WrongPin { .. } => {
+                let _ = job.pending.wrong_pin();
             }
             Classification::InvalidCredential => job.pending.invalid_credential(),
         }

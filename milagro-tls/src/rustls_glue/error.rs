@@ -3,27 +3,42 @@
 
 use rustls::{AlertDescription, ClientConnection, Error};
 
+use super::accept::{AcceptError, AdmissionRefusal};
 use super::kx::named_group;
 use super::provider::ProviderError;
+use crate::guard::Refusal;
 use crate::keys::Suite;
+use crate::tls::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 /// What went wrong building, connecting or handshaking a Milagro connection.
 #[derive(Debug, thiserror::Error)]
 pub enum MilagroError {
-    /// The server refused the key share (rustls sends `illegal_parameter` for
-    /// any kx failure): wrong PIN, missing or stale permit, lockout, a clock
-    /// outside the window, or a key from another deployment.
+    /// The server refused the key share with `illegal_parameter` before any
+    /// ServerHello: a wrong PIN, a lockout (silent: the same alert), a
+    /// missing or stale permit, a clock outside the window (step 1 of
+    /// docs/protocol.md §6.4), a replayed share, or a key from another
+    /// deployment. The client is deliberately not told which (§8.4.5).
     #[error("Milagro credential refused (PIN, permit, lockout or clock)")]
     CredentialRefused,
+    /// A Milagro server refused the attempt with `internal_error` before any
+    /// ServerHello, for its load or this client's address rather than the
+    /// credential: the source is throttled, or the server is busy
+    /// (docs/protocol.md §6.4 step 1 check 5, §8.4.5). Nothing was counted
+    /// against the identity; retrying later works.
+    #[error(
+        "the Milagro server is busy or is throttling this address (nothing was counted against the credential): try again later"
+    )]
+    ServerBusy,
     /// The server answered the ClientHello with `handshake_failure` before
     /// choosing a cipher suite. From a standard TLS server (OpenSSL, a plain
     /// rustls server …) this means it does not speak the Milagro group the
     /// client offers — the only group a Milagro client may offer (design
-    /// §2a.1). A Milagro server sends the same alert when it refuses an
-    /// attempt before the key exchange (throttle, replay, clock, a malformed
-    /// offer), so the message names both.
+    /// §2a.1). A Milagro server sends this alert only for a ClientHello whose
+    /// form it refuses (never for a genuine client's credential, clock or
+    /// load: those are [`CredentialRefused`](Self::CredentialRefused) and
+    /// [`ServerBusy`](Self::ServerBusy)).
     #[error(
-        "the server refused the handshake before any key exchange (handshake_failure): it does not support the Milagro group {} (0x{:04X}) this client offers, or a Milagro server refused the attempt before the key exchange (throttle, replay or clock)",
+        "the server refused the handshake before any key exchange (handshake_failure): it does not serve the Milagro group {} (0x{:04X}) this client offers (or, P2P, the server name asked for)",
         group_label(*suite),
         u16::from(named_group(*suite))
     )]
@@ -86,20 +101,77 @@ impl MilagroError {
     }
 }
 
-/// Maps a client-side rustls error to a [`MilagroError`]: an
-/// `illegal_parameter` alert received before any ServerHello (no cipher suite
-/// negotiated yet) is the server refusing the key share, reported as
-/// [`MilagroError::CredentialRefused`]; anything else stays a TLS error.
-/// [`map_client_error_for`] also names the missing group when the server
-/// answers with `handshake_failure`.
+/// Maps a client-side rustls error to a [`MilagroError`]. Before any
+/// ServerHello (no cipher suite negotiated yet), an `illegal_parameter` alert
+/// is the server refusing the key share ([`MilagroError::CredentialRefused`])
+/// and an `internal_error` alert a Milagro server refusing for its load or
+/// this address ([`MilagroError::ServerBusy`]); anything else stays a TLS
+/// error. [`map_client_error_for`] also names the missing group when the
+/// server answers with `handshake_failure`.
 pub fn map_client_error(conn: &ClientConnection, err: Error) -> MilagroError {
-    match err {
-        Error::AlertReceived(AlertDescription::IllegalParameter)
-            if conn.negotiated_cipher_suite().is_none() =>
-        {
+    map_refusal(None, err, conn.negotiated_cipher_suite().is_none())
+}
+
+/// The mapping of [`map_client_error_for`] (or, with `suite = None`, of
+/// [`map_client_error`]) for a client that knows by other means whether the
+/// server's answer came before any ServerHello (`before_server_hello`), e.g.
+/// an async adapter watching the transport. Every alert a Milagro server
+/// sends before its ServerHello maps to the typed error docs/protocol.md
+/// §8.4.5 names: `illegal_parameter` → [`MilagroError::CredentialRefused`],
+/// `internal_error` → [`MilagroError::ServerBusy`], `handshake_failure` →
+/// [`MilagroError::GroupNotSupported`] (when `suite` is known). Anything
+/// else, and any alert after the ServerHello, stays [`MilagroError::Tls`].
+pub fn map_refusal(suite: Option<Suite>, err: Error, before_server_hello: bool) -> MilagroError {
+    if !before_server_hello {
+        return MilagroError::Tls(err);
+    }
+    match (err, suite) {
+        (Error::AlertReceived(AlertDescription::IllegalParameter), _) => {
             MilagroError::CredentialRefused
         }
-        other => MilagroError::Tls(other),
+        (Error::AlertReceived(AlertDescription::InternalError), _) => MilagroError::ServerBusy,
+        (Error::AlertReceived(AlertDescription::HandshakeFailure), Some(suite)) => {
+            MilagroError::GroupNotSupported { suite }
+        }
+        (other, _) => MilagroError::Tls(other),
+    }
+}
+
+/// The plaintext alert the accept path writes for `err`, a refusal before
+/// any key exchange (docs/protocol.md §6.4 step 1, §8.4.4):
+///
+/// * step 1 refused the key share for its own bytes (length, day, X ≠ U,
+///   clock window, replay; a share that cannot be bound) →
+///   [`ILLEGAL_PARAMETER_ALERT`], the alert of a refused credential;
+/// * step 1 refused for the source or the server (throttled, source table
+///   full, classifier busy, replay cache full, reservation expired) →
+///   [`INTERNAL_ERROR_ALERT`] ("try again later": per source or global,
+///   never per identity);
+/// * everything else (a malformed ClientHello, a refused offer, a standard
+///   client on a Milagro-only listener) → [`HANDSHAKE_FAILURE_ALERT`].
+///
+/// Per-identity guard refusals never come here: they are silent (a forced
+/// key-exchange failure, rustls's `illegal_parameter`).
+pub fn refusal_alert(err: &AcceptError) -> &'static [u8; 7] {
+    match err {
+        AcceptError::Admission(AdmissionRefusal::Cs(_) | AdmissionRefusal::P2p(_)) => {
+            &ILLEGAL_PARAMETER_ALERT
+        }
+        AcceptError::Admission(AdmissionRefusal::Guard(r)) => guard_refusal_alert(*r),
+        AcceptError::KeyExchange(_) => &ILLEGAL_PARAMETER_ALERT,
+        _ => &HANDSHAKE_FAILURE_ALERT,
+    }
+}
+
+/// A guard refusal sent in plaintext: `Replay` is about the share's own
+/// bytes; a per-identity refusal (which the accept path sends silently
+/// instead) would look like a refused credential; every other refusal is
+/// per source or global.
+fn guard_refusal_alert(r: Refusal) -> &'static [u8; 7] {
+    match r {
+        Refusal::Replay => &ILLEGAL_PARAMETER_ALERT,
+        r if r.is_per_identity() => &ILLEGAL_PARAMETER_ALERT,
+        _ => &INTERNAL_ERROR_ALERT,
     }
 }
 
@@ -121,14 +193,7 @@ pub fn map_connect_error(err: Error) -> MilagroError {
 /// suite was negotiated to [`MilagroError::GroupNotSupported`], naming the
 /// group (e.g. a standard TLS server that lacks it).
 pub fn map_client_error_for(suite: Suite, conn: &ClientConnection, err: Error) -> MilagroError {
-    match err {
-        Error::AlertReceived(AlertDescription::HandshakeFailure)
-            if conn.negotiated_cipher_suite().is_none() =>
-        {
-            MilagroError::GroupNotSupported { suite }
-        }
-        other => map_client_error(conn, other),
-    }
+    map_refusal(Some(suite), err, conn.negotiated_cipher_suite().is_none())
 }
 
 /// The registered-style name of a suite's group (docs/protocol.md).
@@ -158,7 +223,7 @@ mod tests {
         let alice = Identity::new("alice@example.com").unwrap();
         let cs = CsClientSecret::combine(&[dta.issue_cs_client_secret(&alice).unwrap()]).unwrap();
         let digits = PinDigits::new(4).unwrap();
-        let token = extract_pin(&cs, &Pin::parse("1234", digits).unwrap());
+        let token = extract_pin(&cs, &Pin::parse("1234", digits).unwrap()).unwrap();
         let client = cs_tls::client(token, Pin::parse("1234", digits).unwrap(), None).unwrap();
         assert_eq!(client.suite(), Suite::Cs);
         client.connect("server.example").unwrap()
@@ -180,9 +245,8 @@ mod tests {
         assert_eq!(
             mapped.to_string(),
             "the server refused the handshake before any key exchange (handshake_failure): \
-             it does not support the Milagro group milagro_cs_bls12381 (0xFE4D) this client \
-             offers, or a Milagro server refused the attempt before the key exchange \
-             (throttle, replay or clock)"
+             it does not serve the Milagro group milagro_cs_bls12381 (0xFE4D) this client \
+             offers (or, P2P, the server name asked for)"
         );
         let p2p = MilagroError::GroupNotSupported { suite: Suite::P2p }.to_string();
         assert!(p2p.contains("milagro_p2p_bls12381 (0xFE50)"), "{p2p}");
@@ -232,5 +296,96 @@ mod tests {
             plain,
             MilagroError::Tls(Error::AlertReceived(AlertDescription::HandshakeFailure))
         ));
+    }
+
+    /// Issue 9 item 11: every alert a Milagro server sends before its
+    /// ServerHello has its typed error; after the ServerHello nothing is
+    /// reinterpreted.
+    #[test]
+    fn every_refusal_alert_has_its_typed_error() {
+        let alert = |d| Error::AlertReceived(d);
+        let conn = fresh_cs_connection();
+        assert!(matches!(
+            map_client_error(&conn, alert(AlertDescription::InternalError)),
+            MilagroError::ServerBusy
+        ));
+        assert!(matches!(
+            map_refusal(
+                Some(Suite::P2p),
+                alert(AlertDescription::InternalError),
+                true
+            ),
+            MilagroError::ServerBusy
+        ));
+        assert!(matches!(
+            map_refusal(None, alert(AlertDescription::IllegalParameter), true),
+            MilagroError::CredentialRefused
+        ));
+        assert!(matches!(
+            map_refusal(
+                Some(Suite::Cs),
+                alert(AlertDescription::HandshakeFailure),
+                true
+            ),
+            MilagroError::GroupNotSupported { suite: Suite::Cs }
+        ));
+        for d in [
+            AlertDescription::InternalError,
+            AlertDescription::IllegalParameter,
+            AlertDescription::HandshakeFailure,
+        ] {
+            assert!(matches!(
+                map_refusal(Some(Suite::Cs), alert(d), false),
+                MilagroError::Tls(Error::AlertReceived(got)) if got == d
+            ));
+        }
+        assert_eq!(
+            MilagroError::ServerBusy.to_string(),
+            "the Milagro server is busy or is throttling this address (nothing was counted \
+             against the credential): try again later"
+        );
+    }
+
+    /// The server side of the same rule: which plaintext alert each refusal
+    /// before the key exchange gets.
+    #[test]
+    fn refusal_alerts_follow_the_rule() {
+        use crate::mpin::CsError;
+        use crate::p2p::P2pError;
+        use crate::rustls_glue::accept::AcceptRefusal;
+        let admission = |a| AcceptError::Admission(a);
+        for share in [
+            admission(AdmissionRefusal::Cs(CsError::ShareLength(299))),
+            admission(AdmissionRefusal::Cs(CsError::PermitMissing)),
+            admission(AdmissionRefusal::Cs(CsError::DayOutOfRange {
+                day: 3,
+                today: 1,
+            })),
+            admission(AdmissionRefusal::Cs(CsError::PermitsOffXNotU)),
+            admission(AdmissionRefusal::Cs(CsError::StaleTime {
+                time: 0,
+                now: 300,
+                window: 30,
+            })),
+            admission(AdmissionRefusal::P2p(P2pError::ClientShareLength {
+                got: 179,
+            })),
+            admission(AdmissionRefusal::Guard(Refusal::Replay)),
+            AcceptError::KeyExchange(KxError::MalformedShare("HID")),
+        ] {
+            assert_eq!(refusal_alert(&share), &ILLEGAL_PARAMETER_ALERT, "{share}");
+        }
+        for load in [
+            Refusal::Throttled,
+            Refusal::SourceTableFull,
+            Refusal::ClassifierBusy,
+            Refusal::ReplayCacheFull,
+            Refusal::ReservationExpired,
+        ] {
+            let e = admission(AdmissionRefusal::Guard(load));
+            assert_eq!(refusal_alert(&e), &INTERNAL_ERROR_ALERT, "{e}");
+        }
+        let offer = AcceptError::Refused(AcceptRefusal::NoStandardConfig);
+        assert_eq!(refusal_alert(&offer), &HANDSHAKE_FAILURE_ALERT);
     }
 }

@@ -30,6 +30,7 @@ use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::classifier::Classifier;
 use crate::rustls_glue::config::MilagroClient;
 use crate::rustls_glue::engines::unix_now;
+use crate::tls::{ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 const ALICE: &str = "alice@example.com";
 const SERVER: &str = "server.example";
@@ -81,7 +82,7 @@ impl Cs {
         CsClientSecret::combine(&shares).unwrap()
     }
     fn token(&self, who: &str) -> CsToken {
-        extract_pin(&self.secret(who), &pin(PIN))
+        extract_pin(&self.secret(who), &pin(PIN)).unwrap()
     }
     fn permit(&self, who: &str, day: u32) -> CsTimePermit {
         let shares: Vec<_> = self
@@ -155,11 +156,17 @@ fn credential_refused(r: &Run) -> bool {
     )
 }
 
-fn wrong_pins(outcomes: &[Outcome]) -> Vec<i64> {
+/// The (confirmed, cumulative) counts of every wrong PIN the observer heard
+/// of (it hears the classification only, never δ).
+fn wrong_pins(outcomes: &[Outcome]) -> Vec<(u32, u32)> {
     outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::WrongPin { delta, .. } => Some(*delta),
+            Outcome::WrongPin {
+                confirmed,
+                cumulative,
+                ..
+            } => Some((*confirmed, *cumulative)),
             _ => None,
         })
         .collect()
@@ -184,7 +191,7 @@ fn cs_good_pin_with_permits_required_3_dtas_and_off() {
 }
 
 #[test]
-fn cs_wrong_pin_is_refused_before_any_key_and_classified_with_exact_delta() {
+fn cs_wrong_pin_is_refused_before_any_key_and_classified_as_wrong_pin() {
     let d = Cs::new(1, PermitPolicy::Off);
     let s = server_with(d.ss(), 5);
     let r = go(&s.acceptor, &d.client(ALICE, PIN + 7), src(1));
@@ -200,7 +207,7 @@ fn cs_wrong_pin_is_refused_before_any_key_and_classified_with_exact_delta() {
     );
     assert!(credential_refused(&r));
     s.classifier.drain();
-    assert_eq!(wrong_pins(&s.observer.take()), vec![7]);
+    assert_eq!(wrong_pins(&s.observer.take()), vec![(1, 1)]);
     assert_eq!(s.guard.status(&id(ALICE).cs_hid()).confirmed, 1);
 }
 
@@ -238,7 +245,7 @@ fn cs_lockout_is_silent_and_strangers_garbage_does_not_lock() {
         wrong_alert = r.alert.clone();
         s.classifier.drain();
     }
-    assert_eq!(wrong_pins(&s.observer.take()), vec![-1, -2, -3]);
+    assert_eq!(wrong_pins(&s.observer.take()), vec![(1, 1), (2, 2), (3, 3)]);
     // The right PIN is now refused exactly like a wrong one: same alert, and
     // its (fresh) source is charged exactly like the wrong PIN's (§6.4).
     let r = go(&s.acceptor, &d.client(ALICE, PIN), src(3));
@@ -295,7 +302,8 @@ fn cs_replayed_share_stale_time_and_permit_checks() {
         ),
         "{err:?}"
     );
-    assert_eq!(alert, HANDSHAKE_FAILURE_ALERT);
+    // A refused share: the alert of a refused credential.
+    assert_eq!(alert, ILLEGAL_PARAMETER_ALERT);
     // A client clock 100 s slow: stale at accept.
     let slow = cs_tls::client_at(d.token(ALICE), pin(PIN), d.today_permit(ALICE), || {
         unix_now() - 100
@@ -308,10 +316,13 @@ fn cs_replayed_share_stale_time_and_permit_checks() {
             CsError::StaleTime { .. }
         )))
     ));
+    // The client hears the credential refused (issue 9 item 11), not a
+    // handshake_failure it would report as an unsupported group.
     assert_eq!(
         r.client_err,
-        Some(Error::AlertReceived(AlertDescription::HandshakeFailure))
+        Some(Error::AlertReceived(AlertDescription::IllegalParameter))
     );
+    assert!(credential_refused(&r));
     // Yesterday's permit: refused by the client, nothing sent.
     let yesterday = d.permit(ALICE, day_of(unix_now()) - 1);
     assert!(matches!(
@@ -348,7 +359,7 @@ fn cs_other_deployment_and_incomplete_keys_fail() {
             .collect();
         assert!(CsClientSecret::combine(&shares).is_err());
         let partial = combine_unchecked(&shares).unwrap();
-        let c = cs_tls::client(extract_pin(&partial, &pin(PIN)), pin(PIN), None).unwrap();
+        let c = cs_tls::client(extract_pin(&partial, &pin(PIN)).unwrap(), pin(PIN), None).unwrap();
         let r = go(&s.acceptor, &c, src(1));
         assert!(credential_refused(&r), "skip {skip}");
     }
@@ -421,10 +432,12 @@ fn check_tampered_share(r: &mut Run, what: &str, want: &Want) {
                 Err(AcceptError::Admission(a)) => assert!(ok(a), "{what}: {a:?}"),
                 other => panic!("{what}: expected an admission refusal, got {other:?}"),
             }
-            assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT, "{what}");
+            // Step 1 refused the share's own bytes: the alert of a refused
+            // credential, which the client reports as such.
+            assert_eq!(r.alert, ILLEGAL_PARAMETER_ALERT, "{what}");
             assert_eq!(
                 r.client_err,
-                Some(Error::AlertReceived(AlertDescription::HandshakeFailure)),
+                Some(Error::AlertReceived(AlertDescription::IllegalParameter)),
                 "{what}"
             );
         }
@@ -989,7 +1002,12 @@ fn cs_saturated_classifier_refuses_new_attempts_at_accept() {
             Refusal::ClassifierBusy
         )))
     ));
-    assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
+    // Load, not the credential: internal_error, "try again later".
+    assert_eq!(r.alert, INTERNAL_ERROR_ALERT);
+    assert!(matches!(
+        map_client_error(&r.client, r.client_err.clone().unwrap()),
+        MilagroError::ServerBusy
+    ));
     // Nothing was reserved for Alice.
     assert_eq!(guard.status(&id(ALICE).cs_hid()).in_flight, 0);
     drop(held);

@@ -12,7 +12,7 @@
 pub mod alert;
 pub mod client_hello;
 
-pub use alert::HANDSHAKE_FAILURE_ALERT;
+pub use alert::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 pub use client_hello::{
     ClientHelloError, ClientHelloRecorder, KeyShare, MAX_CLIENT_HELLO_BYTES, MILAGRO_CS_GROUP,
     MILAGRO_IMPLICIT_SCHEME, MILAGRO_P2P_GROUP, MilagroGroup, Offer, OfferRefusal,
