@@ -86,10 +86,12 @@ mod tests {
         (dst, out)
     }
 
-    const G1_VECTORS: &str =
-        include_str!("../../../interop/tests/data/rfc9380_j9_1_bls12381g1_xmd_sha256_sswu_ro.txt");
-    const G2_VECTORS: &str =
-        include_str!("../../../interop/tests/data/rfc9380_j10_1_bls12381g2_xmd_sha256_sswu_ro.txt");
+    const G1_VECTORS: &str = include_str!(
+        "../../../../interop/tests/data/rfc9380_j9_1_bls12381g1_xmd_sha256_sswu_ro.txt"
+    );
+    const G2_VECTORS: &str = include_str!(
+        "../../../../interop/tests/data/rfc9380_j10_1_bls12381g2_xmd_sha256_sswu_ro.txt"
+    );
 
     #[test]
     fn g1_rfc_vectors_both_engines() {
