@@ -43,6 +43,14 @@ pub enum Command {
     /// Show what a key file is: kind, suite, deployment, identity, day or
     /// epoch, D-TA. Never shows the secret.
     Inspect(InspectArgs),
+    /// Enrol through the D-TA services: one `--dta URL --ticket T` pair per
+    /// D-TA; fetches every share, checks they are one deployment, combines
+    /// them in memory, extracts the PIN (CS) and writes the token (and
+    /// today's permit) or the P2P key, and the renewal credentials.
+    Enroll(super::network::EnrollArgs),
+    /// Renew through the D-TA services: today's time permit (CS) or the next
+    /// epoch's key (P2P) from every D-TA, combined.
+    Renew(super::network::RenewArgs),
 }
 
 /// `milagro dta …`.

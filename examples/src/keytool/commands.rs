@@ -37,6 +37,8 @@ pub(super) fn run(cli: &Cli, out: &mut dyn Write, pins: &dyn PinPrompt) -> Resul
         Command::Combine(a) => combine(a, out),
         Command::Token(a) => token(a, out, pins),
         Command::Inspect(a) => inspect(a, out),
+        Command::Enroll(a) => super::network::enroll(a, out, pins),
+        Command::Renew(a) => super::network::renew(a, out),
     }
 }
 

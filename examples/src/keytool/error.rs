@@ -133,6 +133,18 @@ pub enum KeyToolError {
     /// The random number generator failed.
     #[error("the system random number generator failed")]
     Random,
+    /// Enrolment or renewal through the D-TA services failed (the message
+    /// names the D-TA).
+    #[error("{0}")]
+    Dta(#[from] milagro_dta::EnrolError),
+    /// A renewal credentials file is unreadable or malformed.
+    #[error("{}: {problem}", path.display())]
+    Credentials {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// Standard output could not be written.
     #[error("cannot write to standard output: {0}")]
     Output(io::Error),
