@@ -82,9 +82,10 @@ impl Default for AcceptorLimits {
     }
 }
 
-/// Connections inside the acceptor per source (before the ClientHello is
-/// read). An entry exists only while its count is above zero, so the map
-/// holds at most one entry per connection in progress.
+/// Connections inside the acceptor per source, each counted from before its
+/// ClientHello is read until `accept` returns. An entry exists only while
+/// its count is above zero, so the map holds at most one entry per
+/// connection in progress.
 #[derive(Debug, Default)]
 struct SourceCounts(Mutex<HashMap<SourceKey, usize>>);
 

@@ -17,8 +17,10 @@
 //!   configuration per server identity, cached and bounded.
 //!
 //! Limits ([`AcceptorLimits`], [`ConnectorLimits`]) are on by default: a
-//! global cap on concurrent handshakes, a handshake timeout, a bound on the
-//! blocking pool; per-source token buckets are the guard's throttle
+//! global cap on concurrent handshakes, a cap on one source's connections
+//! checked before anything is read, a ClientHello timeout shorter than the
+//! handshake timeout, a bound on the blocking pool; per-source token
+//! buckets are the guard's throttle
 //! (`GuardPolicy::throttle`). Handshakes are traced (`milagro_accept` /
 //! `milagro_connect` spans: source, suite, outcome, duration, and the
 //! identity only after authentication); secrets and δ are never logged.

@@ -245,3 +245,67 @@ async fn slow_clienthellos_are_dropped_at_the_clienthello_timeout_not_the_handsh
     .await;
     drop(slow);
 }
+
+/// The cap counts sources as the guard's throttle does: an IPv6 /64 is one
+/// source (one host usually controls a whole /64), so cycling addresses
+/// inside it does not escape the cap; another /64 is another source. The
+/// count is given back when `accept` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_source_cap_counts_an_ipv6_slash_64_as_one_source() {
+    let cs = Cs::new();
+    let limits = AcceptorLimits {
+        max_connections_per_source: 2,
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        client_hello_timeout: HANDSHAKE_TIMEOUT,
+        ..AcceptorLimits::default()
+    };
+    let acceptor = cs.acceptor(limits);
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    // Two silent in-memory connections from one /64 hold its two places.
+    let mut held = Vec::new();
+    let mut pending = Vec::new();
+    for a in ["2001:db8::1", "2001:db8::2"] {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        held.push(ours);
+        let acceptor = acceptor.clone();
+        pending.push(tokio::spawn(
+            async move { acceptor.accept(ip(a), theirs).await },
+        ));
+    }
+    wait_until("both places taken", || {
+        acceptor.connections_from(ip("2001:db8::ffff")) == 2
+    })
+    .await;
+    // A third address in the same /64 is refused at once …
+    let (_ours, theirs) = tokio::io::duplex(4096);
+    let third = timeout(STEP, acceptor.accept(ip("2001:db8::3"), theirs))
+        .await
+        .expect("a refused connection returns at once");
+    assert!(matches!(third, Err(AcceptError::SourceBusy)), "{third:?}");
+    // … another /64 is not.
+    assert_eq!(acceptor.connections_from(ip("2001:db8:0:1::1")), 0);
+    let (other_ours, theirs) = tokio::io::duplex(4096);
+    let acceptor2 = acceptor.clone();
+    let other = tokio::spawn(async move { acceptor2.accept(ip("2001:db8:0:1::1"), theirs).await });
+    wait_until("the other /64's connection inside", || {
+        acceptor.connections_from(ip("2001:db8:0:1::1")) == 1
+    })
+    .await;
+    // Closing the held connections gives their places back.
+    drop(held);
+    drop(other_ours);
+    for p in pending {
+        let r = timeout(STEP, p).await.unwrap().unwrap();
+        assert!(
+            matches!(r, Err(AcceptError::Accept(SyncAcceptError::Eof))),
+            "{r:?}"
+        );
+    }
+    let r = timeout(STEP, other).await.unwrap().unwrap();
+    assert!(
+        matches!(r, Err(AcceptError::Accept(SyncAcceptError::Eof))),
+        "{r:?}"
+    );
+    assert_eq!(acceptor.connections_from(ip("2001:db8::1")), 0);
+    assert_eq!(acceptor.connections_from(ip("2001:db8:0:1::1")), 0);
+}

@@ -20,7 +20,9 @@
 //! * CS: [`cs_tls::client`] (token + PIN + today's permit) and
 //!   [`cs_tls::server`] (server secret + [`guard::Guard`] + classifier).
 //! * P2P: [`p2p_tls::client`] (own key + the server identity ID_A) and
-//!   [`p2p_tls::server`] (current and previous epoch keys).
+//!   [`p2p_tls::server`] (current and previous epoch keys, judged by the
+//!   server's clock; a per-source throttle, a default one if no
+//!   [`guard::Guard`] is given).
 //!
 //! Clients connect with [`rustls_glue::config::MilagroClient::connect`] and
 //! map errors with [`rustls_glue::error::map_client_error`]; servers accept
@@ -174,6 +176,7 @@
 //!     dtas[1].issue_p2p_client_key(&bob, epoch)?,
 //! ])?;
 //!
+//! // No guard given: the server throttles sources with a default one.
 //! let acceptor = p2p_tls::server(server_key, None, None)?;
 //! let client = p2p_tls::client(client_key, server_id.clone())?;
 //! let mut conn = client.connect("server.example")?;
