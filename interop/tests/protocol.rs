@@ -148,7 +148,7 @@ fn dta_issuing_combining_and_tokens_checked_against_arkworks() {
         let secret = combine(cs_sh);
         assert_eq!(key_point(&secret, 48), g1(&(a * s)));
         assert_eq!(key_point(&combine(tp_sh), 48), g1(&(t * s)));
-        for pin in [0u32, 42, 9_999] {
+        for pin in [1u32, 42, 9_999] {
             let token = mpin::extract_pin(
                 &secret,
                 &Pin::from_u32(pin, PinDigits::new(4).unwrap()).unwrap(),

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::accept::{AcceptError, Accepted, AdmissionRefusal, Decision, HANDSHAKE_FAILURE_ALERT};
+use super::accept::{AcceptError, Accepted, AdmissionRefusal, Decision};
 use super::engine::KxError;
 use super::error::MilagroError;
 use super::tests::{Run, client_out, run_full};
@@ -20,6 +20,7 @@ use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::config::MilagroClient;
 use crate::rustls_glue::engines::unix_now;
 use crate::tls::{ClientHelloRecorder, Progress};
+use crate::tls::{ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 const L: u32 = 3600;
 const SERVER: &str = "server.example";
@@ -115,8 +116,9 @@ fn p2p_keys_fifteen_epochs_old_refuse_to_start_and_their_shares_are_refused() {
         }))) => assert_eq!((*got, *now_epoch), (old, e)),
         other => panic!("expected EpochOutsideClock, got {other:?}"),
     }
-    // Refused at step 1, like every other step-1 refusal.
-    assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
+    // Refused at step 1 for the share's own bytes, like every other such
+    // step-1 refusal (refusal_alert).
+    assert_eq!(r.alert, ILLEGAL_PARAMETER_ALERT);
 }
 
 static SERVER_NOW: AtomicU64 = AtomicU64::new(0);
@@ -166,7 +168,7 @@ fn p2p_accepted_epochs_follow_the_server_clock_not_the_keys_held() {
         "{:?}",
         r.accept
     );
-    assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
+    assert_eq!(r.alert, ILLEGAL_PARAMETER_ALERT);
 
     // Two epochs later: nothing the server holds is accepted any more.
     SERVER_NOW.store(mid_epoch(e + 2), Ordering::SeqCst);
@@ -181,7 +183,7 @@ fn p2p_accepted_epochs_follow_the_server_clock_not_the_keys_held() {
         "{:?}",
         r.accept
     );
-    assert_eq!(r.alert, HANDSHAKE_FAILURE_ALERT);
+    assert_eq!(r.alert, ILLEGAL_PARAMETER_ALERT);
 
     // A server clock behind the client's: a share for what is, by the
     // server's clock, a future epoch is refused although the key is held.
@@ -309,7 +311,8 @@ fn p2p_server_built_without_a_guard_still_throttles_a_flooding_source() {
             Refusal::Throttled
         )))
     ));
-    assert_eq!(refused.alert, HANDSHAKE_FAILURE_ALERT);
+    // A per-source refusal: "try again later" (refusal_alert).
+    assert_eq!(refused.alert, INTERNAL_ERROR_ALERT);
     // Another source is not affected.
     assert_eq!(accepted(&mut go(&acceptor, &client, src(8))), id(ALICE));
 }
