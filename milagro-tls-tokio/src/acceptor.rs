@@ -368,8 +368,9 @@ impl MilagroAcceptor {
         let mut session = match (resolution, rustls_ok) {
             (KxResolution::Started(session), true) => session,
             (resolution, true) => {
-                // A good proof lost the replay-cache race (or a silent
-                // refusal): nothing written yet, refuse in plaintext.
+                // rustls built the connection but the attempt was refused
+                // (a good proof that lost the replay-cache race): nothing
+                // written yet, refuse in plaintext.
                 if let Some(io) = accept.get_mut() {
                     let _ = io.write_all(&HANDSHAKE_FAILURE_ALERT).await;
                 }
