@@ -138,11 +138,12 @@ async fn ordinary_wrong_pins(cs: &Cs, guard: &Guard, addr: SocketAddr, who: &str
     for i in 0..n() + 3 {
         let thief = MilagroConnector::new(cs.client(who, &format!("{:04}", 5000 + i)));
         let tcp = TcpStream::connect(addr).await.expect("connect");
-        let err = timeout(Duration::from_secs(30), thief.connect(SERVICE, tcp))
+        let Err(err) = timeout(Duration::from_secs(30), thief.connect(SERVICE, tcp))
             .await
             .expect("thief hung")
-            .err()
-            .expect("a wrong PIN was accepted");
+        else {
+            panic!("a wrong PIN was accepted");
+        };
         assert!(
             matches!(err, ConnectError::Milagro(MilagroError::CredentialRefused)),
             "{err:?}"

@@ -887,7 +887,8 @@ mod tests {
         }
         assert!(guard.status(&locked).locked_out);
         let binding = Binding::new(Suite::Cs, locked, 0);
-        let outcomes: Vec<(&str, fn() -> Option<KxOutcome>)> = vec![
+        type Case = (&'static str, fn() -> Option<KxOutcome>);
+        let outcomes: Vec<Case> = vec![
             ("answered", || Some(KxOutcome::Answered)),
             ("bad DLEQ", || {
                 Some(KxOutcome::Failed(KxError::BadProofOfKnowledge.into()))
