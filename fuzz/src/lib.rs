@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
@@ -303,18 +303,24 @@ pub fn classifier() -> &'static Classifier {
 /// observer. A fresh guard per iteration means the replay cache never
 /// refuses the recorded genuine ClientHello, so deep states stay reachable.
 pub fn fresh_guard() -> Guard {
+    let policy = GuardPolicy::default().with_clock_window(Duration::from_secs(FUZZ_WINDOW_SECS));
     Guard::new(
-        Arc::new(MemoryGuard::new(GuardPolicy::default())),
+        Arc::new(MemoryGuard::new(policy)),
         Arc::new(ManualClock::new(GuardTime::from_millis(1_000))),
         Arc::new(NoopObserver),
     )
 }
 
+/// The CS time window of the fuzz acceptor: a century, so the recorded
+/// hello's timestamp never goes stale during a run (the guard's replay
+/// window is built to cover it, as the server requires).
+pub const FUZZ_WINDOW_SECS: u64 = 100 * 365 * 86_400;
+
 /// A fresh CS acceptor for the fixture's server secret, with a fresh guard,
-/// the shared classifier and an unlimited time window (so the recorded
-/// hello's timestamp never goes stale during a run).
+/// the shared classifier and a century-long time window.
 pub fn cs_acceptor() -> MilagroAcceptor {
-    let opts = ServerOptions::new(fresh_guard(), classifier().clone()).time_window(u64::MAX);
+    let opts =
+        ServerOptions::new(fresh_guard(), classifier().clone()).time_window(FUZZ_WINDOW_SECS);
     cs_tls::server(cs().server_secret.clone(), opts).expect("CS acceptor")
 }
 

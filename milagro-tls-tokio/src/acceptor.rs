@@ -505,8 +505,8 @@ impl MilagroAcceptor {
             }
         };
         // 4. The rest of the handshake, then the binding checks and the
-        //    guard's completion. A timeout drops the session: the
-        //    reservation is released without any count.
+        //    guard's completion. A timeout drops the session: a good proof's
+        //    reservation is released (there is nothing to count).
         let tls = match tokio::time::timeout_at(deadline, accept).await {
             Err(_) => return Err(AcceptError::Timeout),
             Ok(Err(e)) => return Err(AcceptError::Handshake(e)),

@@ -54,8 +54,9 @@
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::guard::Guard;
+use crate::guard::{Guard, ReplayPolicy};
 use crate::identity::Identity;
 use crate::keys::{CsServerSecret, CsTimePermit, CsToken};
 use crate::mpin::{Pin, PinDigits, PreparedServerSecret, ShareChecks};
@@ -128,7 +129,11 @@ impl ServerOptions {
         Self { digits, ..self }
     }
 
-    /// The allowed `|t − now|` in seconds.
+    /// The allowed `|t − now|` in seconds (default
+    /// [`crate::mpin::DEFAULT_TIME_WINDOW_SECS`]). The guard's replay window
+    /// must cover it (`≥ 2 × secs + 2 s`, e.g. a guard built from
+    /// `GuardPolicy::default().with_clock_window(Duration::from_secs(secs))`),
+    /// else [`server`] fails with [`MilagroError::ReplayWindowTooShort`].
     pub fn time_window(self, secs: u64) -> Self {
         Self {
             window_secs: Some(secs),
@@ -149,8 +154,10 @@ impl ServerOptions {
 /// A CS acceptor for `server_secret`. Add standard (non-Milagro) clients on
 /// the same listener with [`MilagroAcceptor::with_standard`].
 ///
-/// Fails with [`MilagroError::Provider`] when too many Milagro keys are alive
-/// in the process, or [`MilagroError::KeyUnusable`] if the RNG fails.
+/// Fails with [`MilagroError::ReplayWindowTooShort`] when the guard's replay
+/// window does not cover the time window (a replay gap, docs/protocol.md
+/// §6.4 step 2.4), [`MilagroError::Provider`] when too many Milagro keys are
+/// alive in the process, or [`MilagroError::KeyUnusable`] if the RNG fails.
 pub fn server(
     server_secret: CsServerSecret,
     options: ServerOptions,
@@ -163,6 +170,17 @@ pub(crate) fn server_at(
     options: ServerOptions,
     now: fn() -> u64,
 ) -> Result<MilagroAcceptor, MilagroError> {
+    let window_secs = options
+        .window_secs
+        .unwrap_or(crate::mpin::DEFAULT_TIME_WINDOW_SECS);
+    let window = Duration::from_secs(window_secs);
+    if !options.guard.covers_clock_window(window) {
+        return Err(MilagroError::ReplayWindowTooShort {
+            window_secs,
+            replay_window: options.guard.replay_window(),
+            needed: ReplayPolicy::min_window(window),
+        });
+    }
     let prepared = Arc::new(PreparedServerSecret::new(&server_secret));
     drop(server_secret);
     let mut checks = ShareChecks::new(prepared.deployment().permits);
@@ -184,4 +202,59 @@ pub(crate) fn server_at(
     };
     let server = MilagroServer::with_gate(Arc::new(kx), service, 0, gate)?;
     MilagroAcceptor::new(Arc::new(server), None).ok_or(MilagroError::SuiteMismatch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dta::Combine;
+    use crate::guard::GuardPolicy;
+    use crate::keys::{CsDeployment, Deployment, MasterShare, PermitPolicy};
+    use crate::pairing::OsEntropy;
+
+    fn secret() -> CsServerSecret {
+        let dep = CsDeployment::new(1, PermitPolicy::Off, &OsEntropy).unwrap();
+        let dta = MasterShare::generate(Deployment::Cs(dep), &OsEntropy).unwrap();
+        CsServerSecret::combine(&[dta.issue_cs_server_secret().unwrap()]).unwrap()
+    }
+
+    fn build(policy: GuardPolicy, window: Option<u64>) -> Result<MilagroAcceptor, MilagroError> {
+        let mut options = ServerOptions::new(Guard::in_memory(policy), Classifier::new(1).unwrap());
+        if let Some(w) = window {
+            options = options.time_window(w);
+        }
+        server(secret(), options)
+    }
+
+    #[test]
+    fn a_time_window_the_replay_cache_does_not_cover_is_refused() {
+        // The default guard remembers (HID, U) for 62 s: a 120 s window
+        // would leave a share replayable for up to ~180 s after its entry
+        // expired.
+        let err = build(GuardPolicy::default(), Some(120)).err().unwrap();
+        assert!(
+            matches!(
+                err,
+                MilagroError::ReplayWindowTooShort {
+                    window_secs: 120,
+                    replay_window,
+                    needed,
+                } if replay_window == Duration::from_secs(62) && needed == Duration::from_secs(242)
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the guard's replay window (62s) is shorter than the 242s a 120 s time window needs \
+             (2 × window + 2 s); build the guard with GuardPolicy::with_clock_window"
+        );
+        // One second past what the default covers is refused too.
+        assert!(build(GuardPolicy::default(), Some(31)).is_err());
+        // The default window, an explicit 30 s, and a guard built for the
+        // window are fine.
+        assert!(build(GuardPolicy::default(), None).is_ok());
+        assert!(build(GuardPolicy::default(), Some(30)).is_ok());
+        let p = GuardPolicy::default().with_clock_window(Duration::from_secs(120));
+        assert!(build(p, Some(120)).is_ok());
+    }
 }

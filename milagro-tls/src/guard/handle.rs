@@ -206,6 +206,19 @@ impl Guard {
         self.shared.pending.load(Ordering::SeqCst)
     }
 
+    /// How long the store remembers (HID, U) after a good proof.
+    pub fn replay_window(&self) -> std::time::Duration {
+        self.shared.store.replay_window()
+    }
+
+    /// True when the replay window covers a client-time window of
+    /// `clock_window` (`replay window ≥ 2 × clock_window + REPLAY_SLACK`,
+    /// the lifetime rule of [`super::ReplayPolicy`]): every replay-cache
+    /// entry then outlives the time its share can pass the window check.
+    pub fn covers_clock_window(&self, clock_window: std::time::Duration) -> bool {
+        self.replay_window() >= super::ReplayPolicy::min_window(clock_window)
+    }
+
     /// The source throttle alone (for suites without per-identity state,
     /// e.g. P2P): spends one ClientHello's tokens of `source`'s bucket.
     /// Refusals go to the observer like [`admit`](Self::admit)'s, with the

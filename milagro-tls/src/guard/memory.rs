@@ -44,6 +44,7 @@ pub struct MemoryGuard {
     hello_cost: u32,
     invalid_cost: u32,
     max_pending: usize,
+    replay_window: std::time::Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,6 +61,7 @@ impl MemoryGuard {
             hello_cost: policy.throttle.hello_cost,
             invalid_cost: policy.throttle.invalid_cost,
             max_pending: policy.lockout.max_pending_classifications,
+            replay_window: policy.replay.window,
         }
     }
 
@@ -145,5 +147,9 @@ impl GuardStore for MemoryGuard {
 
     fn max_pending_classifications(&self) -> usize {
         self.max_pending
+    }
+
+    fn replay_window(&self) -> std::time::Duration {
+        self.replay_window
     }
 }

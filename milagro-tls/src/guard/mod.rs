@@ -22,6 +22,7 @@
 //! | per-identity refusal (step 1.6)    | `admit` → `Err(r)`, `r.is_per_identity()`, then [`Guard::charge_silent_refusal`] | nothing counted; **source charged c**; silent on the wire |
 //! | global refusal (step 1.4–5)        | `admit` → `Err(r)`, `!r.is_per_identity()` | nothing counted; plaintext alert |
 //! | bad DLEQ (step 2.2)                | [`Reservation::bad_dleq`]              | slot released, **source charged c** |
+//! | other kx failure, or no kx ran     | [`Reservation::refused_before_proof`]  | slot released, **source charged c** |
 //! | good proof (step 2.4)              | [`Reservation::proof_ok`]              | (HID, U) enters the replay cache; slot kept |
 //! | failed proof (step 3)              | [`Reservation::proof_failed`]          | **source charged c**; slot kept until classified, no TTL |
 //! | classified "wrong PIN"             | [`PendingClassification::wrong_pin`]   | confirmed failure (+ cumulative); no charge |
@@ -29,6 +30,11 @@
 //! | unclassified failure dropped       | (drop of [`PendingClassification`])    | **counted as a wrong PIN**, [`Outcome::DroppedUnclassified`] |
 //! | handshake completed (step 4)       | [`ProvedReservation::handshake_completed`] | slot released, confirmed count reset to 0 |
 //! | other handle dropped / TTL passed  | (drop of [`Reservation`], [`ProvedReservation`]) | slot released, nothing counted |
+//!
+//! The accept path resolves a reservation in the same step that runs its
+//! key exchange, before any I/O with the peer (docs/protocol.md §6.4,
+//! "Outcome before I/O"): a [`Reservation`] is dropped unresolved only when
+//! its key exchange never ran.
 //!
 //! Every admitted attempt also pays [`ThrottlePolicy::hello_cost`] at
 //! `admit`, so a per-identity refusal, a bad DLEQ and a failed proof of either
@@ -72,7 +78,8 @@
 //!   flood the classifier with garbage from other sources so that its own
 //!   wrong guesses expired uncounted. A failed proof's slot is released only
 //!   by its classification. The classifier's queue is bounded by
-//!   [`LockoutPolicy::max_pending_classifications`]: every admitted attempt
+//!   [`LockoutPolicy::max_pending_classifications`] — the one cap on pending
+//!   classifications; the classifier has none of its own: every admitted attempt
 //!   holds one of those slots until it is known not to need classification
 //!   (bad DLEQ, good proof, dropped before the proof) or until it is
 //!   classified; at the cap `admit` refuses everyone with

@@ -47,9 +47,10 @@ pub struct LockoutPolicy {
     /// refuses every new attempt with
     /// [`crate::guard::Refusal::ClassifierBusy`] — a global refusal that says
     /// nothing about any identity — instead of ever dropping or expiring a
-    /// pending classification. Size the classifier's queue to hold at least
-    /// this many jobs, so that handing it a job never fails. 0 refuses every
-    /// attempt. Default 64 (≈ 0.1–0.7 s of BSGS work queued on one core).
+    /// pending classification. This is the **only** cap on pending
+    /// classifications: the classifier's queue has no capacity of its own
+    /// and never refuses a job, since every job holds one of these slots
+    /// (docs/protocol.md §6.4 step 3). 0 refuses every attempt. Default 64 (≈ 0.1–0.7 s of BSGS work queued on one core).
     pub max_pending_classifications: usize,
 }
 

@@ -143,4 +143,13 @@ pub trait GuardStore: Send + Sync {
     fn max_pending_classifications(&self) -> usize {
         super::policy::LockoutPolicy::default().max_pending_classifications
     }
+
+    /// How long this store remembers (HID, U) after a good proof
+    /// ([`crate::guard::ReplayPolicy::window`]); servers refuse to start
+    /// when it does not cover their client-time window
+    /// ([`crate::guard::Guard::covers_clock_window`]). The default returns
+    /// the policy default; stores built from a policy must return its value.
+    fn replay_window(&self) -> std::time::Duration {
+        super::policy::ReplayPolicy::default().window
+    }
 }

@@ -695,3 +695,259 @@ fn refuse(wr: &mut dyn Write, refusal: AcceptRefusal) -> AcceptError {
         Err(e) => AcceptError::Io(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
+    use crate::identity::Identity;
+    use crate::keys::Suite;
+    use crate::mpin::PinDigits;
+    use crate::rustls_glue::classifier::Classifier;
+    use crate::rustls_glue::kx::kx_reason;
+    use crate::rustls_glue::tests::{client_out, mutate_hello};
+    use crate::rustls_glue::toy::ToyDeployment;
+    use crate::tls::{ClientHelloRecorder, Progress};
+    use rustls::server::Acceptor;
+
+    const SERVER_ID: &str = "server.example";
+
+    fn id(s: &str) -> Identity {
+        Identity::new(s).unwrap()
+    }
+
+    fn src(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(198, 51, 100, n))
+    }
+
+    fn toy_acceptor(d: &ToyDeployment) -> MilagroAcceptor {
+        let server = MilagroServer::new(d.server(), id(SERVER_ID), 0).unwrap();
+        MilagroAcceptor::new(Arc::new(server), None).unwrap()
+    }
+
+    fn hello_of(d: &ToyDeployment, who: &str) -> Vec<u8> {
+        let c = crate::rustls_glue::config::MilagroClient::new(
+            d.client(who, 0),
+            id(who),
+            0,
+            Some(id(SERVER_ID)),
+        )
+        .unwrap();
+        client_out(&mut c.connect(SERVER_ID).unwrap())
+    }
+
+    fn parsed(bytes: &[u8]) -> ParsedClientHello {
+        match ClientHelloRecorder::new().feed(bytes) {
+            Ok(Progress::Complete(h)) => h,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn rustls_accepted(bytes: &[u8]) -> rustls::server::Accepted {
+        let mut a = Acceptor::default();
+        a.read_tls(&mut &bytes[..]).unwrap();
+        match a.accept() {
+            Ok(Some(accepted)) => accepted,
+            Ok(None) => panic!("incomplete"),
+            Err((e, _)) => panic!("rustls refused at accept: {e}"),
+        }
+    }
+
+    fn start_of(acceptor: &MilagroAcceptor, hello: &[u8]) -> MilagroStart {
+        match acceptor.decide(src(1), &parsed(hello)) {
+            Ok(Decision::Milagro(start)) => start,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_key_exchange_refuses_a_share_other_than_the_bound_one() {
+        let d = ToyDeployment::random(Suite::Cs);
+        let acceptor = toy_acceptor(&d);
+        let (x, y) = (
+            hello_of(&d, "alice@example.com"),
+            hello_of(&d, "bob@example.com"),
+        );
+        // Bound to X, handed Y (as a parser difference would): refused.
+        let (resolution, result) =
+            start_of(&acceptor, &x).run(|config| rustls_accepted(&y).into_connection(config));
+        assert!(
+            matches!(
+                resolution,
+                KxResolution::Refused(Some(AcceptError::KeyExchange(KxError::ShareMismatch)))
+            ),
+            "{resolution:?}"
+        );
+        let (err, _) = result.err().unwrap();
+        assert_eq!(kx_reason(&err), Some(KxError::ShareMismatch));
+        // Bound to Y, handed Y: the exchange runs and succeeds.
+        let (resolution, result) =
+            start_of(&acceptor, &y).run(|config| rustls_accepted(&y).into_connection(config));
+        assert!(matches!(resolution, KxResolution::Started(_)));
+        assert!(result.is_ok());
+        // Outside the accept path's scope, the exchange refuses any share.
+        let config = start_of(&acceptor, &x).config.clone();
+        let (err, _) = rustls_accepted(&x).into_connection(config).err().unwrap();
+        assert_eq!(kx_reason(&err), Some(KxError::UnboundShare));
+    }
+
+    #[test]
+    fn everything_rustls_refuses_before_the_kx_is_refused_before_step_1() {
+        // Each malformation: rustls (with this server's config) refuses it
+        // after `Acceptor::accept` and before the key exchange, so the
+        // accept path must refuse it before step 1.
+        let d = ToyDeployment::random(Suite::Cs);
+        let acceptor = toy_acceptor(&d);
+        let good = hello_of(&d, "alice@example.com");
+        // pre_shared_key: two identities "abc" (age 0) and one 32-byte
+        // binder (the hello already has psk_key_exchange_modes).
+        let id_abc = [0, 3, b'a', b'b', b'c', 0, 0, 0, 0];
+        let mut psk_body = vec![0, 18];
+        psk_body.extend(id_abc);
+        psk_body.extend(id_abc);
+        psk_body.extend([0, 33, 32]);
+        psk_body.extend([0u8; 32]);
+        let mut psk = vec![0, 41];
+        psk.extend(u16::try_from(psk_body.len()).unwrap().to_be_bytes());
+        psk.extend(psk_body);
+        let cc = [&[0, 27][..], &[0, 5, 4, 0, 1, 0, 1]].concat();
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "compression [0, 1]",
+                mutate_hello(&good, None, Some(&[0, 1]), &[]),
+            ),
+            (
+                "compression [0, 0]",
+                mutate_hello(&good, None, Some(&[0, 0]), &[]),
+            ),
+            (
+                "no TLS 1.3 suite",
+                mutate_hello(&good, Some(&[0xC02F]), None, &[]),
+            ),
+            ("pre_shared_key", mutate_hello(&good, None, None, &psk)),
+        ];
+        for (what, bytes) in &cases {
+            // rustls: accepted by `Acceptor::accept`, refused before the kx
+            // (no kx reason: the exchange never ran).
+            let config = start_of(&acceptor, &good).config.clone();
+            let (err, _) = rustls_accepted(bytes)
+                .into_connection(config)
+                .err()
+                .unwrap();
+            assert_eq!(kx_reason(&err), None, "{what}: {err}");
+            // The accept path: refused by the offer rules, before step 1.
+            match acceptor.decide(src(1), &parsed(bytes)) {
+                Err(AcceptError::Refused(AcceptRefusal::Offer(_))) => {}
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        // Duplicate certificate-compression algorithms: rustls refuses them
+        // before the kx too; our parser refuses them at the first byte.
+        let dup = mutate_hello(&good, None, None, &cc);
+        let config = start_of(&acceptor, &good).config.clone();
+        let (err, _) = rustls_accepted(&dup).into_connection(config).err().unwrap();
+        assert_eq!(kx_reason(&err), None, "{err}");
+        assert!(ClientHelloRecorder::new().feed(&dup).is_err());
+        // The unmodified hello reaches the kx (which, unbound, refuses).
+        let config = start_of(&acceptor, &good).config.clone();
+        let (err, _) = rustls_accepted(&good)
+            .into_connection(config)
+            .err()
+            .unwrap();
+        assert_eq!(kx_reason(&err), Some(KxError::UnboundShare));
+    }
+
+    /// A CS acceptor around a guard on a frozen clock (no refill).
+    fn cs_acceptor(guard: &Guard) -> MilagroAcceptor {
+        let d = crate::keys::CsDeployment::new(
+            1,
+            crate::keys::PermitPolicy::Off,
+            &crate::pairing::OsEntropy,
+        )
+        .unwrap();
+        let dta = crate::keys::MasterShare::generate(
+            crate::keys::Deployment::Cs(d),
+            &crate::pairing::OsEntropy,
+        )
+        .unwrap();
+        let ss = <crate::keys::CsServerSecret as crate::dta::Combine>::combine(&[dta
+            .issue_cs_server_secret()
+            .unwrap()])
+        .unwrap();
+        let options = crate::cs_tls::ServerOptions::new(guard.clone(), Classifier::new(1).unwrap())
+            .pin_digits(PinDigits::new(4).unwrap());
+        crate::cs_tls::server(ss, options).unwrap()
+    }
+
+    #[test]
+    fn one_table_charges_silent_and_reserved_attempts_alike() {
+        let mut policy = GuardPolicy::default();
+        policy.throttle.burst = 1000;
+        let guard = Guard::new(
+            Arc::new(MemoryGuard::new(policy)),
+            Arc::new(ManualClock::new(GuardTime::from_millis(1))),
+            Arc::new(NoopObserver),
+        );
+        let acceptor = cs_acceptor(&guard);
+        let locked = id("locked@example.com").cs_hid();
+        for i in 0..policy.lockout.max_failures {
+            let _ = guard
+                .admit(&locked, &[i as u8; 48], src(250))
+                .unwrap()
+                .proof_failed()
+                .wrong_pin();
+        }
+        assert!(guard.status(&locked).locked_out);
+        let binding = Binding::new(Suite::Cs, locked, 0);
+        type Case = (&'static str, fn() -> Option<KxOutcome>);
+        let outcomes: Vec<Case> = vec![
+            ("answered", || Some(KxOutcome::Answered)),
+            ("bad DLEQ", || {
+                Some(KxOutcome::Failed(KxError::BadProofOfKnowledge.into()))
+            }),
+            ("proof failed, no evidence", || {
+                Some(KxOutcome::Failed(KxError::ProofFailed.into()))
+            }),
+            ("share mismatch", || {
+                Some(KxOutcome::Failed(KxError::ShareMismatch.into()))
+            }),
+            ("key wiped", || {
+                Some(KxOutcome::Failed(KxError::KeyWiped.into()))
+            }),
+            ("no key exchange", || None),
+        ];
+        for (n, (what, outcome)) in outcomes.iter().enumerate() {
+            let (a, b) = (src(2 * n as u8 + 1), src(2 * n as u8 + 2));
+            let unlocked = id(&format!("user{n}@example.com")).cs_hid();
+            let reserved = guard.admit(&unlocked, &[0xAA; 48], a).unwrap();
+            let refusal = guard.admit(&locked, &[0xBB; 48], b).err().unwrap();
+            assert!(refusal.is_per_identity());
+            let r1 = acceptor.resolve(a, binding, Admitted::Reserved(reserved), outcome());
+            let r2 = acceptor.resolve(b, binding, Admitted::Silent(refusal), outcome());
+            assert!(matches!(
+                r2,
+                KxResolution::Refused(Some(AcceptError::SilentlyRefused(_)))
+            ));
+            if *what == "answered" {
+                // A good proof is not a failure: nothing charged (the silent
+                // one cannot answer; it is charged like a failure).
+                assert!(matches!(r1, KxResolution::Started(_)), "{what}");
+                continue;
+            }
+            assert!(matches!(r1, KxResolution::Refused(_)), "{what}");
+            assert_eq!(
+                guard.source_tokens(a),
+                guard.source_tokens(b),
+                "{what}: the source's balance tells a locked identity apart"
+            );
+            assert_eq!(
+                guard.source_tokens(a),
+                1000 - i64::from(policy.throttle.hello_cost + policy.throttle.invalid_cost),
+                "{what}"
+            );
+            assert_eq!(guard.status(&unlocked).in_flight, 0, "{what}");
+        }
+    }
+}

@@ -78,6 +78,22 @@ pub enum MilagroError {
     /// caller explicitly allows stale keys.
     #[error("{0} (refusing to start; allow_stale_keys overrides)")]
     ServerKeysNotCurrent(crate::p2p::P2pError),
+    /// A CS server's client-time window is not covered by its guard's
+    /// replay window (`replay window ≥ 2 × window + 2 s`, docs/protocol.md
+    /// §6.4 step 2.4): a captured ClientHello could be replayed after its
+    /// replay-cache entry expired. Build the guard with
+    /// `GuardPolicy::with_clock_window` for this window.
+    #[error(
+        "the guard's replay window ({replay_window:?}) is shorter than the {needed:?} a {window_secs} s time window needs (2 × window + 2 s); build the guard with GuardPolicy::with_clock_window"
+    )]
+    ReplayWindowTooShort {
+        /// The server's client-time window, in seconds.
+        window_secs: u64,
+        /// The guard's replay window.
+        replay_window: std::time::Duration,
+        /// The shortest replay window that covers `window_secs`.
+        needed: std::time::Duration,
+    },
     /// The process-wide bound on live Milagro keys was hit.
     #[error(transparent)]
     Provider(#[from] ProviderError),

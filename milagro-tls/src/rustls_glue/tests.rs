@@ -969,3 +969,49 @@ fn a_malformed_share_is_refused_at_accept_with_illegal_parameter() {
     // A share that cannot even be bound is a refused share.
     assert_eq!(alert, crate::tls::ILLEGAL_PARAMETER_ALERT);
 }
+
+/// A one-record ClientHello with its cipher suites and/or compression
+/// methods replaced and `extra` (whole extensions) appended to its
+/// extensions; every length fixed up.
+pub(super) fn mutate_hello(
+    hello: &[u8],
+    suites: Option<&[u16]>,
+    compression: Option<&[u8]>,
+    extra: &[u8],
+) -> Vec<u8> {
+    let be16 = |at: usize| usize::from(u16::from_be_bytes([hello[at], hello[at + 1]]));
+    let sid = 5 + 4 + 2 + 32;
+    let cs = sid + 1 + usize::from(hello[sid]);
+    let comp = cs + 2 + be16(cs);
+    let exts = comp + 1 + usize::from(hello[comp]);
+    let mut body = hello[9..cs].to_vec();
+    match suites {
+        Some(s) => {
+            body.extend(u16::try_from(2 * s.len()).unwrap().to_be_bytes());
+            body.extend(s.iter().flat_map(|v| v.to_be_bytes()));
+        }
+        None => body.extend(&hello[cs..comp]),
+    }
+    match compression {
+        Some(c) => {
+            body.push(u8::try_from(c.len()).unwrap());
+            body.extend(c);
+        }
+        None => body.extend(&hello[comp..exts]),
+    }
+    let old_exts = &hello[exts + 2..exts + 2 + be16(exts)];
+    body.extend(
+        u16::try_from(old_exts.len() + extra.len())
+            .unwrap()
+            .to_be_bytes(),
+    );
+    body.extend(old_exts);
+    body.extend(extra);
+    let len = u32::try_from(body.len()).unwrap().to_be_bytes();
+    let mut msg = vec![1, len[1], len[2], len[3]];
+    msg.extend(body);
+    let mut out = vec![22, 3, 1];
+    out.extend(u16::try_from(msg.len()).unwrap().to_be_bytes());
+    out.extend(msg);
+    out
+}

@@ -25,10 +25,17 @@
 //!   consumed to complete the ClientHello.
 //! * Every length-delimited structure is parsed with exact lengths: short
 //!   input, trailing bytes, empty vectors where TLS requires non-empty ones
-//!   and odd-length `u16` vectors are all errors. Duplicate extensions and
-//!   duplicate key-share groups are refused here, because rustls 0.23 accepts
-//!   them at `Acceptor::accept()` and only refuses them later, after the
-//!   accept path would already have chosen a configuration from them.
+//!   and odd-length `u16` vectors are all errors. Duplicate extensions,
+//!   duplicate key-share groups and duplicate certificate-compression
+//!   algorithms are refused here, because rustls 0.23 accepts them at
+//!   `Acceptor::accept()` and only refuses them later, after the accept path
+//!   would already have chosen a configuration (and run step 1) from them.
+//!
+//! [`classify`] adds the offer rules for a Milagro ClientHello, including
+//! everything else rustls 0.23's TLS 1.3 server refuses between
+//! `Acceptor::accept()` and the key exchange (docs/protocol.md §6.4, "refuse
+//! before step 1"), so that once step 1 has reserved an attempt or charged a
+//! source, the only thing that can end the attempt is the key exchange.
 
 use std::collections::BTreeSet;
 
@@ -61,8 +68,16 @@ const TLS13: u16 = 0x0304;
 const EXT_SERVER_NAME: u16 = 0;
 const EXT_SUPPORTED_GROUPS: u16 = 10;
 const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+const EXT_COMPRESS_CERTIFICATE: u16 = 27;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
+const EXT_PRE_SHARED_KEY: u16 = 41;
 const EXT_KEY_SHARE: u16 = 51;
+/// `legacy_compression_methods` value `null`, the only one TLS 1.3 allows.
+const COMPRESSION_NULL: u8 = 0;
+/// The TLS 1.3 cipher suites a Milagro server offers (ring's three:
+/// `TLS_AES_128_GCM_SHA256`, `TLS_AES_256_GCM_SHA384`,
+/// `TLS_CHACHA20_POLY1305_SHA256`). A Milagro offer must name one of them.
+pub const MILAGRO_CIPHER_SUITES: [u16; 3] = [0x1301, 0x1302, 0x1303];
 const SERVER_NAME_TYPE_HOST_NAME: u8 = 0;
 
 /// Why the recorder refused the client's first bytes. Every variant is final:
@@ -142,6 +157,13 @@ pub enum ClientHelloError {
         /// The repeated extension type.
         extension_type: u16,
     },
+    /// The compress_certificate extension (RFC 8879) named one algorithm
+    /// twice.
+    #[error("duplicate certificate compression algorithm {algorithm:#06x}")]
+    DuplicateCertificateCompression {
+        /// The repeated algorithm.
+        algorithm: u16,
+    },
     /// Two key shares named the same group.
     #[error("duplicate key share for group {group:#06x}")]
     DuplicateKeyShare {
@@ -191,6 +213,7 @@ pub struct ParsedClientHello {
     random: [u8; 32],
     session_id: Vec<u8>,
     cipher_suites: Vec<u16>,
+    compression_methods: Vec<u8>,
     extension_types: Vec<u16>,
     server_name: Option<Vec<u8>>,
     supported_groups: Vec<u16>,
@@ -215,6 +238,10 @@ impl ParsedClientHello {
     /// The offered cipher suites, in the client's order (never empty).
     pub fn cipher_suites(&self) -> &[u16] {
         &self.cipher_suites
+    }
+    /// `legacy_compression_methods`, in the client's order (never empty).
+    pub fn compression_methods(&self) -> &[u8] {
+        &self.compression_methods
     }
     /// Every extension type, in the client's order, each at most once.
     pub fn extension_types(&self) -> &[u16] {
@@ -545,7 +572,8 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ParsedClientHello, ClientHello
     let cipher_suites = r
         .vec16("cipher_suites")?
         .into_u16_list("cipher_suites", true)?;
-    if r.vec8("legacy_compression_methods")?.is_empty() {
+    let compression_methods = r.vec8("legacy_compression_methods")?.rest.to_vec();
+    if compression_methods.is_empty() {
         return Err(ClientHelloError::EmptyVector {
             field: "legacy_compression_methods",
         });
@@ -555,6 +583,7 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ParsedClientHello, ClientHello
         random,
         session_id,
         cipher_suites,
+        compression_methods,
         extension_types: Vec::new(),
         server_name: None,
         supported_groups: Vec::new(),
@@ -591,6 +620,7 @@ fn parse_client_hello_body(body: &[u8]) -> Result<ParsedClientHello, ClientHello
                 hello.supported_versions = list.into_u16_list("supported_versions", true)?;
             }
             EXT_KEY_SHARE => hello.key_shares = parse_key_shares(data)?,
+            EXT_COMPRESS_CERTIFICATE => check_compress_certificate(data)?,
             _ => {}
         }
     }
@@ -628,6 +658,22 @@ fn parse_server_name(mut data: Reader<'_>) -> Result<Option<Vec<u8>>, ClientHell
         host_name = Some(name.rest.to_vec());
     }
     Ok(host_name)
+}
+
+/// RFC 8879 `CertificateCompressionAlgorithm algorithms<2..2^8-2>`: exact
+/// lengths and no algorithm twice (rustls refuses duplicates only after the
+/// accept path's step 1).
+fn check_compress_certificate(mut data: Reader<'_>) -> Result<(), ClientHelloError> {
+    let list = data.vec8("compress_certificate")?;
+    data.finish("compress_certificate")?;
+    let algorithms = list.into_u16_list("compress_certificate", true)?;
+    let mut seen = BTreeSet::new();
+    for algorithm in algorithms {
+        if !seen.insert(algorithm) {
+            return Err(ClientHelloError::DuplicateCertificateCompression { algorithm });
+        }
+    }
+    Ok(())
 }
 
 fn parse_key_shares(mut data: Reader<'_>) -> Result<Vec<KeyShare>, ClientHelloError> {
@@ -743,6 +789,28 @@ pub enum OfferRefusal {
         /// The Milagro group offered.
         group: MilagroGroup,
     },
+    /// `legacy_compression_methods` is not exactly `[null]` (TLS 1.3,
+    /// RFC 8446 §4.1.2; rustls refuses it before the key exchange).
+    #[error("Milagro offer for {group:?} with compression methods other than exactly [null]")]
+    Compression {
+        /// The Milagro group offered.
+        group: MilagroGroup,
+    },
+    /// No cipher suite of [`MILAGRO_CIPHER_SUITES`] is offered (rustls would
+    /// refuse before the key exchange: no cipher suite in common).
+    #[error("Milagro offer for {group:?} names no TLS 1.3 cipher suite this server supports")]
+    NoCommonCipherSuite {
+        /// The Milagro group offered.
+        group: MilagroGroup,
+    },
+    /// A `pre_shared_key` extension: a Milagro client never resumes (and
+    /// rustls checks the PSK offer's modes and binders before the key
+    /// exchange).
+    #[error("Milagro offer for {group:?} carries a pre_shared_key extension")]
+    PreSharedKey {
+        /// The Milagro group offered.
+        group: MilagroGroup,
+    },
 }
 
 /// Decides whether a ClientHello is a standard one, a well-formed Milagro
@@ -753,13 +821,25 @@ pub enum OfferRefusal {
 ///   standard configuration and rustls judge the rest.)
 /// * [`Offer::Milagro`] when `supported_groups` is exactly `[g]` for one
 ///   Milagro group `g`, `key_share` holds exactly one share and it is for `g`,
-///   `supported_versions` contains TLS 1.3 and `signature_algorithms`
-///   contains [`MILAGRO_IMPLICIT_SCHEME`].
+///   `supported_versions` contains TLS 1.3, `signature_algorithms`
+///   contains [`MILAGRO_IMPLICIT_SCHEME`], the compression methods are
+///   exactly `[null]`, a cipher suite of [`MILAGRO_CIPHER_SUITES`] is offered
+///   and there is no `pre_shared_key` extension.
 /// * Every other ClientHello naming a Milagro group is refused, checked in
 ///   this order: both groups ([`OfferRefusal::BothMilagroGroups`]), a Milagro
 ///   share whose group is not listed, the group listed without its share
 ///   (HelloRetryRequest bait), other groups listed, other shares present, no
-///   TLS 1.3, no `milagro_implicit`.
+///   TLS 1.3, no `milagro_implicit`, compression, no common cipher suite,
+///   `pre_shared_key`.
+///
+/// The last three, with the parser's refusal of duplicate key shares and
+/// certificate-compression algorithms, are everything rustls 0.23's TLS 1.3
+/// server (with a Milagro configuration) refuses after `Acceptor::accept()`
+/// and before it runs the key exchange. Refusing them here, before step 1,
+/// matters for lockout (docs/protocol.md §6.4): an attempt that step 1
+/// reserved (or silently refused and charged) must end only through the key
+/// exchange's outcome, or the source's balance could differ between a locked
+/// and an unlocked identity.
 ///
 /// Why a Milagro group listed next to other groups is refused rather than
 /// served: rule 2a.1 has a Milagro client offer exactly its one group,
@@ -804,6 +884,19 @@ pub fn classify(hello: &ParsedClientHello) -> Result<Offer<'_>, OfferRefusal> {
         .contains(&MILAGRO_IMPLICIT_SCHEME)
     {
         return Err(OfferRefusal::NoImplicitScheme { group });
+    }
+    if hello.compression_methods != [COMPRESSION_NULL] {
+        return Err(OfferRefusal::Compression { group });
+    }
+    if !hello
+        .cipher_suites
+        .iter()
+        .any(|s| MILAGRO_CIPHER_SUITES.contains(s))
+    {
+        return Err(OfferRefusal::NoCommonCipherSuite { group });
+    }
+    if hello.extension_types.contains(&EXT_PRE_SHARED_KEY) {
+        return Err(OfferRefusal::PreSharedKey { group });
     }
     Ok(Offer::Milagro {
         group,

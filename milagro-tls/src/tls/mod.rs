@@ -14,9 +14,9 @@ pub mod client_hello;
 
 pub use alert::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 pub use client_hello::{
-    ClientHelloError, ClientHelloRecorder, KeyShare, MAX_CLIENT_HELLO_BYTES, MILAGRO_CS_GROUP,
-    MILAGRO_IMPLICIT_SCHEME, MILAGRO_P2P_GROUP, MilagroGroup, Offer, OfferRefusal,
-    ParsedClientHello, Progress, classify,
+    ClientHelloError, ClientHelloRecorder, KeyShare, MAX_CLIENT_HELLO_BYTES, MILAGRO_CIPHER_SUITES,
+    MILAGRO_CS_GROUP, MILAGRO_IMPLICIT_SCHEME, MILAGRO_P2P_GROUP, MilagroGroup, Offer,
+    OfferRefusal, ParsedClientHello, Progress, classify,
 };
 
 #[cfg(test)]

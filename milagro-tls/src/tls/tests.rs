@@ -1052,3 +1052,96 @@ proptest::proptest! {
         proptest::prop_assert_eq!(outcome(&bytes, &[bytes.len()]).0, outcome(&bytes, &[1]).0);
     }
 }
+
+// ------------------------------------- what rustls refuses before the kx
+
+/// A one-record ClientHello with these cipher suites, compression methods
+/// and extensions.
+fn hello_with(suites: &[u16], compression: &[u8], exts: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x03, 0x03];
+    b.extend(RANDOM);
+    b.extend(vec8(&[7u8; 32]));
+    b.extend(vec16(&u16s(suites)));
+    b.extend(vec8(compression));
+    b.extend(vec16(exts));
+    records(&handshake(1, &b), 16384)
+}
+
+#[test]
+fn milagro_offers_rustls_would_refuse_before_the_kx_are_refused_here() {
+    let good = milagro_exts(MILAGRO_CS_GROUP, &[1; 300]);
+    let g = MilagroGroup::Cs;
+    let ok = complete(&hello_with(&[0x1301], &[0], &good)).unwrap();
+    assert!(matches!(classify(&ok), Ok(Offer::Milagro { .. })));
+    assert_eq!(ok.compression_methods(), &[0]);
+    // Compression methods other than exactly [null].
+    for comp in [&[0u8, 1][..], &[1, 0], &[0, 0], &[1]] {
+        let h = complete(&hello_with(&[0x1301], comp, &good)).unwrap();
+        assert_eq!(h.compression_methods(), comp);
+        assert_eq!(classify(&h), Err(OfferRefusal::Compression { group: g }));
+    }
+    // No TLS 1.3 cipher suite this server has.
+    for suites in [&[0x00FFu16][..], &[0xC02F, 0x1304], &[0x1305]] {
+        let h = complete(&hello_with(suites, &[0], &good)).unwrap();
+        assert_eq!(
+            classify(&h),
+            Err(OfferRefusal::NoCommonCipherSuite { group: g })
+        );
+    }
+    for suite in MILAGRO_CIPHER_SUITES {
+        let h = complete(&hello_with(&[0x00FF, suite], &[0], &good)).unwrap();
+        assert!(matches!(classify(&h), Ok(Offer::Milagro { .. })));
+    }
+    // A pre_shared_key offer (with or without psk_key_exchange_modes).
+    let psk = ext(41, &[0, 0, 0, 0]);
+    let modes = ext(45, &vec8(&[1]));
+    for extra in [psk.clone(), [modes, psk].concat()] {
+        let h = complete(&hello_with(
+            &[0x1301],
+            &[0],
+            &[good.clone(), extra].concat(),
+        ))
+        .unwrap();
+        assert_eq!(classify(&h), Err(OfferRefusal::PreSharedKey { group: g }));
+    }
+}
+
+#[test]
+fn duplicate_certificate_compression_algorithms_are_refused() {
+    let good = milagro_exts(MILAGRO_CS_GROUP, &[1; 300]);
+    let cc = |algs: &[u16]| ext(27, &vec8(&u16s(algs)));
+    let h = complete(&hello_with(
+        &[0x1301],
+        &[0],
+        &[good.clone(), cc(&[1, 2])].concat(),
+    ));
+    assert!(matches!(classify(&h.unwrap()), Ok(Offer::Milagro { .. })));
+    assert_eq!(
+        complete(&hello_with(
+            &[0x1301],
+            &[0],
+            &[good.clone(), cc(&[2, 1, 2])].concat()
+        )),
+        Err(ClientHelloError::DuplicateCertificateCompression { algorithm: 2 })
+    );
+    assert_eq!(
+        complete(&hello_with(
+            &[0x1301],
+            &[0],
+            &[good.clone(), cc(&[])].concat()
+        )),
+        Err(ClientHelloError::EmptyVector {
+            field: "compress_certificate"
+        })
+    );
+    assert_eq!(
+        complete(&hello_with(
+            &[0x1301],
+            &[0],
+            &[good, ext(27, &[3, 0, 1, 0])].concat()
+        )),
+        Err(ClientHelloError::OddLength {
+            field: "compress_certificate"
+        })
+    );
+}
