@@ -9,7 +9,8 @@
 //! public API (faster than the engine's plain double-and-add); field
 //! inversion is the engine's, also constant time; nothing here branches on
 //! secret values or indexes by them. Gt exponentiation is the engine's
-//! double-and-add over Fp12 (used only with public exponents).
+//! double-and-add over Fp12, which selects each addition with
+//! `conditional_select` (constant time).
 
 mod hash;
 mod window;
