@@ -25,6 +25,7 @@
 // criterion's macros are not used; a plain main keeps the summary at the end.
 #![allow(missing_docs)]
 
+use std::alloc::System;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,18 @@ use rustls::client::Resumption;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+/// The system allocator, instrumented, so the summary can report what a
+/// connection keeps after its handshake.
+#[global_allocator]
+static ALLOC: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Bytes currently allocated on the heap.
+fn live() -> usize {
+    let s = ALLOC.stats();
+    (s.bytes_allocated as isize - s.bytes_deallocated as isize + s.bytes_reallocated) as usize
+}
 
 const SERVER: &str = "server.example";
 const SOURCE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
@@ -69,6 +82,10 @@ struct Acc {
 }
 
 static STATS: Mutex<BTreeMap<&'static str, Acc>> = Mutex::new(BTreeMap::new());
+
+/// Per protocol: heap bytes kept by the client and server connections after
+/// one handshake (see [`retained`]).
+static MEMORY: Mutex<BTreeMap<&'static str, (usize, usize)>> = Mutex::new(BTreeMap::new());
 
 fn record(proto: &'static str, s: Split) {
     let mut stats = STATS.lock().unwrap();
@@ -133,6 +150,32 @@ impl Conn {
 
 /// One full handshake; `client` makes the client connection (its key share).
 fn handshake(client: impl FnOnce() -> ClientConnection, server: &Server<'_>) -> Split {
+    handshake_keep(client, server).0
+}
+
+/// Heap bytes each side's connection keeps once the handshake is over (the
+/// connection objects' own size included), as `(client, server)`: measured
+/// around one handshake whose connections are then dropped one by one.
+fn retained(client: &dyn Fn() -> ClientConnection, server: &Server<'_>) -> (usize, usize) {
+    // A first handshake initialises every lazy static (prepared generator,
+    // provider tables) so they are not counted as a connection's.
+    handshake(client, server);
+    let before = live();
+    let (_, c, s) = handshake_keep(client, server);
+    let both = live();
+    drop(c);
+    let server_only = live();
+    drop(s);
+    let client_bytes = both.saturating_sub(server_only) + std::mem::size_of::<ClientConnection>();
+    let server_bytes = server_only.saturating_sub(before) + std::mem::size_of::<Conn>();
+    (client_bytes, server_bytes)
+}
+
+/// [`handshake`], returning both connections too.
+fn handshake_keep(
+    client: impl FnOnce() -> ClientConnection,
+    server: &Server<'_>,
+) -> (Split, ClientConnection, Conn) {
     let t0 = Instant::now();
     let mut c = client();
     let hello = drain_client(&mut c);
@@ -172,10 +215,11 @@ fn handshake(client: impl FnOnce() -> ClientConnection, server: &Server<'_>) -> 
         }
     }
     let t4 = Instant::now();
-    Split {
+    let split = Split {
         client: (t1 - t0) + (t3 - t2),
         server: (t2 - t1) + (t4 - t3),
-    }
+    };
+    (split, c, s)
 }
 
 fn unix_now() -> u64 {
@@ -361,6 +405,10 @@ fn bench_proto(
     client: &dyn Fn() -> ClientConnection,
     server: &Server<'_>,
 ) {
+    MEMORY
+        .lock()
+        .unwrap()
+        .insert(proto, retained(client, server));
     let mut g = c.benchmark_group(proto);
     for (name, side) in [
         ("full", Side::Full),
@@ -465,4 +513,20 @@ fn summary() {
     println!(
         "(ms = mean time of that side per handshake on one core; \"× std\" = Milagro time / standard time, so handshakes/s/core ratio is its inverse)"
     );
+    let memory = MEMORY.lock().unwrap();
+    let Some(&(std_c, std_s)) = memory.get("standard") else {
+        return;
+    };
+    println!();
+    println!(
+        "| protocol | client conn bytes after handshake | server conn bytes after handshake | client − std | server − std |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for (proto, &(cb, sb)) in memory.iter() {
+        println!(
+            "| {proto} | {cb} | {sb} | {:+} | {:+} |",
+            cb as i64 - std_c as i64,
+            sb as i64 - std_s as i64
+        );
+    }
 }

@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::pairing::{
-    EntropySource, G1, G1_BYTES, G2, RandomError, Scalar, ScalarDomain, multi_pairing, pairing,
+    EntropySource, G1, G1_BYTES, G2Prepared, RandomError, Scalar, ScalarDomain, multi_pairing,
     sha256,
 };
 
@@ -159,7 +159,7 @@ impl ClientState {
             .map_err(|source| CsError::BadEncoding { field: "W", source })?;
         let h = challenge_h(&self.share, server_share);
         let p = &self.sec * &(&self.r + &h);
-        let k = pairing(&p, &G2::generator());
+        let k = multi_pairing(&[(&p, G2Prepared::generator())]);
         let z = &w * &self.r;
         Ok(derive(&k, &z, &self.share, server_share))
     }

@@ -231,7 +231,7 @@ impl PreparedServerSecret {
             deployment: secret.deployment,
             _ss: secret.point.clone(),
             ss: secret.point.prepare(),
-            q: G2::generator().prepare(),
+            q: G2Prepared::generator().clone(),
         }
     }
 

@@ -56,7 +56,7 @@ use crate::identity::{Hid, Identity};
 use crate::keys::{DeploymentId, P2pClientKey, P2pDeployment, P2pServerKey};
 use crate::pairing::{
     DecodeError, EntropySource, G1, G1_BYTES, G2, G2_BYTES, G2Prepared, Gt, RandomError, Scalar,
-    ScalarDomain, multi_pairing, sha256,
+    ScalarDomain, multi_pairing, pairing, sha256,
 };
 use crate::points::{p2p_client_point, p2p_server_point};
 
@@ -451,8 +451,11 @@ fn server_values(ek: &ServerEpochKey, share: &P2pClientShare, x: &Scalar) -> Ser
     );
     let h2_b = p2p_client_point(&share.header.hid_b);
     let p1 = &ek.key.point * &(x + &pia);
-    let p1_pib = &p1 * &pib;
-    let k = multi_pairing(&[(&p1_pib, &h2_b.prepare()), (&p1, &share.pb.prepare())]);
+    // e(pib·P1, H2(ID_B))·e(P1, Pb) = e(P1, pib·H2(ID_B) + Pb): the exponent
+    // moves to the public G2 side, leaving one Miller loop instead of two
+    // (and no G1 product by pib).
+    let q = &(&h2_b * &pib) + &share.pb;
+    let k = pairing(&p1, &q);
     let z = &share.pg * x;
     ServerValues { pa, k, z }
 }

@@ -319,6 +319,15 @@ impl G2 {
 #[derive(Clone)]
 pub struct G2Prepared(engine::G2Lines);
 
+impl G2Prepared {
+    /// The lines of the standard G2 generator `Q`, computed once per process
+    /// (pairings against `Q` then skip the line computation).
+    pub fn generator() -> &'static G2Prepared {
+        static GENERATOR: std::sync::OnceLock<G2Prepared> = std::sync::OnceLock::new();
+        GENERATOR.get_or_init(|| G2::generator().prepare())
+    }
+}
+
 impl fmt::Debug for G2Prepared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("G2Prepared(..)")

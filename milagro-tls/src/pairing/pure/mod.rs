@@ -9,7 +9,8 @@
 //! public API (faster than the engine's plain double-and-add); field
 //! inversion is the engine's, also constant time; nothing here branches on
 //! secret values or indexes by them. Gt exponentiation is the engine's
-//! double-and-add over Fp12 (used only with public exponents).
+//! double-and-add over Fp12, which selects each addition with
+//! `conditional_select` (constant time).
 
 mod hash;
 mod window;
@@ -350,6 +351,15 @@ impl G2 {
 /// points keep them for the lifetime of their configuration only.
 #[derive(Clone)]
 pub struct G2Prepared(engine::G2Prepared);
+
+impl G2Prepared {
+    /// The lines of the standard G2 generator `Q`, computed once per process
+    /// (pairings against `Q` then skip the line computation).
+    pub fn generator() -> &'static G2Prepared {
+        static GENERATOR: std::sync::OnceLock<G2Prepared> = std::sync::OnceLock::new();
+        GENERATOR.get_or_init(|| G2::generator().prepare())
+    }
+}
 
 impl fmt::Debug for G2Prepared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
