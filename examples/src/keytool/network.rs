@@ -161,7 +161,9 @@ pub fn enroll(a: &EnrollArgs, out: &mut dyn Write, pins: &dyn PinPrompt) -> Resu
     match deployment {
         Deployment::Cs(c) => {
             if a.token.is_none() {
-                return Err(KeyToolError::Usage("a CS enrolment needs --token FILE".into()));
+                return Err(KeyToolError::Usage(
+                    "a CS enrolment needs --token FILE".into(),
+                ));
             }
             if c.permits == PermitPolicy::Required && a.permit.is_none() {
                 return Err(KeyToolError::Usage(
@@ -171,7 +173,9 @@ pub fn enroll(a: &EnrollArgs, out: &mut dyn Write, pins: &dyn PinPrompt) -> Resu
         }
         Deployment::P2p(_) => {
             if a.key.is_none() {
-                return Err(KeyToolError::Usage("a P2P enrolment needs --key FILE".into()));
+                return Err(KeyToolError::Usage(
+                    "a P2P enrolment needs --key FILE".into(),
+                ));
             }
         }
     }
@@ -200,12 +204,20 @@ pub fn enroll(a: &EnrollArgs, out: &mut dyn Write, pins: &dyn PinPrompt) -> Resu
             write_key(k, path, a.force)?;
             format!("P2P server key, epoch {}: {}", k.epoch(), path.display())
         }
-        _ => return Err(KeyToolError::Usage("the enrolment's kind does not fit the options".into())),
+        _ => {
+            return Err(KeyToolError::Usage(
+                "the enrolment's kind does not fit the options".into(),
+            ));
+        }
     };
     let mut written = vec![what];
     if let (Some(permit), Some(path)) = (&enrolled.permit, &a.permit) {
         write_key(permit, path, a.force)?;
-        written.push(format!("time permit, day {}: {}", permit.day(), path.display()));
+        written.push(format!(
+            "time permit, day {}: {}",
+            permit.day(),
+            path.display()
+        ));
     }
     write_secret(&a.credentials, &credentials, a.force)?;
     written.push(format!("renewal credentials: {}", a.credentials.display()));
