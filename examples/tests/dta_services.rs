@@ -905,6 +905,17 @@ fn compromised_dta_cannot_forge_secrets_or_permits() {
         std::fs::read_to_string(env.path("alice.token")).unwrap()
     );
     // ...but neither the forged secret nor the forged permit is accepted.
+    // Each attempt goes to a fresh server process (same server secret), so
+    // the refusal is the credential's, not a throttle or a lockout window
+    // left by an earlier attempt.
+    let fresh = || {
+        env.echo_server(&strings(&[
+            "--cs-server-secret",
+            &env.s("server.secret"),
+            "--pin-digits",
+            "4",
+        ]))
+    };
     let forged_both = strings(&[
         "--token",
         &env.s("forged.token"),
@@ -913,7 +924,8 @@ fn compromised_dta_cannot_forge_secrets_or_permits() {
         "--permit",
         &env.s("forged.permit"),
     ]);
-    assert!(env.echo(addr, "service.example", &forged_both).is_err());
+    let (_b, addr_b) = fresh();
+    assert!(env.echo(addr_b, "service.example", &forged_both).is_err());
     let forged_permit = strings(&[
         "--token",
         &env.s("alice.token"),
@@ -922,9 +934,11 @@ fn compromised_dta_cannot_forge_secrets_or_permits() {
         "--permit",
         &env.s("forged.permit"),
     ]);
-    assert!(env.echo(addr, "service.example", &forged_permit).is_err());
-    // The genuine credential still works (the failures did not lock it out).
-    let again = env.echo(addr, "service.example", &genuine);
+    let (_c, addr_c) = fresh();
+    assert!(env.echo(addr_c, "service.example", &forged_permit).is_err());
+    // The genuine credential gets in on a fresh server too.
+    let (_d, addr_d) = fresh();
+    let again = env.echo(addr_d, "service.example", &genuine);
     assert!(again.is_ok(), "{again:?}");
 }
 
