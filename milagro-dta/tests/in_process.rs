@@ -170,6 +170,20 @@ async fn refusals_have_codes_and_limits_hold() {
         .unwrap();
     let e = dta.enrol(&t.ticket).await.unwrap();
     assert!(e.permit.is_some());
+    assert_eq!(
+        code(dta.enrol(&t.ticket).await),
+        Some(ErrorCode::TicketUsed)
+    );
+    let short = CreateEnrolment {
+        ttl_seconds: Some(1),
+        ..req("b@example.com")
+    };
+    let t2 = dta.create_enrolment(OPERATOR, &short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        code(dta.enrol(&t2.ticket).await),
+        Some(ErrorCode::TicketExpired)
+    );
     let today = (clock.now() / 86_400) as u32;
     let far = RenewRequest {
         day: Some(today + 2),
