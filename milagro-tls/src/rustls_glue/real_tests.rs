@@ -1014,3 +1014,38 @@ fn cs_saturated_classifier_refuses_new_attempts_at_accept() {
     let mut r = go(&acceptor, &d.client(ALICE, PIN), src(1));
     assert_eq!(finish_ok(&mut r), id(ALICE));
 }
+
+/// A writer the peer has reset: every write fails.
+struct ResetPeer;
+
+impl std::io::Write for ResetPeer {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::ConnectionReset.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::ConnectionReset.into())
+    }
+}
+
+#[test]
+fn cs_a_failed_alert_write_does_not_uncount_a_wrong_pin() {
+    // The attempt is resolved before the alert is written: a peer that
+    // resets the connection (the write fails) is counted like any other.
+    let d = Cs::new(1, PermitPolicy::Off);
+    let s = server_with(d.ss(), 5);
+    for n in 1..=5u32 {
+        let mut c = d.client(ALICE, PIN + n).connect(SERVER).unwrap();
+        let hello = super::tests::client_out(&mut c);
+        let r = s.acceptor.accept(src(1), &mut &hello[..], &mut ResetPeer);
+        assert!(
+            matches!(&r, Err(AcceptError::Io(e)) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{r:?}"
+        );
+        s.classifier.drain();
+        assert_eq!(s.guard.status(&id(ALICE).cs_hid()).confirmed, n);
+    }
+    assert!(s.guard.status(&id(ALICE).cs_hid()).locked_out);
+    let r = go(&s.acceptor, &d.client(ALICE, PIN), src(1));
+    assert!(credential_refused(&r));
+    assert!(matches!(r.accept, Err(AcceptError::SilentlyRefused(_))));
+}
