@@ -10,7 +10,7 @@
 //! proof turns its slot into a queued job, any other outcome returns it. When
 //! all slots are taken, step 1 refuses new attempts
 //! ([`crate::rustls_glue::accept::AdmissionRefusal::ClassifierBusy`], a plaintext
-//! `handshake_failure`), so a pending classification is never dropped — a
+//! `internal_error`: "try again later"), so a pending classification is never dropped — a
 //! thief cannot flood the classifier to make its own wrong guesses expire
 //! uncounted.
 
