@@ -65,11 +65,15 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
-/// A guard policy whose throttle never bites in these tests.
+/// A guard policy whose throttle never bites in these tests, nor the
+/// per-identity slow-down (some tests aim dozens of garbage shares at one
+/// identity to measure other things; the slow-down has its own tests in
+/// `milagro-tls/src/guard/tests.rs`).
 pub fn open_policy() -> GuardPolicy {
     let mut p = GuardPolicy::default();
     p.throttle.burst = 100_000;
     p.throttle.refill_per_sec = 100_000;
+    p.slowdown = milagro_tls::guard::SlowdownPolicy::disabled();
     p
 }
 

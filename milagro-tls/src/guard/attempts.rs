@@ -1,5 +1,6 @@
 //! The attempt table: per-identity reservations, confirmed and cumulative
-//! wrong-PIN counts, with TTL expiry through an ordered index.
+//! wrong-PIN counts and the slow-down bucket of invalid classifications,
+//! with TTL expiry through ordered indexes.
 //!
 //! A slot awaiting classification has **no** expiry: it leaves the table only
 //! through its classification (or the counted drop of its handle), never by
@@ -10,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use super::Refusal;
 use super::clock::GuardTime;
 use super::observer::Stage;
-use super::policy::LockoutPolicy;
+use super::policy::{LockoutPolicy, SlowdownPolicy};
 use super::store::{IdentityStatus, WrongPinCounts};
 use crate::identity::Hid;
 
@@ -27,38 +28,64 @@ struct Entry {
     confirmed: u32,
     cumulative: u32,
     slots: Vec<Slot>,
+    /// The slow-down bucket as a GCRA "theoretical arrival time": each
+    /// invalid classification moves it to `max(tat, now) + interval`; the
+    /// identity is slowed down while `tat > now + (burst − 1) × interval`
+    /// (one more invalid classification would exceed the burst). `None` once
+    /// it has drained (`tat ≤ now`).
+    tat: Option<GuardTime>,
 }
 
 impl Entry {
     fn is_empty(&self) -> bool {
-        self.confirmed == 0 && self.cumulative == 0 && self.slots.is_empty()
+        self.confirmed == 0 && self.cumulative == 0 && self.slots.is_empty() && self.tat.is_none()
     }
 }
 
 #[derive(Debug)]
 pub(super) struct Attempts {
     policy: LockoutPolicy,
+    slowdown: SlowdownPolicy,
     entries: HashMap<Hid, Entry>,
     /// (expiry, reservation id, HID) of every slot that has an expiry.
     expiry: BTreeSet<(GuardTime, u64, Hid)>,
+    /// (tat, HID) of every entry with a slow-down bucket not yet drained.
+    draining: BTreeSet<(GuardTime, Hid)>,
     next_id: u64,
 }
 
 impl Attempts {
-    pub(super) fn new(policy: LockoutPolicy) -> Self {
+    pub(super) fn new(policy: LockoutPolicy, slowdown: SlowdownPolicy) -> Self {
         Self {
             policy,
+            slowdown,
             entries: HashMap::new(),
             expiry: BTreeSet::new(),
+            draining: BTreeSet::new(),
             next_id: 1,
         }
+    }
+
+    /// `(burst − 1) × interval`: how far ahead of now the bucket's tat may
+    /// run while one more invalid classification still fits the burst.
+    fn slowdown_allowance(&self) -> std::time::Duration {
+        self.slowdown
+            .interval
+            .saturating_mul(self.slowdown.burst.max(1) - 1)
+    }
+
+    /// Whether `e` is slowed down at `now`.
+    fn slowed(&self, e: &Entry, now: GuardTime) -> bool {
+        e.tat
+            .is_some_and(|tat| tat > now.saturating_add(self.slowdown_allowance()))
     }
 
     pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Releases every slot whose TTL has passed at `now` (nothing counted).
+    /// Releases every slot whose TTL has passed at `now` (nothing counted),
+    /// and forgets every slow-down bucket that has drained.
     fn prune(&mut self, now: GuardTime) {
         while let Some(&(expires, id, hid)) = self.expiry.first() {
             if expires > now {
@@ -66,6 +93,18 @@ impl Attempts {
             }
             self.expiry.pop_first();
             self.take_slot(&hid, id);
+        }
+        while let Some(&(tat, hid)) = self.draining.first() {
+            if tat > now {
+                break;
+            }
+            self.draining.pop_first();
+            if let Some(e) = self.entries.get_mut(&hid) {
+                e.tat = None;
+                if e.is_empty() {
+                    self.entries.remove(&hid);
+                }
+            }
         }
     }
 
@@ -101,6 +140,9 @@ impl Attempts {
                     || e.confirmed.saturating_add(in_flight) >= p.max_failures
                 {
                     return Err(Refusal::TooManyInFlight);
+                }
+                if self.slowed(e, now) {
+                    return Err(Refusal::SlowedDown);
                 }
             }
             None => {
@@ -162,6 +204,34 @@ impl Attempts {
     pub(super) fn release(&mut self, hid: &Hid, id: u64, now: GuardTime) {
         self.prune(now);
         self.take_slot(hid, id);
+    }
+
+    /// An invalid classification: releases the slot without counting
+    /// anything and spends one unit of the identity's slow-down bucket.
+    /// Returns whether the identity is slowed down afterwards. With the
+    /// slow-down disabled (`interval = 0`) this is a plain release.
+    pub(super) fn invalid_credential(&mut self, hid: &Hid, id: u64, now: GuardTime) -> bool {
+        self.prune(now);
+        self.take_slot(hid, id);
+        let interval = self.slowdown.interval;
+        if interval.is_zero() {
+            return false;
+        }
+        // take_slot may have dropped the entry; putting it back never grows
+        // the table beyond what it held a moment ago, but only an entry that
+        // exists or fits is kept (the table never evicts).
+        if !self.entries.contains_key(hid) && self.entries.len() >= self.policy.max_identities {
+            return false;
+        }
+        let e = self.entries.entry(*hid).or_default();
+        let old = e.tat;
+        let tat = old.map_or(now, |t| t.max(now)).saturating_add(interval);
+        e.tat = Some(tat);
+        if let Some(old) = old {
+            self.draining.remove(&(old, *hid));
+        }
+        self.draining.insert((tat, *hid));
+        self.entries.get(hid).is_some_and(|e| self.slowed(e, now))
     }
 
     /// Turns the slot into a confirmed wrong PIN. Counts even when the slot
@@ -234,6 +304,7 @@ impl Attempts {
                 in_flight: u32::try_from(e.slots.len()).unwrap_or(u32::MAX),
                 locked_out: e.confirmed >= p.max_failures,
                 locked_until_reenrolled: e.cumulative >= p.cumulative_cap,
+                slowed_down: self.slowed(e, now),
             },
         }
     }

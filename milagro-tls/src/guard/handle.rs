@@ -147,7 +147,8 @@ impl Guard {
     /// real attempt would call [`Reservation::proof_failed`] or
     /// [`Reservation::bad_dleq`], and send the same `illegal_parameter`.
     /// Every other refusal is global or about the share's own bytes and is
-    /// sent as the plaintext `handshake_failure` alert at once.
+    /// sent as a plaintext alert at once (`illegal_parameter` for `Replay`,
+    /// `internal_error` for load: `rustls_glue::error::refusal_alert`).
     pub fn admit(&self, hid: &Hid, u: &[u8; 48], source: IpAddr) -> Result<Reservation, Refusal> {
         let s = &self.shared;
         let now = s.clock.now();
@@ -489,14 +490,22 @@ impl PendingClassification {
     /// released and nothing is counted against the identity. The source is
     /// not charged here: it was charged at [`Reservation::proof_failed`],
     /// identically for every classification.
+    ///
+    /// It spends one unit of the identity's slow-down bucket
+    /// ([`SlowdownPolicy`](super::SlowdownPolicy)); when that leaves the
+    /// identity slowed down, the observer also hears
+    /// [`Outcome::SlowedDown`].
     pub fn invalid_credential(mut self) {
         self.h.armed = false;
         let s = &self.h.shared;
-        s.store.release(&self.h.ticket, s.clock.now());
+        let slowed = s.store.invalid_credential(&self.h.ticket, s.clock.now());
         s.tell(Outcome::InvalidCredential {
             hid: self.h.hid(),
             source: self.h.source(),
         });
+        if slowed {
+            s.tell(Outcome::SlowedDown { hid: self.h.hid() });
+        }
     }
 }
 

@@ -55,7 +55,7 @@ impl MemoryGuard {
     /// Empty tables with these policies.
     pub fn new(policy: GuardPolicy) -> Self {
         Self {
-            attempts: Mutex::new(Attempts::new(policy.lockout)),
+            attempts: Mutex::new(Attempts::new(policy.lockout, policy.slowdown)),
             replay: Mutex::new(ReplayCache::new(policy.replay)),
             throttle: Mutex::new(Throttle::new(policy.throttle)),
             hello_cost: policy.throttle.hello_cost,
@@ -123,6 +123,10 @@ impl GuardStore for MemoryGuard {
 
     fn release(&self, t: &ReservationTicket, now: GuardTime) {
         lock(&self.attempts).release(t.hid(), t.id(), now)
+    }
+
+    fn invalid_credential(&self, t: &ReservationTicket, now: GuardTime) -> bool {
+        lock(&self.attempts).invalid_credential(t.hid(), t.id(), now)
     }
 
     fn wrong_pin(&self, t: &ReservationTicket, now: GuardTime) -> Option<WrongPinCounts> {

@@ -26,7 +26,7 @@
 //! | good proof (step 2.4)              | [`Reservation::proof_ok`]              | (HID, U) enters the replay cache; slot kept |
 //! | failed proof (step 3)              | [`Reservation::proof_failed`]          | **source charged c**; slot kept until classified, no TTL |
 //! | classified "wrong PIN"             | [`PendingClassification::wrong_pin`]   | confirmed failure (+ cumulative); no charge |
-//! | classified "invalid credential"    | [`PendingClassification::invalid_credential`] | slot released; no charge |
+//! | classified "invalid credential"    | [`PendingClassification::invalid_credential`] | slot released; no charge; the identity's slow-down bucket spends one |
 //! | unclassified failure dropped       | (drop of [`PendingClassification`])    | **counted as a wrong PIN**, [`Outcome::DroppedUnclassified`] |
 //! | handshake completed (step 4)       | [`ProvedReservation::handshake_completed`] | slot released, confirmed count reset to 0 |
 //! | other handle dropped / TTL passed  | (drop of [`Reservation`], [`ProvedReservation`]) | slot released, nothing counted |
@@ -61,13 +61,20 @@
 //! * **Silent per-identity refusals** (same oracle, through lockout).
 //!   [`Refusal::is_per_identity`] marks the refusals whose occurrence depends
 //!   on an identity's hidden counts (`LockedOut`, `LockedUntilReenrolled`,
-//!   `TooManyInFlight`, and `AttemptTableFull`, which depends on whether the
-//!   HID has an entry). The accept path must make them look exactly like a
+//!   `TooManyInFlight`, `SlowedDown`, and `AttemptTableFull`, which depends
+//!   on whether the HID has an entry). The accept path must make them look exactly like a
 //!   failed proof (same work, same alert, same charge). What a thief observes
 //!   is then only "accepted" or "refused": the count is a hidden state that
 //!   only ever makes success less likely. [`Refusal::ClassifierBusy`] and the
 //!   other global refusals are checked before anything about the HID and
 //!   reveal nothing about it.
+//! * **Per-identity slow-down of invalid classifications** (the residual of
+//!   the same oracle). Invalid classifications are free for the identity, so
+//!   [`SlowdownPolicy`] bounds how many an identity is served: after its
+//!   burst, one per interval, whatever the sources; the rest are refused
+//!   with [`Refusal::SlowedDown`], silently like a lockout. It is framable
+//!   (garbage slows a victim down, never locks it), a bounded and documented
+//!   denial of service (docs/robustness.md).
 //! * **Reservations before the work.** A thief with a stolen token could
 //!   otherwise fire many guesses in parallel, all passing a "failures < N"
 //!   check before any is classified. Reservation is atomic and refuses (without
@@ -175,7 +182,8 @@ pub use handle::{Guard, PendingClassification, ProvedReservation, Reservation};
 pub use memory::MemoryGuard;
 pub use observer::{GuardObserver, NoopObserver, Outcome, RecordingObserver, Stage};
 pub use policy::{
-    DEFAULT_CLOCK_WINDOW, GuardPolicy, LockoutPolicy, REPLAY_SLACK, ReplayPolicy, ThrottlePolicy,
+    DEFAULT_CLOCK_WINDOW, GuardPolicy, LockoutPolicy, REPLAY_SLACK, ReplayPolicy, SlowdownPolicy,
+    ThrottlePolicy,
 };
 pub use replay::ReplayKey;
 pub use store::{GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts};
@@ -184,8 +192,10 @@ pub use throttle::SourceKey;
 /// Why the guard refused a handshake. The client never sees which: this is
 /// for logs and the observer. On the wire, a refusal for which
 /// [`is_per_identity`](Self::is_per_identity) holds must be indistinguishable
-/// from a failed proof; every other one is sent as the plaintext
-/// `handshake_failure` alert (docs/protocol.md §6.4 step 1).
+/// from a failed proof; every other one is sent as a plaintext alert:
+/// `illegal_parameter` for [`Refusal::Replay`] (the share's own bytes),
+/// `internal_error` for the load refusals (docs/protocol.md §6.4 step 1,
+/// §8.4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum Refusal {
     /// The identity has `max_failures` confirmed wrong PINs since its last
@@ -204,6 +214,11 @@ pub enum Refusal {
     /// Per-identity (whether the HID has an entry depends on its counts).
     #[error("attempt table full: new identities refused")]
     AttemptTableFull,
+    /// The identity had more "invalid credential" classifications than its
+    /// [`SlowdownPolicy`] serves: slowed down (never counted, never a
+    /// lockout).
+    #[error("identity slowed down after too many invalid-credential attempts")]
+    SlowedDown,
     /// [`LockoutPolicy::max_pending_classifications`] attempts are already
     /// admitted and not yet proved or classified: back-pressure on the
     /// classifier. Global: checked before anything about the identity.
@@ -233,7 +248,7 @@ impl Refusal {
     /// MUST be silent on the wire — indistinguishable from a failed proof,
     /// charged with [`Guard::charge_silent_refusal`] (docs/protocol.md §6.4
     /// step 1, "Why silent"): `LockedOut`, `LockedUntilReenrolled`,
-    /// `TooManyInFlight` and `AttemptTableFull`. False for the global ones
+    /// `TooManyInFlight`, `AttemptTableFull` and `SlowedDown`. False for the global ones
     /// and those about the share's own bytes (`Replay`, `ReplayCacheFull`,
     /// `Throttled`, `SourceTableFull`, `ClassifierBusy`, `ReservationExpired`).
     pub fn is_per_identity(&self) -> bool {
@@ -241,7 +256,8 @@ impl Refusal {
             Self::LockedOut
             | Self::LockedUntilReenrolled
             | Self::TooManyInFlight
-            | Self::AttemptTableFull => true,
+            | Self::AttemptTableFull
+            | Self::SlowedDown => true,
             Self::ClassifierBusy
             | Self::Replay
             | Self::ReplayCacheFull

@@ -73,6 +73,14 @@ pub enum Outcome {
         /// The identity.
         hid: Hid,
     },
+    /// The identity's invalid classifications exceed its
+    /// [`crate::guard::SlowdownPolicy`]: its attempts are refused (silently)
+    /// until the bucket refills. Reported when an invalid classification
+    /// leaves it slowed down.
+    SlowedDown {
+        /// The identity.
+        hid: Hid,
+    },
     /// A failed proof with a valid DLEQ that is no wrong PIN (garbage):
     /// released, charged to the source, not to the identity.
     InvalidCredential {

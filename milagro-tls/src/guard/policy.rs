@@ -180,6 +180,60 @@ impl Default for ThrottlePolicy {
     }
 }
 
+/// The per-identity slow-down after "invalid credential" classifications
+/// (docs/protocol.md §6.4, "Why silent": the SHOULD on rate-limiting invalid
+/// classifications per HID).
+///
+/// **What it bounds.** A thief holding a token can make attempts the
+/// classifier calls "invalid" (an out-of-range PIN′, a lifted or forged
+/// share): they are never counted against the identity. Silent refusals and
+/// classification-independent charges hide whether an attempt counted, but
+/// any residual channel would still be usable at the rate such attempts are
+/// served. This policy bounds that rate **per identity**, whatever the
+/// sources: after `burst` invalid classifications at once, one more per
+/// `interval` (a GCRA / leaky bucket). Attempts beyond it are refused with
+/// [`crate::guard::Refusal::SlowedDown`], a per-identity refusal and so
+/// **silent** (forced key-exchange failure, same alert, same source charge):
+/// the slowed state is hidden exactly like the lockout count, and only ever
+/// makes success less likely, so it opens no new oracle. Nothing is counted;
+/// it is never a lockout.
+///
+/// **What it costs.** Anyone can produce invalid classifications for any
+/// identity (garbage with a valid DLEQ), so the slow-down is framable: a
+/// stranger who keeps sending more than one invalid attempt per `interval`
+/// at a victim's HID keeps that identity refused (silently, "credential
+/// refused") while it lasts; it ends at most `burst × interval` after the
+/// garbage stops. With the defaults: 10 at once, then 10 per minute; see
+/// docs/robustness.md for the figures. `interval = 0` disables it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowdownPolicy {
+    /// Invalid classifications an identity absorbs at once before it is
+    /// slowed down. Default 10. (0 behaves as 1.)
+    pub burst: u32,
+    /// Once slowed down, one more invalid classification is served per
+    /// `interval`. Default 6 s (10 per minute). 0 disables the slow-down.
+    pub interval: Duration,
+}
+
+impl Default for SlowdownPolicy {
+    fn default() -> Self {
+        Self {
+            burst: 10,
+            interval: Duration::from_secs(6),
+        }
+    }
+}
+
+impl SlowdownPolicy {
+    /// No slow-down at all (`interval = 0`).
+    pub fn disabled() -> Self {
+        Self {
+            burst: 1,
+            interval: Duration::ZERO,
+        }
+    }
+}
+
 /// All of the guard's tunables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GuardPolicy {
@@ -189,6 +243,8 @@ pub struct GuardPolicy {
     pub replay: ReplayPolicy,
     /// The per-source throttle.
     pub throttle: ThrottlePolicy,
+    /// The per-identity slow-down after invalid classifications.
+    pub slowdown: SlowdownPolicy,
 }
 
 impl GuardPolicy {

@@ -67,6 +67,9 @@ pub struct IdentityStatus {
     pub locked_out: bool,
     /// Refused until re-enrolled.
     pub locked_until_reenrolled: bool,
+    /// Refused for now: more invalid classifications than the identity's
+    /// [`crate::guard::SlowdownPolicy`] serves; ends as time passes.
+    pub slowed_down: bool,
 }
 
 /// Everything the guard remembers. Each method is atomic with respect to the
@@ -97,7 +100,7 @@ pub trait GuardStore: Send + Sync {
 
     /// Atomically reserves an attempt for `hid`, or refuses without counting
     /// (`LockedUntilReenrolled`, `LockedOut`, `TooManyInFlight`,
-    /// `AttemptTableFull`). Abandoned reservations whose TTL has passed are
+    /// `SlowedDown`, `AttemptTableFull`). Abandoned reservations whose TTL has passed are
     /// released first.
     fn reserve(
         &self,
@@ -117,6 +120,14 @@ pub trait GuardStore: Send + Sync {
 
     /// Releases the slot, counting nothing.
     fn release(&self, ticket: &ReservationTicket, now: GuardTime);
+
+    /// A failed proof was classified "invalid credential": releases the slot
+    /// (nothing counted against the identity) and spends one unit of the
+    /// identity's slow-down bucket ([`crate::guard::SlowdownPolicy`]), which
+    /// [`reserve`](Self::reserve) must then honour with
+    /// [`Refusal::SlowedDown`]. Returns true when the identity is slowed
+    /// down after this one.
+    fn invalid_credential(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
 
     /// Records a classified wrong PIN (confirmed and cumulative counts), even
     /// if the slot has expired. `None` when it could not be recorded (table

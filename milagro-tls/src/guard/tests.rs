@@ -84,6 +84,9 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(p.lockout.cumulative_cap, 20);
     assert_eq!(p.lockout.reservation_ttl, Duration::from_secs(30));
     assert_eq!(p.lockout.max_pending_classifications, 64);
+    // 10 invalid classifications at once, then 10 per minute.
+    assert_eq!(p.slowdown.burst, 10);
+    assert_eq!(p.slowdown.interval, Duration::from_secs(6));
     // 2 × 30 s + 2 s slack: derived from the lifetime rule, not copied.
     assert_eq!(DEFAULT_CLOCK_WINDOW, Duration::from_secs(30));
     assert_eq!(p.replay.window, Duration::from_secs(62));
@@ -817,6 +820,7 @@ fn is_per_identity_marks_exactly_the_silent_refusals() {
         LockedUntilReenrolled,
         TooManyInFlight,
         AttemptTableFull,
+        SlowedDown,
         ClassifierBusy,
         Replay,
         ReplayCacheFull,
@@ -831,7 +835,8 @@ fn is_per_identity_marks_exactly_the_silent_refusals() {
             LockedOut,
             LockedUntilReenrolled,
             TooManyInFlight,
-            AttemptTableFull
+            AttemptTableFull,
+            SlowedDown
         ]
     );
 }
@@ -1090,4 +1095,116 @@ fn replay_window_clamp_and_lifetime_boundary() {
     assert_eq!(f.guard.admit(&h, &u(1), ip(2)).err(), Some(Refusal::Replay));
     f.advance_ms(1);
     assert!(f.guard.admit(&h, &u(1), ip(2)).is_ok());
+}
+
+// ---------------------------------------------------------------------------
+// Per-identity slow-down after invalid classifications (issue 9 item 5)
+// ---------------------------------------------------------------------------
+
+/// One attempt for `h` from `src` whose proof failed and was classified
+/// invalid; `Err` when admission refused it.
+fn invalid_attempt(f: &Fixture, h: &Hid, n: u32, src: IpAddr) -> Result<(), Refusal> {
+    let r = f.guard.admit(h, &u(n), src)?;
+    r.proof_failed().invalid_credential();
+    Ok(())
+}
+
+fn slow_policy() -> GuardPolicy {
+    GuardPolicy {
+        slowdown: SlowdownPolicy {
+            burst: 3,
+            interval: Duration::from_secs(6),
+        },
+        ..policy()
+    }
+}
+
+/// The attack: a token thief makes attempts the classifier calls "invalid"
+/// (never counted against the identity), from as many sources as it likes.
+/// Without the slow-down every one of them is served. With it, an identity
+/// is served `burst` invalid classifications at once, then one per
+/// interval, whatever the sources; the excess is refused silently
+/// (`SlowedDown` is per-identity), counted nowhere, and never locks.
+#[test]
+fn invalid_classifications_slow_the_identity_down_whatever_the_sources() {
+    let f = Fixture::new(slow_policy());
+    let victim = hid(1);
+    for i in 0..3u32 {
+        assert_eq!(invalid_attempt(&f, &victim, i, ip(10 + i)), Ok(()));
+    }
+    assert!(f.guard.status(&victim).slowed_down);
+    let seen = f.seen.take();
+    assert_eq!(
+        seen.last(),
+        Some(&Outcome::SlowedDown { hid: victim }),
+        "{seen:?}"
+    );
+    // From a fresh source: refused, silently (per-identity).
+    let refused = f.guard.admit(&victim, &u(100), ip(99)).unwrap_err();
+    assert_eq!(refused, Refusal::SlowedDown);
+    assert!(refused.is_per_identity());
+    // Other identities are untouched.
+    assert!(invalid_attempt(&f, &hid(2), 200, ip(99)).is_ok());
+    // One interval later: exactly one more is served, then slowed again.
+    f.advance_ms(5_999);
+    assert_eq!(
+        f.guard.admit(&victim, &u(101), ip(98)).err(),
+        Some(Refusal::SlowedDown)
+    );
+    f.advance_ms(1);
+    assert_eq!(invalid_attempt(&f, &victim, 102, ip(97)), Ok(()));
+    assert_eq!(
+        invalid_attempt(&f, &victim, 103, ip(96)),
+        Err(Refusal::SlowedDown)
+    );
+    // Nothing was ever counted; the identity is not locked.
+    let st = f.guard.status(&victim);
+    assert_eq!((st.confirmed, st.cumulative, st.locked_out), (0, 0, false));
+    assert_eq!(st.in_flight, 0);
+}
+
+/// What a victim of framing experiences: garbage at one invalid
+/// classification per interval keeps the identity slowed down; the genuine
+/// user, once served, logs in normally (a success spends nothing), and the
+/// whole state drains `burst × interval` after the garbage stops, after
+/// which the table forgets the identity.
+#[test]
+fn slowdown_is_bounded_in_time_and_spares_successful_logins() {
+    let f = Fixture::new(slow_policy());
+    let victim = hid(7);
+    for i in 0..3u32 {
+        invalid_attempt(&f, &victim, i, ip(1)).unwrap();
+    }
+    assert!(f.guard.status(&victim).slowed_down);
+    // The genuine user is refused while slowed down (nothing counted) …
+    assert_eq!(
+        f.guard.admit(&victim, &u(50), ip(2)).err(),
+        Some(Refusal::SlowedDown)
+    );
+    // … and served as soon as one interval frees a unit.
+    f.advance_ms(6_000);
+    f.good_login(&victim, 51);
+    // A success spends nothing: the next attempt is served too.
+    f.good_login(&victim, 52);
+    assert_eq!(f.mem.tracked_identities(), 1);
+    // Drained 3 × 6 s after the last invalid one: forgotten.
+    f.advance_ms(12_000);
+    let st = f.guard.status(&victim);
+    assert!(!st.slowed_down, "{st:?}");
+    assert_eq!(f.mem.tracked_identities(), 0);
+}
+
+/// The slow-down refusal is silent and charged like every per-identity
+/// refusal, and `interval = 0` disables it.
+#[test]
+fn slowdown_can_be_disabled() {
+    let f = Fixture::new(GuardPolicy {
+        slowdown: SlowdownPolicy::disabled(),
+        ..policy()
+    });
+    for i in 0..50u32 {
+        assert_eq!(invalid_attempt(&f, &hid(3), i, ip(1)), Ok(()));
+    }
+    assert!(!f.guard.status(&hid(3)).slowed_down);
+    assert_eq!(f.mem.tracked_identities(), 0);
 }

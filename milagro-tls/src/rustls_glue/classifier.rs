@@ -12,7 +12,7 @@
 //! until it is known not to need classification or until its classification
 //! is reported, so a guard never has more jobs in this queue than its cap, and
 //! at the cap `admit` refuses new attempts with
-//! [`crate::guard::Refusal::ClassifierBusy`] (a plaintext `handshake_failure`).
+//! [`crate::guard::Refusal::ClassifierBusy`] (a plaintext `internal_error`: "try again later").
 //! A pending classification is therefore never dropped or expired — a thief
 //! cannot flood the classifier to make its own wrong guesses expire
 //! uncounted. The cap lives in the guard, not here, because it is part of the
