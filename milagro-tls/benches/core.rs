@@ -4,13 +4,15 @@
 //! `cs/server_refuse_*` and `cs/classify_*` show the refusal and the
 //! classification take the same time for small and large PIN errors.
 //!
-//! `engine/*` runs the pairing engines' own paths (plain double-and-add
+//! `pairing/*` measures the engine the build selects (blst by default; the
+//! pure-Rust one with `--no-default-features --features engine-pure`).
+//! `engine/*` runs the pure engine's crates' own paths (plain double-and-add
 //! multiplication, `bls12_381_plus` and zkcrypto `bls12_381` hashing, point
-//! conversion) in the same run as `pairing/*`, so the windowed multiplication
-//! and the hashing switch can be compared under the same machine load.
+//! conversion) in the same run, so the pure engine's windowed multiplication
+//! and hashing switch can be compared under the same machine load.
 //!
-//! Run with `cargo bench -p milagro-tls --bench core`; the README's performance
-//! table quotes the medians.
+//! Run with `cargo bench -p milagro-tls --bench core` (and again with the pure
+//! engine); `docs/performance.md` quotes the medians of both.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
