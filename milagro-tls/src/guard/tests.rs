@@ -272,6 +272,9 @@ fn invalid_credentials_never_lock_but_throttle_the_source() {
             invalid_cost: 10,
             max_sources: 1000,
         },
+        // 32 invalid classifications at one victim would slow it down: that
+        // is covered by the slow-down tests below; here, the throttle alone.
+        slowdown: SlowdownPolicy::disabled(),
         ..GuardPolicy::default()
     };
     let f = Fixture::new(p);
@@ -690,6 +693,9 @@ fn ipv6_sources_count_per_64_and_mapped_v4_is_v4() {
 fn attempt_table_stays_bounded() {
     let mut p = policy();
     p.lockout.max_identities = 8;
+    // Without the slow-down, garbage leaves nothing behind; with it, each
+    // garbage keeps its identity's bucket for one interval (tested below).
+    p.slowdown = SlowdownPolicy::disabled();
     let f = Fixture::new(p);
     let mut held: Vec<Reservation> = (0..8)
         .map(|i| f.guard.admit(&hid(i), &u(i), ip(1)).unwrap())
@@ -1191,6 +1197,14 @@ fn slowdown_is_bounded_in_time_and_spares_successful_logins() {
     f.advance_ms(12_000);
     let st = f.guard.status(&victim);
     assert!(!st.slowed_down, "{st:?}");
+    assert_eq!(f.mem.tracked_identities(), 0);
+    // One garbage share at a fresh identity keeps its entry one interval:
+    // filling the attempt table this way takes max_identities / interval
+    // classified garbage shares per second.
+    invalid_attempt(&f, &hid(8), 60, ip(3)).unwrap();
+    assert_eq!(f.mem.tracked_identities(), 1);
+    f.advance_ms(6_000);
+    assert!(!f.guard.status(&hid(8)).slowed_down);
     assert_eq!(f.mem.tracked_identities(), 0);
 }
 
