@@ -44,7 +44,14 @@ pub struct AcceptorLimits {
     /// than this is dropped and its slot freed. A CS attempt whose key
     /// exchange ran keeps the outcome it reached (a wrong PIN stays counted;
     /// only a good proof's reservation is released); one whose key exchange
-    /// never ran is released uncounted. Default 10 s.
+    /// never ran is released uncounted. Default 10 s. For a CS server it
+    /// must be shorter than the guard's `LockoutPolicy::reservation_ttl`
+    /// (default 30 s): an attempt may wait for a blocking-pool thread until
+    /// its deadline, and its reservation must still be alive when its key
+    /// exchange runs, or the cap on failures in flight stops holding. An
+    /// acceptor whose limits break this refuses every connection
+    /// ([`AcceptError::Misconfigured`]; check at startup with
+    /// [`MilagroAcceptor::check`]).
     pub handshake_timeout: Duration,
     /// Key exchanges running on the blocking pool at once. Default: the
     /// number of CPUs.
@@ -140,6 +147,21 @@ impl Drop for SourceSlot {
     }
 }
 
+/// A CS attempt's key exchange may start as late as its handshake deadline
+/// (it waits for a blocking-pool thread until then), so its reservation,
+/// taken after the ClientHello, must outlive the whole handshake timeout.
+fn check_limits(server: &SyncAcceptor, limits: &AcceptorLimits) -> Result<(), BuildError> {
+    match server.reservation_ttl() {
+        Some(reservation_ttl) if limits.handshake_timeout >= reservation_ttl => {
+            Err(BuildError::HandshakeOutlivesReservation {
+                handshake_timeout: limits.handshake_timeout,
+                reservation_ttl,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// An identity authenticated by a finished Milagro handshake. Only the
 /// acceptor creates it: an application cannot forge one from a standard
 /// connection or from raw `peer_certificates()`.
@@ -205,6 +227,11 @@ pub enum AcceptError {
     /// The blocking pool failed (a panic or runtime shutdown).
     #[error("the blocking pool failed")]
     Pool,
+    /// The acceptor's limits contradict its guard
+    /// ([`MilagroAcceptor::check`]): refused before anything was read
+    /// (nothing written), as every connection is until it is rebuilt.
+    #[error("acceptor misconfigured: {0}")]
+    Misconfigured(BuildError),
 }
 
 /// Why an async acceptor could not be built.
@@ -219,6 +246,19 @@ pub enum BuildError {
     /// The standard configuration offers a Milagro group.
     #[error("the standard configuration offers a Milagro group")]
     StandardOffersMilagro,
+    /// A CS server's handshake timeout is not shorter than its guard's
+    /// reservation lifetime: a reservation could expire while its key
+    /// exchange waits for a blocking-pool thread.
+    #[error(
+        "handshake timeout {handshake_timeout:?} must be shorter than the guard's \
+         reservation_ttl {reservation_ttl:?} (a reservation would expire before its key exchange)"
+    )]
+    HandshakeOutlivesReservation {
+        /// `AcceptorLimits::handshake_timeout`.
+        handshake_timeout: Duration,
+        /// The guard's `LockoutPolicy::reservation_ttl`.
+        reservation_ttl: Duration,
+    },
 }
 
 /// An async Milagro acceptor over tokio-rustls: one CS server, or several
@@ -230,6 +270,9 @@ pub struct MilagroAcceptor {
     primary: SyncAcceptor,
     p2p: Arc<HashMap<Identity, SyncAcceptor>>,
     limits: AcceptorLimits,
+    /// Why the limits contradict the guard, if they do (then every
+    /// connection is refused).
+    misconfigured: Option<BuildError>,
     handshakes: Arc<Semaphore>,
     sources: Arc<SourceCounts>,
     pool: BlockingPool,
@@ -282,7 +325,12 @@ impl MilagroAcceptor {
         p2p: HashMap<Identity, SyncAcceptor>,
         limits: AcceptorLimits,
     ) -> Self {
+        let misconfigured = check_limits(&primary, &limits).err();
+        if let Some(e) = &misconfigured {
+            tracing::error!(error = %e, "Milagro acceptor refuses every connection");
+        }
         Self {
+            misconfigured,
             primary,
             p2p: Arc::new(p2p),
             handshakes: Arc::new(Semaphore::new(limits.max_concurrent_handshakes.max(1))),
@@ -312,6 +360,15 @@ impl MilagroAcceptor {
     /// The same servers with `limits` (fresh counters).
     pub fn with_limits(self, limits: AcceptorLimits) -> Self {
         Self::assemble(self.primary, (*self.p2p).clone(), limits)
+    }
+
+    /// Whether the limits agree with the guard (call it at startup): fails
+    /// with [`BuildError::HandshakeOutlivesReservation`] for a CS server whose
+    /// handshake timeout is not shorter than its guard's reservation
+    /// lifetime. While it fails, [`accept`](Self::accept) refuses every
+    /// connection with [`AcceptError::Misconfigured`] before reading it.
+    pub fn check(&self) -> Result<(), BuildError> {
+        self.misconfigured.clone().map_or(Ok(()), Err)
     }
 
     /// The limits in force.
@@ -401,6 +458,9 @@ impl MilagroAcceptor {
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         // 0. Admission of the connection itself, before reading anything.
+        if let Some(e) = &self.misconfigured {
+            return Err(AcceptError::Misconfigured(e.clone()));
+        }
         let Some(_per_source) = self
             .sources
             .try_take(source, self.limits.max_connections_per_source)

@@ -17,7 +17,9 @@ use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::AcceptError as SyncAcceptError;
 use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls_tokio::{AcceptError, Accepted, AcceptorLimits, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{
+    AcceptError, Accepted, AcceptorLimits, BuildError, MilagroAcceptor, MilagroConnector,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
@@ -48,18 +50,26 @@ impl Cs {
         let token = extract_pin(&cs, &Pin::parse(PIN, digits()).unwrap()).unwrap();
         cs_tls::client(token, Pin::parse(PIN, digits()).unwrap(), None).unwrap()
     }
-    fn acceptor(&self, limits: AcceptorLimits) -> MilagroAcceptor {
+    /// A CS acceptor whose guard keeps reservations for `reservation_ttl`.
+    fn acceptor_with_ttl(
+        &self,
+        limits: AcceptorLimits,
+        reservation_ttl: Duration,
+    ) -> MilagroAcceptor {
         let ss = CsServerSecret::combine(&[self.0.issue_cs_server_secret().unwrap()]).unwrap();
+        let mut policy = GuardPolicy::default();
+        policy.lockout.reservation_ttl = reservation_ttl;
         let sync = cs_tls::server(
             ss,
-            cs_tls::ServerOptions::new(
-                Guard::in_memory(GuardPolicy::default()),
-                Classifier::new(1).unwrap(),
-            )
-            .pin_digits(digits()),
+            cs_tls::ServerOptions::new(Guard::in_memory(policy), Classifier::new(1).unwrap())
+                .pin_digits(digits()),
         )
         .unwrap();
         MilagroAcceptor::new(sync).with_limits(limits)
+    }
+    /// A CS acceptor whose reservations outlive the tests' handshake timeout.
+    fn acceptor(&self, limits: AcceptorLimits) -> MilagroAcceptor {
+        self.acceptor_with_ttl(limits, 2 * HANDSHAKE_TIMEOUT)
     }
 }
 
@@ -308,4 +318,56 @@ async fn the_per_source_cap_counts_an_ipv6_slash_64_as_one_source() {
     );
     assert_eq!(acceptor.connections_from(ip("2001:db8::1")), 0);
     assert_eq!(acceptor.connections_from(ip("2001:db8:0:1::1")), 0);
+}
+
+/// A CS attempt may wait for a blocking-pool thread until its handshake
+/// deadline; if its reservation could expire first, the cap on failures in
+/// flight stops holding. Such an acceptor fails its startup check and
+/// refuses every connection, reading and writing nothing.
+#[tokio::test]
+async fn a_handshake_timeout_not_shorter_than_the_reservation_ttl_is_refused() {
+    let cs = Cs::new();
+    let ttl = Duration::from_secs(30);
+    for handshake_timeout in [ttl, ttl + Duration::from_secs(1)] {
+        let limits = AcceptorLimits {
+            handshake_timeout,
+            ..AcceptorLimits::default()
+        };
+        let acceptor = cs.acceptor_with_ttl(limits, ttl);
+        let want = BuildError::HandshakeOutlivesReservation {
+            handshake_timeout,
+            reservation_ttl: ttl,
+        };
+        assert_eq!(acceptor.check(), Err(want.clone()));
+        let (addr, mut rx) = serve(acceptor).await;
+        let mut tcp = connect_from(Ipv4Addr::new(127, 0, 0, 1), addr).await;
+        match timeout(STEP, rx.recv()).await.unwrap().unwrap() {
+            Err(AcceptError::Misconfigured(e)) => assert_eq!(e, want),
+            other => panic!("{handshake_timeout:?}: {other:?}"),
+        }
+        // Nothing was written: the server just closed.
+        let mut buf = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut buf)
+            .await
+            .unwrap();
+        assert!(buf.is_empty(), "{buf:?}");
+    }
+    // One second shorter: accepted, and a client logs in.
+    let limits = AcceptorLimits {
+        handshake_timeout: ttl - Duration::from_secs(1),
+        ..AcceptorLimits::default()
+    };
+    let acceptor = cs.acceptor_with_ttl(limits, ttl);
+    assert_eq!(acceptor.check(), Ok(()));
+    let (addr, mut rx) = serve(acceptor).await;
+    let tcp = connect_from(Ipv4Addr::new(127, 0, 0, 1), addr).await;
+    let connector = MilagroConnector::new(cs.client());
+    let _tls = timeout(STEP, connector.connect("service.example", tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        timeout(STEP, rx.recv()).await.unwrap().unwrap().unwrap(),
+        ALICE
+    );
 }

@@ -140,7 +140,11 @@ async fn throughput(duration: Duration, clients: usize) {
         rate(&standard),
     );
     assert!(cs.failed.is_empty(), "CS failures: {:?}", cs.failed);
-    assert!(standard.failed.is_empty(), "standard failures: {:?}", standard.failed);
+    assert!(
+        standard.failed.is_empty(),
+        "standard failures: {:?}",
+        standard.failed
+    );
     // Every client loop finished at least one handshake: neither protocol
     // starved the other on the shared listener.
     assert!(cs.ok >= clients / 2, "too few CS handshakes: {}", cs.ok);

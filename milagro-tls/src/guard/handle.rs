@@ -142,14 +142,35 @@ impl Guard {
     /// **What the accept path must do with a refusal `r`:** if
     /// `r.is_per_identity()` ([`Refusal::is_per_identity`]) the refusal must
     /// be *silent*: let the handshake run step 2 with its outcome forced to
-    /// failure (same decoding, DLEQ and pairing work, result discarded,
-    /// nothing classified), call [`Guard::charge_silent_refusal`] where a
-    /// real attempt would call [`Reservation::proof_failed`] or
-    /// [`Reservation::bad_dleq`], and send the same `illegal_parameter`.
-    /// Every other refusal is global or about the share's own bytes and is
-    /// sent as a plaintext alert at once (`illegal_parameter` for `Replay`,
+    /// failure (same decoding, DLEQ and pairing work, nothing counted),
+    /// resolve it as a real attempt would be resolved — including the
+    /// pending-classification slot and, after a failed proof, a discarded
+    /// classification — and send the same `illegal_parameter`. Use
+    /// [`attempt`](Self::attempt), whose [`SilentAttempt`] does exactly
+    /// that. Every other refusal is global or about the share's own bytes
+    /// and is sent as a plaintext alert at once (`illegal_parameter` for `Replay`,
     /// `internal_error` for load: `rustls_glue::error::refusal_alert`).
+    ///
+    /// A per-identity refusal returned here has already given its
+    /// pending-classification slot back; an accept path that refuses
+    /// silently must use [`attempt`](Self::attempt) instead, which keeps it.
     pub fn admit(&self, hid: &Hid, u: &[u8; 48], source: IpAddr) -> Result<Reservation, Refusal> {
+        match self.attempt(hid, u, source)? {
+            Attempt::Reserved(r) => Ok(r),
+            Attempt::Silent(silent) => Err(silent.refusal()),
+        }
+    }
+
+    /// [`admit`](Self::admit) for an accept path that refuses per-identity
+    /// refusals silently: the same checks in the same order, but a
+    /// per-identity refusal ([`Refusal::is_per_identity`]) comes back as
+    /// [`Attempt::Silent`], which **holds one of the pending-classification
+    /// slots exactly like a reservation** (docs/protocol.md §6.4, "Why
+    /// silent"). So the number of slots held, and with it the
+    /// [`Refusal::ClassifierBusy`] refusal of the next attempt, never depends
+    /// on whether an identity is locked. Resolve it through the same table
+    /// as a reservation ([`SilentAttempt`]). Every other refusal is an `Err`.
+    pub fn attempt(&self, hid: &Hid, u: &[u8; 48], source: IpAddr) -> Result<Attempt, Refusal> {
         let s = &self.shared;
         let now = s.clock.now();
         let key = ReplayKey::new(hid, u);
@@ -166,16 +187,30 @@ impl Guard {
                     Err(Refusal::ClassifierBusy)
                 }
             })
-            .and_then(|()| {
-                s.store.reserve(hid, source, now).inspect_err(|_| {
-                    s.release_classifier_slot();
-                })
-            });
+            .map(|()| s.store.reserve(hid, source, now));
         match result {
-            Ok(ticket) => {
+            Ok(Ok(ticket)) => {
                 let mut h = Handle::new(s, ticket, Stage::Reserved);
                 h.classifier_slot = true;
-                Ok(Reservation { h, key })
+                Ok(Attempt::Reserved(Reservation { h, key }))
+            }
+            Ok(Err(refusal)) => {
+                s.tell(Outcome::Refused {
+                    hid: *hid,
+                    source,
+                    refusal,
+                });
+                let slot = Slot(Arc::clone(s));
+                if refusal.is_per_identity() {
+                    // The slot stays taken, as a reservation's would.
+                    Ok(Attempt::Silent(SilentAttempt {
+                        slot,
+                        source,
+                        refusal,
+                    }))
+                } else {
+                    Err(refusal)
+                }
             }
             Err(refusal) => {
                 s.tell(Outcome::Refused {
@@ -189,7 +224,8 @@ impl Guard {
     }
 
     /// Charges `source` for a silent per-identity refusal
-    /// ([`Refusal::is_per_identity`]): exactly what
+    /// ([`Refusal::is_per_identity`]) — what [`SilentAttempt`] charges —
+    /// for an accept path without a classifier slot to mirror: exactly what
     /// [`Reservation::proof_failed`] and [`Reservation::bad_dleq`] charge, so
     /// the source's balance cannot tell a refused attempt from a failed one.
     /// Call it once per silently refused handshake, at the point where its
@@ -205,6 +241,14 @@ impl Guard {
     /// [`LockoutPolicy::max_pending_classifications`]: super::LockoutPolicy::max_pending_classifications
     pub fn pending_classifications(&self) -> usize {
         self.shared.pending.load(Ordering::SeqCst)
+    }
+
+    /// How long a reservation lives before its proof
+    /// ([`LockoutPolicy::reservation_ttl`](super::LockoutPolicy::reservation_ttl)):
+    /// a key exchange that starts later finds it expired, and the cap on
+    /// failures in flight no longer holds for it.
+    pub fn reservation_ttl(&self) -> std::time::Duration {
+        self.shared.store.reservation_ttl()
     }
 
     /// How long the store remembers (HID, U) after a good proof.
@@ -536,4 +580,81 @@ impl ProvedReservation {
             source: self.h.source(),
         });
     }
+}
+
+/// What [`Guard::attempt`] admitted: a reservation, or a per-identity refusal
+/// to be refused silently. Both hold one pending-classification slot.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The identity is reserved: resolve the [`Reservation`].
+    Reserved(Reservation),
+    /// A per-identity refusal: run the forced-failure key exchange, then
+    /// resolve the [`SilentAttempt`] with what it reached.
+    Silent(SilentAttempt),
+}
+
+/// One pending-classification slot, given back when dropped.
+struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.release_classifier_slot();
+    }
+}
+
+impl fmt::Debug for Slot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Slot")
+    }
+}
+
+/// A silently refused attempt (locked out, too many in flight, …): it holds a
+/// pending-classification slot exactly like a [`Reservation`] and is resolved
+/// by the same table, so slot use, classifier work and the source's charge
+/// are the same whether or not the identity is locked (docs/protocol.md
+/// §6.4, "Why silent"). Nothing it does counts against the identity.
+/// Dropping it unresolved gives the slot back and charges nothing, like a
+/// dropped reservation.
+#[must_use = "a silent refusal is resolved with its forced-failure key exchange's outcome"]
+#[derive(Debug)]
+pub struct SilentAttempt {
+    slot: Slot,
+    source: IpAddr,
+    refusal: Refusal,
+}
+
+impl SilentAttempt {
+    /// Why the identity was refused.
+    pub fn refusal(&self) -> Refusal {
+        self.refusal
+    }
+
+    /// The forced-failure key exchange ended without a failed proof (bad
+    /// DLEQ, a point that did not decode, any other failure, or no
+    /// exchange at all): the source is charged the fixed failure cost, as
+    /// [`Reservation::bad_dleq`] and [`Reservation::refused_before_proof`]
+    /// charge it, and the slot is given back at once.
+    pub fn failed(self) {
+        let s = &self.slot.0;
+        s.store.charge_source(self.source, s.clock.now());
+    }
+
+    /// The forced-failure key exchange found a failed proof: the source is
+    /// charged like [`Reservation::proof_failed`] and the slot is held by the
+    /// returned [`DiscardedClassification`] until a classification of the
+    /// same cost as a counted one has run on it.
+    pub fn proof_failed(self) -> DiscardedClassification {
+        let s = &self.slot.0;
+        s.store.charge_source(self.source, s.clock.now());
+        DiscardedClassification { _slot: self.slot }
+    }
+}
+
+/// A silently refused attempt's failed proof, holding its
+/// pending-classification slot while the classifier runs the same δ search
+/// as for a counted failure; the result is discarded (nothing counted,
+/// nothing reported as a wrong PIN). Dropping it gives the slot back.
+#[derive(Debug)]
+pub struct DiscardedClassification {
+    _slot: Slot,
 }

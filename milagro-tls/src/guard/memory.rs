@@ -45,6 +45,7 @@ pub struct MemoryGuard {
     invalid_cost: u32,
     max_pending: usize,
     replay_window: std::time::Duration,
+    reservation_ttl: std::time::Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -62,6 +63,7 @@ impl MemoryGuard {
             invalid_cost: policy.throttle.invalid_cost,
             max_pending: policy.lockout.max_pending_classifications,
             replay_window: policy.replay.window,
+            reservation_ttl: policy.lockout.reservation_ttl,
         }
     }
 
@@ -155,5 +157,9 @@ impl GuardStore for MemoryGuard {
 
     fn replay_window(&self) -> std::time::Duration {
         self.replay_window
+    }
+
+    fn reservation_ttl(&self) -> std::time::Duration {
+        self.reservation_ttl
     }
 }

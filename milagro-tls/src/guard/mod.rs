@@ -19,7 +19,7 @@
 //!
 //! | event (protocol §6.4)              | call                                   | effect |
 //! |------------------------------------|----------------------------------------|--------|
-//! | per-identity refusal (step 1.6)    | `admit` → `Err(r)`, `r.is_per_identity()`, then [`Guard::charge_silent_refusal`] | nothing counted; **source charged c**; silent on the wire |
+//! | per-identity refusal (step 1.6)    | [`Guard::attempt`] → [`Attempt::Silent`], resolved by the same rows as a reservation: [`SilentAttempt::failed`] or [`SilentAttempt::proof_failed`] | nothing counted; **source charged c**; holds a classifier slot like a reservation (after a failed proof: until a discarded classification ran); silent on the wire |
 //! | global refusal (step 1.4–5)        | `admit` → `Err(r)`, `!r.is_per_identity()` | nothing counted; plaintext alert |
 //! | bad DLEQ (step 2.2)                | [`Reservation::bad_dleq`]              | slot released, **source charged c** |
 //! | other kx failure, or no kx ran     | [`Reservation::refused_before_proof`]  | slot released, **source charged c** |
@@ -61,9 +61,10 @@
 //! * **Silent per-identity refusals** (same oracle, through lockout).
 //!   [`Refusal::is_per_identity`] marks the refusals whose occurrence depends
 //!   on an identity's hidden counts (`LockedOut`, `LockedUntilReenrolled`,
-//!   `TooManyInFlight`, `SlowedDown`, and `AttemptTableFull`, which depends
-//!   on whether the HID has an entry). The accept path must make them look exactly like a
-//!   failed proof (same work, same alert, same charge). What a thief observes
+//!   `TooManyInFlight`, `SlowedDown`, and `AttemptTableFull`, which depends on whether the
+//!   HID has an entry). The accept path must make them look exactly like a
+//!   failed proof (same work, same alert, same charge, same
+//!   pending-classification slot use and classifier work). What a thief observes
 //!   is then only "accepted" or "refused": the count is a hidden state that
 //!   only ever makes success less likely. [`Refusal::ClassifierBusy`] and the
 //!   other global refusals are checked before anything about the HID and
@@ -178,7 +179,10 @@ mod throttle;
 mod tests;
 
 pub use clock::{Clock, GuardTime, ManualClock, MonotonicClock};
-pub use handle::{Guard, PendingClassification, ProvedReservation, Reservation};
+pub use handle::{
+    Attempt, DiscardedClassification, Guard, PendingClassification, ProvedReservation, Reservation,
+    SilentAttempt,
+};
 pub use memory::MemoryGuard;
 pub use observer::{GuardObserver, NoopObserver, Outcome, RecordingObserver, Stage};
 pub use policy::{
@@ -246,7 +250,7 @@ pub enum Refusal {
 impl Refusal {
     /// True for the refusals that depend on an identity's hidden state and so
     /// MUST be silent on the wire — indistinguishable from a failed proof,
-    /// charged with [`Guard::charge_silent_refusal`] (docs/protocol.md §6.4
+    /// resolved through [`SilentAttempt`] (docs/protocol.md §6.4
     /// step 1, "Why silent"): `LockedOut`, `LockedUntilReenrolled`,
     /// `TooManyInFlight`, `AttemptTableFull` and `SlowedDown`. False for the global ones
     /// and those about the share's own bytes (`Replay`, `ReplayCacheFull`,

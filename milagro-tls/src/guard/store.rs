@@ -163,4 +163,13 @@ pub trait GuardStore: Send + Sync {
     fn replay_window(&self) -> std::time::Duration {
         super::policy::ReplayPolicy::default().window
     }
+
+    /// How long a reservation lives before its proof
+    /// ([`crate::guard::LockoutPolicy::reservation_ttl`]); an accept path
+    /// must run every key exchange well within it (async acceptors refuse a
+    /// handshake timeout that is not shorter). The default returns the
+    /// policy default; stores built from a policy must return its value.
+    fn reservation_ttl(&self) -> std::time::Duration {
+        super::policy::LockoutPolicy::default().reservation_ttl
+    }
 }

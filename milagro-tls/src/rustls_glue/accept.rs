@@ -20,8 +20,9 @@
 //!    load) and [`AcceptError::Admission`] — **except the
 //!    per-identity refusals** (locked out, in flight), which are *silent*: the
 //!    connection goes on with a forced-failure key exchange (full work, same
-//!    `illegal_parameter` as a wrong PIN, nothing classified or counted) and
-//!    the typed reason comes back as [`AcceptError::SilentlyRefused`].
+//!    `illegal_parameter` as a wrong PIN, nothing counted), holding a
+//!    pending-classification slot exactly like a reservation, and the typed
+//!    reason comes back as [`AcceptError::SilentlyRefused`].
 //! 4. A `ServerConfig` for this connection whose client verifier holds the
 //!    share's [`Binding`]; [`MilagroStart::run`] runs the key exchange
 //!    (`into_connection`) bound to the SHA-256 of the share step 1 checked,
@@ -30,8 +31,9 @@
 //!    good proof → `proof_ok()` (replay cache), kept with the connection;
 //!    bad DLEQ / decoding → `bad_dleq()`; failed proof → `proof_failed()`
 //!    and a classifier job; any other failure, or no exchange at all →
-//!    released and charged like a failure; a silent refusal → charged the
-//!    same. Only then is any alert written: the peer can make that write
+//!    released and charged like a failure; a silent refusal → the same
+//!    charge and slot use by the same row, a failed proof's classification
+//!    run and discarded. Only then is any alert written: the peer can make that write
 //!    fail (reset the connection), stall it, or the caller's future can be
 //!    cancelled, and none of it changes the count (docs/protocol.md §6.4,
 //!    "outcome before I/O").
@@ -54,7 +56,7 @@ use rustls::{Error, HandshakeKind, ServerConfig, ServerConnection};
 use super::config::{Gate, MilagroServer};
 use super::engine::{Binding, KxError, KxFailure};
 use super::kx::{KxOutcome, ShareDigest, bound_exchange, named_group, suite_of_group};
-use crate::guard::{ProvedReservation, Refusal, Reservation};
+use crate::guard::{Attempt, ProvedReservation, Refusal, Reservation, SilentAttempt};
 use crate::identity::Identity;
 use crate::mpin::{CsError, precheck};
 use crate::p2p::P2pError;
@@ -233,14 +235,14 @@ impl MilagroStart {
     pub fn run<T>(self, handshake: impl FnOnce(Arc<ServerConfig>) -> T) -> (KxResolution, T) {
         let Self {
             acceptor,
-            source,
+            source: _,
             binding,
             share,
             admitted,
             config,
         } = self;
         let (out, outcome) = bound_exchange(share, move || handshake(config));
-        let resolution = acceptor.resolve(source, binding, admitted, outcome);
+        let resolution = acceptor.resolve(binding, admitted, outcome);
         match out {
             Ok(out) => (resolution, out),
             Err(panic) => std::panic::resume_unwind(panic),
@@ -347,8 +349,9 @@ enum Admitted {
     /// CS: a reservation (holding one of the guard's pending-classification
     /// slots).
     Reserved(Reservation),
-    /// A per-identity refusal: forced failure.
-    Silent(Refusal),
+    /// A per-identity refusal: forced failure (holding a
+    /// pending-classification slot like a reservation).
+    Silent(SilentAttempt),
 }
 
 impl MilagroAcceptor {
@@ -541,6 +544,18 @@ impl MilagroAcceptor {
         }
     }
 
+    /// CS: the guard's reservation lifetime
+    /// ([`Guard::reservation_ttl`](crate::guard::Guard::reservation_ttl)).
+    /// Whoever bounds a handshake's time must keep that bound shorter, so
+    /// every key exchange runs before its reservation can expire. `None`
+    /// for P2P and the toy engine (no reservations).
+    pub fn reservation_ttl(&self) -> Option<std::time::Duration> {
+        match &self.milagro.gate {
+            Gate::Cs { guard, .. } => Some(guard.reservation_ttl()),
+            _ => None,
+        }
+    }
+
     /// Whether a standard (non-Milagro) configuration is set.
     pub fn has_standard(&self) -> bool {
         self.standard.is_some()
@@ -564,9 +579,9 @@ impl MilagroAcceptor {
             } => {
                 let pre = precheck(share, checks, now()).map_err(AdmissionRefusal::Cs)?;
                 let key = pre.replay_key();
-                match guard.admit(&key.hid, &key.u, source) {
-                    Ok(reservation) => Ok(Admitted::Reserved(reservation)),
-                    Err(r) if r.is_per_identity() => Ok(Admitted::Silent(r)),
+                match guard.attempt(&key.hid, &key.u, source) {
+                    Ok(Attempt::Reserved(reservation)) => Ok(Admitted::Reserved(reservation)),
+                    Ok(Attempt::Silent(silent)) => Ok(Admitted::Silent(silent)),
                     Err(r) => Err(AdmissionRefusal::Guard(r)),
                 }
             }
@@ -575,20 +590,26 @@ impl MilagroAcceptor {
 
     /// The one resolution table (docs/protocol.md §6.4 step 2–3): what a
     /// key exchange's outcome does to what step 1 admitted. The outcome
-    /// alone decides; a silent per-identity refusal is charged exactly like
-    /// every failure of a reserved attempt, so neither the source's balance
-    /// nor anything else the peer sees depends on which one it was.
+    /// alone decides; a silent per-identity refusal is treated exactly like
+    /// every failure of a reserved attempt — the same charge, the same
+    /// pending-classification slot held for as long, the same classifier
+    /// work — so neither the source's balance, nor the
+    /// `ClassifierBusy` refusal of a later attempt, nor the server's load
+    /// depends on which one it was.
     ///
     /// | outcome \ admitted | reserved | silent | free |
     /// |---|---|---|---|
-    /// | answered (good proof) | `proof_ok` → session (or refused: replay race) | charged c | session |
-    /// | bad DLEQ / encoding | `bad_dleq`: released, charged c | charged c | — |
-    /// | failed proof | `proof_failed`: charged c, classified | charged c | — |
-    /// | any other failure | released, charged c | charged c | — |
-    /// | no key exchange ran | released, charged c | charged c | — |
+    /// | answered (good proof) | `proof_ok` → session (or refused: replay race); slot given back | — (a forced exchange never answers) | session |
+    /// | bad DLEQ / encoding | `bad_dleq`: released, charged c, slot given back | charged c, slot given back | — |
+    /// | failed proof (with evidence) | `proof_failed`: charged c, slot held, classified and counted | charged c, slot held, classified, result discarded | — |
+    /// | any other failure | released, charged c, slot given back | charged c, slot given back | — |
+    /// | no key exchange ran | released, charged c, slot given back | charged c, slot given back | — |
+    ///
+    /// A forced exchange whose proof would have passed (the right PIN of a
+    /// locked identity) carries no evidence, like a reserved good proof, so
+    /// it gives its slot back at once, as `proof_ok` does.
     fn resolve(
         &self,
-        source: IpAddr,
         binding: Binding,
         admitted: Admitted,
         outcome: Option<KxOutcome>,
@@ -598,11 +619,7 @@ impl MilagroAcceptor {
             Some(KxOutcome::Failed(f)) => Some(Some(f)),
             None => Some(None),
         };
-        let reservation = match admitted {
-            Admitted::Silent(refusal) => {
-                self.charge_silent_refusal(source);
-                return KxResolution::Refused(Some(AcceptError::SilentlyRefused(refusal)));
-            }
+        let attempt = match admitted {
             Admitted::Free => {
                 return match failure {
                     None => KxResolution::Started(MilagroSession {
@@ -615,10 +632,51 @@ impl MilagroAcceptor {
                     Some(None) => KxResolution::Refused(None),
                 };
             }
-            Admitted::Reserved(reservation) => reservation,
+            Admitted::Reserved(reservation) => Attempt::Reserved(reservation),
+            Admitted::Silent(silent) => Attempt::Silent(silent),
         };
-        let failure = match failure {
-            None => {
+        let (reason, reached) = match failure {
+            None => (None, Reached::Answered),
+            Some(None) => (None, Reached::Other),
+            Some(Some(KxFailure { reason, evidence })) => {
+                let reached = match (&reason, evidence) {
+                    (KxError::BadProofOfKnowledge, _) => Reached::BadProof,
+                    (KxError::ProofFailed | KxError::SilentlyRefused, Some(evidence)) => {
+                        Reached::ProofFailed(evidence)
+                    }
+                    _ => Reached::Other,
+                };
+                (Some(reason), reached)
+            }
+        };
+        let reservation = match attempt {
+            Attempt::Silent(silent) => {
+                let refusal = silent.refusal();
+                match (reached, &self.milagro.gate) {
+                    (
+                        Reached::ProofFailed(evidence),
+                        Gate::Cs {
+                            server,
+                            classifier,
+                            digits,
+                            ..
+                        },
+                    ) => {
+                        classifier.submit_discarded(
+                            silent.proof_failed(),
+                            evidence,
+                            server.clone(),
+                            *digits,
+                        );
+                    }
+                    _ => silent.failed(),
+                }
+                return KxResolution::Refused(Some(AcceptError::SilentlyRefused(refusal)));
+            }
+            Attempt::Reserved(reservation) => reservation,
+        };
+        match (reached, &self.milagro.gate) {
+            (Reached::Answered, _) => {
                 return match reservation.proof_ok() {
                     Ok(proved) => KxResolution::Started(MilagroSession {
                         binding,
@@ -629,18 +687,9 @@ impl MilagroAcceptor {
                     ))),
                 };
             }
-            Some(None) => {
-                reservation.refused_before_proof();
-                return KxResolution::Refused(None);
-            }
-            Some(Some(f)) => f,
-        };
-        let KxFailure { reason, evidence } = failure;
-        match (&reason, evidence, &self.milagro.gate) {
-            (KxError::BadProofOfKnowledge, _, _) => reservation.bad_dleq(),
+            (Reached::BadProof, _) => reservation.bad_dleq(),
             (
-                KxError::ProofFailed,
-                Some(evidence),
+                Reached::ProofFailed(evidence),
                 Gate::Cs {
                     server,
                     classifier,
@@ -652,18 +701,24 @@ impl MilagroAcceptor {
                 classifier.submit(pending, evidence, server.clone(), *digits);
             }
             // Anything else (no evidence, a share that is not the bound
-            // one, randomness, a wiped key …): charged like any failure.
+            // one, randomness, a wiped key, no exchange at all …): charged
+            // like any failure.
             _ => reservation.refused_before_proof(),
         }
-        KxResolution::Refused(Some(AcceptError::KeyExchange(reason)))
+        KxResolution::Refused(reason.map(AcceptError::KeyExchange))
     }
+}
 
-    /// Charges the source of a silently refused CS attempt like a failed proof.
-    fn charge_silent_refusal(&self, source: IpAddr) {
-        if let Gate::Cs { guard, .. } = &self.milagro.gate {
-            guard.charge_silent_refusal(source);
-        }
-    }
+/// What a key exchange reached, for the resolution table.
+enum Reached {
+    /// The proof verified and the server answered.
+    Answered,
+    /// Bad DLEQ or a point that did not decode.
+    BadProof,
+    /// The proof failed: the classifier's evidence.
+    ProofFailed(Box<crate::mpin::FailedProof>),
+    /// Any other failure, or no exchange at all.
+    Other,
 }
 
 /// Checks a finished Milagro server connection against its binding: a full
@@ -922,10 +977,15 @@ mod tests {
             let (a, b) = (src(2 * n as u8 + 1), src(2 * n as u8 + 2));
             let unlocked = id(&format!("user{n}@example.com")).cs_hid();
             let reserved = guard.admit(&unlocked, &[0xAA; 48], a).unwrap();
-            let refusal = guard.admit(&locked, &[0xBB; 48], b).err().unwrap();
-            assert!(refusal.is_per_identity());
-            let r1 = acceptor.resolve(a, binding, Admitted::Reserved(reserved), outcome());
-            let r2 = acceptor.resolve(b, binding, Admitted::Silent(refusal), outcome());
+            let Ok(Attempt::Silent(silent)) = guard.attempt(&locked, &[0xBB; 48], b) else {
+                panic!("{what}: the locked identity is not refused silently");
+            };
+            assert!(silent.refusal().is_per_identity());
+            assert_eq!(guard.pending_classifications(), 2, "{what}");
+            let r1 = acceptor.resolve(binding, Admitted::Reserved(reserved), outcome());
+            let r2 = acceptor.resolve(binding, Admitted::Silent(silent), outcome());
+            // No evidence of a failed proof: both slots are given back.
+            assert_eq!(guard.pending_classifications(), 0, "{what}");
             assert!(matches!(
                 r2,
                 KxResolution::Refused(Some(AcceptError::SilentlyRefused(_)))

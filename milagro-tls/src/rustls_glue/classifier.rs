@@ -8,7 +8,8 @@
 //! **Back-pressure, never drops: one cap, the guard's.** The queue itself has
 //! no capacity and never refuses a job. What bounds it is the guard's
 //! [`max_pending_classifications`](crate::guard::LockoutPolicy::max_pending_classifications):
-//! every CS attempt holds one of those slots from [`crate::guard::Guard::admit`]
+//! every CS attempt — reserved or silently refused — holds one of those slots
+//! from [`crate::guard::Guard::attempt`]
 //! until it is known not to need classification or until its classification
 //! is reported, so a guard never has more jobs in this queue than its cap, and
 //! at the cap `admit` refuses new attempts with
@@ -27,12 +28,22 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::guard::PendingClassification;
+use crate::guard::{DiscardedClassification, PendingClassification};
 use crate::mpin::{Classification, FailedProof, PinDigits, PreparedServerSecret, classify};
+
+/// Whose failed proof a job classifies.
+enum Resolves {
+    /// A reserved attempt: the classification is reported to the guard.
+    Counted(PendingClassification),
+    /// A silently refused attempt: the same search runs, holding the same
+    /// slot, and its result is discarded (docs/protocol.md §6.4, "Why
+    /// silent").
+    Discarded(DiscardedClassification),
+}
 
 /// One failed proof waiting for its δ search.
 struct Job {
-    pending: PendingClassification,
+    pending: Resolves,
     evidence: Box<FailedProof>,
     server: Arc<PreparedServerSecret>,
     digits: PinDigits,
@@ -44,6 +55,8 @@ struct State {
     /// Jobs queued or running.
     unfinished: usize,
     shutdown: bool,
+    /// Tests only: workers take no job while set.
+    held: bool,
 }
 
 struct Inner {
@@ -145,6 +158,30 @@ impl Classifier {
         server: Arc<PreparedServerSecret>,
         digits: PinDigits,
     ) {
+        self.push(Resolves::Counted(pending), evidence, server, digits);
+    }
+
+    /// Queues a silently refused attempt's failed proof: the same δ search
+    /// as [`submit`](Self::submit)'s, in the same queue, holding its
+    /// pending-classification slot until it has run; the result is
+    /// discarded.
+    pub(crate) fn submit_discarded(
+        &self,
+        pending: DiscardedClassification,
+        evidence: Box<FailedProof>,
+        server: Arc<PreparedServerSecret>,
+        digits: PinDigits,
+    ) {
+        self.push(Resolves::Discarded(pending), evidence, server, digits);
+    }
+
+    fn push(
+        &self,
+        pending: Resolves,
+        evidence: Box<FailedProof>,
+        server: Arc<PreparedServerSecret>,
+        digits: PinDigits,
+    ) {
         let mut s = self.inner.lock();
         s.unfinished += 1;
         s.queue.push_back(Job {
@@ -155,6 +192,14 @@ impl Classifier {
         });
         drop(s);
         self.inner.work.notify_one();
+    }
+
+    /// Tests: while `held`, the workers start no job (queued jobs wait, and
+    /// keep their pending-classification slots).
+    #[cfg(test)]
+    pub(crate) fn hold(&self, held: bool) {
+        self.inner.lock().held = held;
+        self.inner.work.notify_all();
     }
 
     /// Failed proofs queued or under classification now.
@@ -177,8 +222,10 @@ fn worker(inner: &Inner) {
         let job = {
             let mut s = inner.lock();
             loop {
-                if let Some(job) = s.queue.pop_front() {
-                    break job;
+                if !s.held {
+                    if let Some(job) = s.queue.pop_front() {
+                        break job;
+                    }
                 }
                 if s.shutdown {
                     return;
@@ -186,12 +233,18 @@ fn worker(inner: &Inner) {
                 s = inner.work.wait(s).unwrap_or_else(|p| p.into_inner());
             }
         };
-        match classify(&job.evidence, &job.server, job.digits) {
+        let classification = classify(&job.evidence, &job.server, job.digits);
+        match job.pending {
             // δ is discarded: only the classification leaves the worker.
-            Classification::WrongPin { .. } => {
-                let _ = job.pending.wrong_pin();
-            }
-            Classification::InvalidCredential => job.pending.invalid_credential(),
+            Resolves::Counted(pending) => match classification {
+                Classification::WrongPin { .. } => {
+                    let _ = pending.wrong_pin();
+                }
+                Classification::InvalidCredential => pending.invalid_credential(),
+            },
+            // A silent refusal: the same search ran; its slot is given back
+            // and nothing is counted or reported.
+            Resolves::Discarded(silent) => drop(silent),
         }
         drop(job.evidence);
         let mut s = inner.lock();

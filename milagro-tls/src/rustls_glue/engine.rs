@@ -149,10 +149,20 @@ pub(crate) trait ServerKeyExchange: Send + Sync {
     fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure>;
     /// Silent refusal (docs/protocol.md §6.4 step 1): does the work of
     /// checking `client_share` (decoding, DLEQ, pairing) and fails whatever
-    /// the result, with [`KxError::SilentlyRefused`] and no evidence.
-    fn refuse(&self, client_share: &[u8]) -> KxError {
-        let _ = self.respond(client_share);
-        KxError::SilentlyRefused
+    /// the result, with [`KxError::SilentlyRefused`]. A failed proof keeps
+    /// its evidence, so the accept path can spend the same classification
+    /// work on it as on a counted failure (and discard the result).
+    fn refuse(&self, client_share: &[u8]) -> KxFailure {
+        silent_failure(self.respond(client_share).err())
+    }
+}
+
+/// The failure of a silent refusal whose checks ended in `checked`: always
+/// [`KxError::SilentlyRefused`], with the evidence of a failed proof if any.
+pub(crate) fn silent_failure(checked: Option<KxFailure>) -> KxFailure {
+    KxFailure {
+        reason: KxError::SilentlyRefused,
+        evidence: checked.and_then(|f| f.evidence),
     }
 }
 

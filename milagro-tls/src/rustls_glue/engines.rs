@@ -208,9 +208,8 @@ impl ServerKeyExchange for CsServerKx {
     }
     /// The same decoding, DLEQ and pairing as a failed proof (not the key
     /// agreement's pairing, which a wrong PIN never reaches), then failure.
-    fn refuse(&self, client_share: &[u8]) -> KxError {
-        let _ = self.verified(client_share);
-        KxError::SilentlyRefused
+    fn refuse(&self, client_share: &[u8]) -> KxFailure {
+        super::engine::silent_failure(self.verified(client_share).err())
     }
 }
 

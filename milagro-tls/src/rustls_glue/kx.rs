@@ -262,7 +262,7 @@ impl MilagroGroup {
         let key = self.server_key()?;
         check_bound(share)?;
         if self.forced {
-            return Err(key.refuse(share).into());
+            return Err(key.refuse(share));
         }
         let (pub_key, secret) = key.respond(share)?;
         Ok(CompletedKeyExchange {

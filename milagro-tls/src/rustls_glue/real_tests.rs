@@ -1049,3 +1049,84 @@ fn cs_a_failed_alert_write_does_not_uncount_a_wrong_pin() {
     assert!(credential_refused(&r));
     assert!(matches!(r.accept, Err(AcceptError::SilentlyRefused(_))));
 }
+
+/// The attack of docs/robustness.md "lock state through the classification
+/// cap": with the pending-classification cap all but full, a failed proof
+/// for identity X followed by a probe. The probe is refused with
+/// `ClassifierBusy` if and only if X's attempt held a slot, so a silently
+/// refused (locked) attempt must hold one exactly like a reserved one, and
+/// give the classifier the same job.
+#[test]
+fn cs_a_locked_identity_holds_a_classification_slot_like_an_unlocked_one() {
+    const CAP: usize = 2;
+    let d = Cs::new(1, PermitPolicy::Off);
+    let mut p = policy(3);
+    p.lockout.max_pending_classifications = CAP;
+    let guard = Guard::new(
+        Arc::new(MemoryGuard::new(p)),
+        Arc::new(ManualClock::new(crate::guard::GuardTime::from_millis(1))),
+        Arc::new(RecordingObserver::new()),
+    );
+    let classifier = Classifier::new(1).unwrap();
+    let acceptor = cs_tls::server(
+        d.ss(),
+        ServerOptions::new(guard.clone(), classifier.clone()).pin_digits(digits()),
+    )
+    .unwrap();
+    const LOCKED: &str = "locked@example.com";
+    const UNLOCKED: &str = "unlocked@example.com";
+    for k in 1..=3 {
+        let r = go(&acceptor, &d.client(LOCKED, PIN + k), src(1));
+        assert!(credential_refused(&r));
+        classifier.drain();
+    }
+    assert!(guard.status(&id(LOCKED).cs_hid()).locked_out);
+    assert!(!guard.status(&id(UNLOCKED).cs_hid()).locked_out);
+    // A stranger's shares (valid DLEQ on garbage) for a fresh identity.
+    let stranger = |name: String| {
+        let who = id(&name);
+        MilagroClient::new(Arc::new(StrangerKx(who.cs_hid())), who, 0, None).unwrap()
+    };
+    // What the attacker observes for X: slots held and classifier jobs after
+    // its attempt, and whether the probe is refused as busy.
+    let observe = |who: &str, n: u8| {
+        classifier.hold(true);
+        // Filler: failed proofs for random identities, holding CAP − 1 slots.
+        for i in 0..CAP - 1 {
+            let filler = stranger(format!("filler{n}-{i}@example.com"));
+            let r = go(&acceptor, &filler, src(10 * n + i as u8));
+            assert!(matches!(
+                r.accept,
+                Err(AcceptError::KeyExchange(KxError::ProofFailed))
+            ));
+        }
+        let r = go(&acceptor, &d.client(who, PIN + 5), src(10 * n + 5));
+        assert!(credential_refused(&r), "{who}");
+        let seen = (guard.pending_classifications(), classifier.unfinished());
+        let probe = go(
+            &acceptor,
+            &stranger(format!("probe{n}@example.com")),
+            src(10 * n + 6),
+        );
+        let busy = matches!(
+            probe.accept,
+            Err(AcceptError::Admission(AdmissionRefusal::Guard(
+                Refusal::ClassifierBusy
+            )))
+        );
+        classifier.hold(false);
+        classifier.drain();
+        assert_eq!(guard.pending_classifications(), 0, "{who}");
+        (seen, busy)
+    };
+    let unlocked = observe(UNLOCKED, 1);
+    let locked = observe(LOCKED, 2);
+    assert_eq!(unlocked, ((CAP, CAP), true), "the unlocked attempt");
+    assert_eq!(
+        locked, unlocked,
+        "slot use or classifier work tells a locked identity apart"
+    );
+    // The locked attempt's classification was discarded: nothing counted.
+    assert_eq!(guard.status(&id(LOCKED).cs_hid()).confirmed, 3);
+    assert_eq!(guard.status(&id(UNLOCKED).cs_hid()).confirmed, 1);
+}
