@@ -90,10 +90,14 @@
 
 mod acceptor;
 mod blocking;
+mod compat;
 mod connector;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod recording;
 
 pub use acceptor::{
     AcceptError, Accepted, AcceptorLimits, AuthenticatedIdentity, BuildError, MilagroAcceptor,
 };
+pub use compat::PeerSource;
 pub use connector::{ConnectError, ConnectorLimits, MilagroClientStream, MilagroConnector};
