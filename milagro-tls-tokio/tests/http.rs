@@ -310,3 +310,45 @@ async fn a_standard_client_on_the_same_listener_gets_no_identity() {
     assert_eq!(&body[..], b"no identity");
     assert_eq!(handshakes.load(Ordering::SeqCst), 1);
 }
+
+/// tokio-rustls's shapes: `?` turns the connector's and acceptor's errors
+/// into `io::Error`, with the typed error still inside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_convert_to_io_errors_keeping_the_typed_error() {
+    use milagro_tls_tokio::AcceptError;
+
+    let (acceptor, connector) = cs("9999");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        async fn accept(a: &MilagroAcceptor, tcp: tokio::net::TcpStream) -> std::io::Result<()> {
+            a.accept_io(tcp).await?;
+            Ok(())
+        }
+        accept(&acceptor, tcp).await
+    });
+    async fn connect(c: &MilagroConnector, addr: SocketAddr) -> std::io::Result<()> {
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
+        c.connect("localhost", tcp).await?;
+        Ok(())
+    }
+    let client_err = timeout(LIMIT, connect(&connector, addr))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(
+        client_err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<ConnectError>()),
+        Some(ConnectError::Milagro(MilagroError::CredentialRefused))
+    ));
+    let server_err = timeout(LIMIT, server).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(server_err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(matches!(
+        server_err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<AcceptError>()),
+        Some(AcceptError::Accept(_))
+    ));
+}
