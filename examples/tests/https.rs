@@ -310,3 +310,64 @@ async fn a_standard_connection_gets_401_and_no_greeting() {
     drop(sender);
     timeout(LIMIT, served).await.unwrap().unwrap().unwrap();
 }
+
+/// hyper-util's pooled `Client` over `MilagroHttpsConnector` against the
+/// axum `https-server`: CS (from the key files) and P2P, the server's
+/// identity in the response's extensions, the pool reusing the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_util_client_gets_from_the_server_over_cs_and_p2p() {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use milagro_tls::keys::{CsToken, Suite};
+    use milagro_tls_tokio::MilagroConnector;
+    use milagro_tls_tokio::http::{MilagroHttpsConnector, ServerPeer};
+
+    async fn get_twice(connector: MilagroConnector, url: &str) -> (Vec<String>, ServerPeer) {
+        let client = Client::builder(TokioExecutor::new())
+            .build::<_, Empty<Bytes>>(MilagroHttpsConnector::new(connector));
+        let mut bodies = Vec::new();
+        let mut peer = None;
+        for _ in 0..2 {
+            let resp = timeout(LIMIT, client.get(uri(url))).await.unwrap().unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            peer = resp.extensions().get::<ServerPeer>().cloned();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            bodies.push(String::from_utf8(body.to_vec()).unwrap());
+        }
+        (
+            bodies,
+            peer.expect("the server in the response's extensions"),
+        )
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ss, token) = cs_files(dir.path());
+    let server = build_server(&ServerArgs::parse_from([
+        "https-server",
+        "--listen",
+        "127.0.0.1:0",
+        "--cs-server-secret",
+        ss.to_str().unwrap(),
+        "--pin-digits",
+        "4",
+    ]))
+    .unwrap();
+    let addr = start(server).await;
+    let token = CsToken::from_pem(&std::fs::read_to_string(&token).unwrap()).unwrap();
+    let pin = Pin::parse(PIN, PinDigits::new(4).unwrap()).unwrap();
+    let cs = MilagroConnector::new(milagro_tls::cs_tls::client(token, pin, None).unwrap());
+    let (bodies, peer) = get_twice(cs, &format!("https://localhost:{}/", addr.port())).await;
+    assert_eq!(bodies, ["hello alice@example.com, CS"; 2]);
+    assert_eq!(peer.suite(), Suite::Cs);
+
+    let p2p = P2p::new();
+    let addr = start(p2p.server("localhost")).await;
+    let connector = MilagroConnector::p2p(p2p.client_key("bob@example.com"));
+    let (bodies, peer) =
+        get_twice(connector, &format!("https://localhost:{}/x", addr.port())).await;
+    assert_eq!(bodies, ["hello bob@example.com, P2P"; 2]);
+    assert_eq!(
+        (peer.identity(), peer.suite()),
+        (&id("localhost"), Suite::P2p)
+    );
+}

@@ -146,6 +146,14 @@ impl MilagroConnector {
         }
     }
 
+    /// The suite this connector speaks.
+    pub fn suite(&self) -> Suite {
+        match &*self.kind {
+            Kind::Fixed(c) => c.suite(),
+            Kind::P2p { .. } => Suite::P2p,
+        }
+    }
+
     /// P2P: how many per-identity configurations are cached now.
     pub fn cached_configs(&self) -> usize {
         match &*self.kind {

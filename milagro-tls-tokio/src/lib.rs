@@ -16,6 +16,17 @@
 //!   `MilagroError::CredentialRefused`. P2P connectors make one
 //!   configuration per server identity, cached and bounded.
 //!
+//! * [`MilagroAcceptor::accept_io`] takes the source from the stream (a
+//!   `TcpStream`'s peer, [`PeerSource`]) as tokio-rustls's `accept(io)`
+//!   does, and both sides' errors convert into `io::Error` (`?` in an
+//!   `io::Result` function) with the typed error inside.
+//! * Feature `hyper`: the [`http`] module, a `tower::Service<Uri>`
+//!   connector for hyper-util's `Client` (and tonic), and a server loop for
+//!   any tower service (an axum `Router`) that puts the client's
+//!   [`AuthenticatedIdentity`] into every request's extensions.
+//! * Features `ring` (default) / `aws-lc-rs`: the rustls provider feature
+//!   milagro-tls turns on (see milagro-tls's crate docs).
+//!
 //! Limits ([`AcceptorLimits`], [`ConnectorLimits`]) are on by default: a
 //! global cap on concurrent handshakes, a cap on one source's connections
 //! checked before anything is read, a ClientHello timeout shorter than the
@@ -90,10 +101,14 @@
 
 mod acceptor;
 mod blocking;
+mod compat;
 mod connector;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod recording;
 
 pub use acceptor::{
     AcceptError, Accepted, AcceptorLimits, AuthenticatedIdentity, BuildError, MilagroAcceptor,
 };
+pub use compat::PeerSource;
 pub use connector::{ConnectError, ConnectorLimits, MilagroClientStream, MilagroConnector};

@@ -1,10 +1,11 @@
 //! The `https-server` and `https-client` programs: HTTP/1.1 (hyper 1.x) over
 //! milagro-tls through the tokio adapter.
 //!
-//! * [`server`]: every TCP connection goes through
-//!   [`milagro_tls_tokio::MilagroAcceptor::accept_tcp`]; a Milagro connection
-//!   is served with hyper, its [`AuthenticatedIdentity`] captured once per
-//!   connection and handed to every request's handler, which answers
+//! * [`server`]: an axum `Router` ([`server::router`]) served by
+//!   `milagro_tls_tokio::http::serve_connection` after
+//!   [`milagro_tls_tokio::MilagroAcceptor::accept_io`]; the adapter puts the
+//!   connection's [`AuthenticatedIdentity`] into every request, and the
+//!   handler takes it as `Extension<AuthenticatedIdentity>` and answers
 //!   `hello <identity>, <suite>` ([`greeting`]). A standard (non-Milagro)
 //!   connection, possible only when the acceptor was given a standard
 //!   configuration, has no identity: every request on it gets
@@ -13,7 +14,8 @@
 //!   over [`milagro_tls_tokio::MilagroConnector`]. It does not use
 //!   hyper-rustls: that shares one client configuration across hosts, while a
 //!   P2P client needs one per server identity (the connector keeps one per
-//!   identity). The TLS server name is the URI's host; for P2P that host *is*
+//!   identity). hyper-util's pooled `Client` works too, over
+//!   `milagro_tls_tokio::http::MilagroHttpsConnector` (see the tests). The TLS server name is the URI's host; for P2P that host *is*
 //!   the server's identity.
 //! * [`cli`]: the two programs' arguments and key loading.
 

@@ -1,27 +1,25 @@
-//! The HTTPS server: Milagro accept, then hyper HTTP/1.1 with the
-//! authenticated identity captured per connection.
+//! The HTTPS server: an axum [`Router`] served over Milagro with
+//! `milagro_tls_tokio::http`. The handler takes the client's
+//! [`AuthenticatedIdentity`] as an axum `Extension`, put into each request
+//! by the adapter from the finished handshake; a standard (non-Milagro)
+//! connection carries none.
 
-use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode, header};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use milagro_tls_tokio::{Accepted, AuthenticatedIdentity, MilagroAcceptor};
+use axum::Router;
+use axum::extract::Extension;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use milagro_tls_tokio::AuthenticatedIdentity;
+use milagro_tls_tokio::MilagroAcceptor;
+use milagro_tls_tokio::http;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{UNAUTHENTICATED_BODY, greeting};
 
-/// How long a client may take to send a request's headers (slow-header
-/// clients are dropped).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub use milagro_tls_tokio::http::HEADER_READ_TIMEOUT;
 
 /// An HTTPS server over a Milagro acceptor. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -41,23 +39,20 @@ impl HttpsServer {
     /// handshake or HTTP exchange fails is dropped (its error is reported
     /// on standard error, without any secret) and the loop goes on.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        let app = router();
         loop {
             let (tcp, peer) = listener.accept().await?;
             let this = self.clone();
-            tokio::spawn(async move { this.handle(tcp, peer).await });
+            let app = app.clone();
+            tokio::spawn(async move { this.handle(tcp, peer, app).await });
         }
     }
 
     /// One connection: the Milagro handshake, then HTTP.
-    async fn handle(&self, tcp: TcpStream, peer: SocketAddr) {
-        match self.acceptor.accept_tcp(tcp).await {
-            Ok(Accepted::Milagro(who, tls)) => {
-                if let Err(e) = serve_connection(tls, Some(who)).await {
-                    eprintln!("https-server: {peer}: HTTP error: {e}");
-                }
-            }
-            Ok(Accepted::Standard(tls)) => {
-                if let Err(e) = serve_connection(tls, None).await {
+    async fn handle(&self, tcp: TcpStream, peer: SocketAddr, app: Router) {
+        match self.acceptor.accept_io(tcp).await {
+            Ok(accepted) => {
+                if let Err(e) = http::serve_connection(accepted, peer, app).await {
                     eprintln!("https-server: {peer}: HTTP error: {e}");
                 }
             }
@@ -66,12 +61,32 @@ impl HttpsServer {
     }
 }
 
-/// Serves HTTP/1.1 on one established TLS stream until the client closes it.
-/// With `Some(identity)` (a Milagro connection) every request is answered
-/// `200` with [`greeting`]; with `None` (a standard connection) every request
-/// gets `401 Unauthorized` and [`UNAUTHENTICATED_BODY`]. Fails with hyper's
-/// error when the HTTP exchange breaks (malformed request, slow headers,
-/// reset).
+/// The server's routes: every path answers [`hello`].
+pub fn router() -> Router {
+    Router::new().fallback(hello)
+}
+
+/// `200` with [`greeting`] for an authenticated client, `401 Unauthorized`
+/// with [`UNAUTHENTICATED_BODY`] for a standard connection (no identity in
+/// the request's extensions).
+async fn hello(who: Option<Extension<AuthenticatedIdentity>>) -> impl IntoResponse {
+    let (status, body) = match who {
+        Some(Extension(who)) => (StatusCode::OK, greeting(&who)),
+        None => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED_BODY.to_owned()),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+}
+
+/// Serves HTTP/1.1 with [`router`] on one established TLS stream until the
+/// client closes it. With `Some(identity)` (a Milagro connection) every
+/// request is answered `200` with [`greeting`]; with `None` (a standard
+/// connection) every request gets `401 Unauthorized` and
+/// [`UNAUTHENTICATED_BODY`]. Fails with hyper's error when the HTTP
+/// exchange breaks (malformed request, slow headers, reset).
 pub async fn serve_connection<S>(
     stream: S,
     identity: Option<AuthenticatedIdentity>,
@@ -79,31 +94,5 @@ pub async fn serve_connection<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req: Request<Incoming>| {
-        let response = respond(identity.as_ref(), &req);
-        async move { Ok::<_, Infallible>(response) }
-    });
-    http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await
-}
-
-/// The answer to any request on a connection authenticated as `identity`.
-fn respond(
-    identity: Option<&AuthenticatedIdentity>,
-    _req: &Request<Incoming>,
-) -> Response<Full<Bytes>> {
-    let (status, body) = match identity {
-        Some(who) => (StatusCode::OK, greeting(who)),
-        None => (StatusCode::UNAUTHORIZED, UNAUTHENTICATED_BODY.to_owned()),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    http::serve_stream(stream, identity, None, router()).await
 }

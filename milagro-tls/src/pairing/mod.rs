@@ -33,7 +33,7 @@
 //! * **`engine-pure`**: pure Rust (`bls12_381_plus` arithmetic and pairings,
 //!   zkcrypto `bls12_381` hashing, a constant-time fixed 4-bit window for
 //!   scalar multiplication), for targets without a C compiler. Select it with
-//!   `default-features = false, features = ["engine-pure"]`.
+//!   `default-features = false, features = ["engine-pure", "ring"]`.
 //!
 //! When both features are enabled, `blst` is the engine and the pure one is
 //! compiled only to be compared against (the tests do this).

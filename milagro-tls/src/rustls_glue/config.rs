@@ -69,7 +69,9 @@ impl MilagroClient {
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified_key(&blob))));
+            .with_client_cert_resolver(Arc::new(SingleCertAndKey::from(CertifiedKey::clone(
+                &certified_key(&blob),
+            ))));
         config.resumption = Resumption::disabled();
         config.enable_early_data = false;
         Ok(Self {
@@ -270,7 +272,9 @@ impl MilagroServer {
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(Arc::new(verifier))
-            .with_cert_resolver(Arc::new(SingleCertAndKey::from(self.cert.clone())));
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(CertifiedKey::clone(
+                &self.cert,
+            ))));
         config.send_tls13_tickets = 0;
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.max_early_data_size = 0;

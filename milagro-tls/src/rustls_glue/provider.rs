@@ -1,6 +1,6 @@
 //! The `CryptoProvider` of a Milagro configuration (design §2a.1, §2a.7):
-//! ring's TLS 1.3 cipher suites, ring's randomness, key loading and signature
-//! algorithms, and **exactly one** key-exchange group, the Milagro group of
+//! the TLS 1.3 cipher suites, randomness, key loading and signature
+//! algorithms of ring or aws-lc-rs (cargo feature, [`base_provider`]), and **exactly one** key-exchange group, the Milagro group of
 //! the configuration's key. A Milagro client can therefore never offer (or be
 //! moved by HelloRetryRequest to) a group whose handshake the empty
 //! `milagro_implicit` signature would not authenticate.
@@ -175,14 +175,15 @@ pub(crate) fn intern_server(
     Ok((group, forced, owned))
 }
 
-/// The provider for one Milagro group: ring's TLS 1.3 suites and other parts,
+/// The provider for one Milagro group: the TLS 1.3 suites and other parts of
+/// the base provider chosen by this crate's cargo feature ([`base_provider`]),
 /// `kx_groups == [group]`. `TLS13_AES_128_GCM_SHA256` comes first, so both
 /// sides negotiate the suite the profiles are named after
 /// (`TLS_MILAGRO_*_WITH_AES_128_GCM_SHA256`); the other two TLS 1.3 suites stay
 /// available to peers that prefer them.
 pub(crate) fn milagro_provider(group: &'static MilagroGroup) -> CryptoProvider {
-    let ring = rustls::crypto::ring::default_provider();
-    let mut cipher_suites: Vec<_> = ring
+    let base = base_provider();
+    let mut cipher_suites: Vec<_> = base
         .cipher_suites
         .iter()
         .copied()
@@ -192,9 +193,31 @@ pub(crate) fn milagro_provider(group: &'static MilagroGroup) -> CryptoProvider {
     CryptoProvider {
         cipher_suites,
         kx_groups: vec![group],
-        ..ring
+        ..base
     }
 }
+
+/// The AEAD, hash, randomness and key-loading parts of every Milagro
+/// configuration: rustls's ring provider with the `ring` feature (the
+/// default), else its aws-lc-rs provider (`aws-lc-rs` feature). Built
+/// afresh from the feature, never from (and never installed as) rustls's
+/// process-wide default provider, so a Milagro configuration neither
+/// depends on nor changes what the rest of the application's rustls uses.
+pub(crate) fn base_provider() -> CryptoProvider {
+    #[cfg(feature = "ring")]
+    {
+        rustls::crypto::ring::default_provider()
+    }
+    #[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
+    {
+        rustls::crypto::aws_lc_rs::default_provider()
+    }
+}
+
+#[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
+compile_error!(
+    "milagro-tls needs a crypto provider for its AEAD and hash: enable the `ring` (default) or `aws-lc-rs` feature"
+);
 
 #[cfg(test)]
 mod tests {

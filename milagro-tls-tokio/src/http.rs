@@ -1,0 +1,367 @@
+//! hyper / tower integration (cargo feature `hyper`).
+//!
+//! * Client: [`MilagroHttpsConnector`] is a `tower::Service<http::Uri>`, the
+//!   connector type hyper-util's legacy `Client` and tonic's
+//!   `Endpoint::connect_with_connector` take. Each call opens a TCP
+//!   connection to the URI's host and port and runs
+//!   [`MilagroConnector::connect`] on it (the key share on the blocking
+//!   pool, the name checked before anything is sent). The stream,
+//!   [`MilagroHttpsStream`], implements hyper's `rt::Read`/`rt::Write` and
+//!   hyper-util's `Connection`, which hands the authenticated
+//!   [`ServerPeer`] to every response's extensions.
+//! * Server: [`serve_connection`] serves one accepted connection with any
+//!   tower service (an axum `Router`, for example), inserting the client's
+//!   [`AuthenticatedIdentity`] (Milagro connections only) and the
+//!   [`PeerAddr`] into every request's extensions; [`serve`] runs the
+//!   accept loop over a `TcpListener`. Standard TLS clients on the same
+//!   listener are served with no identity inserted.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use milagro_tls::identity::Identity;
+use milagro_tls::keys::Suite;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::acceptor::{Accepted, AuthenticatedIdentity, MilagroAcceptor};
+use crate::connector::{ConnectError, MilagroClientStream, MilagroConnector};
+
+/// The default TCP port of an `https` URI without one.
+const HTTPS_PORT: u16 = 443;
+
+/// The server a [`MilagroHttpsStream`] authenticated, in every response's
+/// extensions when the stream is used by hyper-util's legacy `Client`
+/// (`response.extensions().get::<ServerPeer>()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPeer {
+    identity: Identity,
+    suite: Suite,
+}
+
+impl ServerPeer {
+    /// The server's identity from its verified blob (P2P: ID_A, checked
+    /// against the name connected to; CS: the informational service name).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The suite of the handshake.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+}
+
+/// Why [`MilagroHttpsConnector`] could not connect. hyper-util's `Client`
+/// wraps it in its own error: walk `source()` and downcast to find it (and,
+/// inside [`Handshake`](Self::Handshake), the typed Milagro error, e.g.
+/// `MilagroError::CredentialRefused`).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpsConnectError {
+    /// The URI's scheme is not `https` (nothing was sent).
+    #[error("the URI's scheme is not https")]
+    NotHttps,
+    /// The URI has no host (nothing was sent).
+    #[error("the URI has no host")]
+    NoHost,
+    /// The TCP connection failed.
+    #[error("TCP connection failed")]
+    Tcp(#[source] io::Error),
+    /// The Milagro handshake failed.
+    #[error("Milagro handshake failed")]
+    Handshake(#[source] ConnectError),
+}
+
+impl From<HttpsConnectError> for io::Error {
+    fn from(e: HttpsConnectError) -> Self {
+        let kind = match &e {
+            HttpsConnectError::NotHttps | HttpsConnectError::NoHost => io::ErrorKind::InvalidInput,
+            HttpsConnectError::Tcp(e) => e.kind(),
+            HttpsConnectError::Handshake(ConnectError::Timeout) => io::ErrorKind::TimedOut,
+            HttpsConnectError::Handshake(_) => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// A tower `Service<Uri>` opening Milagro connections (see the module
+/// docs). Cheap to clone; clones share the connector's blocking pool and
+/// P2P configuration cache.
+///
+/// The TLS server name is the URI's host: for a P2P connector made with
+/// [`MilagroConnector::p2p`] the host *is* the server's identity ID_A; for
+/// a connector pinned to one identity a different host is refused before
+/// anything is sent.
+#[derive(Debug, Clone)]
+pub struct MilagroHttpsConnector {
+    connector: MilagroConnector,
+}
+
+impl MilagroHttpsConnector {
+    /// A service connecting with `connector`.
+    pub fn new(connector: MilagroConnector) -> Self {
+        Self { connector }
+    }
+
+    /// Connects to `uri` (scheme `https`, port 443 unless given).
+    pub async fn connect(&self, uri: Uri) -> Result<MilagroHttpsStream, HttpsConnectError> {
+        if uri.scheme_str() != Some("https") {
+            return Err(HttpsConnectError::NotHttps);
+        }
+        let host = uri.host().ok_or(HttpsConnectError::NoHost)?;
+        // An IPv6 literal comes bracketed; TCP wants it bare.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().unwrap_or(HTTPS_PORT);
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(HttpsConnectError::Tcp)?;
+        // Nagle would delay small requests behind the handshake's last flight.
+        let _ = tcp.set_nodelay(true);
+        let suite = self.connector.suite();
+        let tls = self
+            .connector
+            .connect(host, tcp)
+            .await
+            .map_err(HttpsConnectError::Handshake)?;
+        let peer = ServerPeer {
+            identity: tls.server_identity().clone(),
+            suite,
+        };
+        Ok(MilagroHttpsStream {
+            inner: TokioIo::new(tls),
+            peer,
+        })
+    }
+}
+
+impl tower_service::Service<Uri> for MilagroHttpsConnector {
+    type Response = MilagroHttpsStream;
+    type Error = HttpsConnectError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<MilagroHttpsStream, HttpsConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Load is bounded inside `connect` (the blocking pool's slots).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.connect(uri).await })
+    }
+}
+
+/// A finished Milagro client connection over TCP, for hyper: implements
+/// `hyper::rt::Read`/`Write` and hyper-util's `Connection` (which puts the
+/// [`ServerPeer`] into every response's extensions).
+#[derive(Debug)]
+pub struct MilagroHttpsStream {
+    inner: TokioIo<MilagroClientStream<TcpStream>>,
+    peer: ServerPeer,
+}
+
+impl MilagroHttpsStream {
+    /// The authenticated server.
+    pub fn peer(&self) -> &ServerPeer {
+        &self.peer
+    }
+
+    /// The Milagro stream.
+    pub fn get_ref(&self) -> &MilagroClientStream<TcpStream> {
+        self.inner.inner()
+    }
+}
+
+impl Connection for MilagroHttpsStream {
+    fn connected(&self) -> Connected {
+        Connected::new().extra(self.peer.clone())
+    }
+}
+
+impl Read for MilagroHttpsStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl Write for MilagroHttpsStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The client's TCP address, in every request's extensions on the server
+/// side ([`serve_connection`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves HTTP/1.1 on one accepted connection with `service` until the
+/// client closes it. Every request carries [`PeerAddr`]`(peer)` in its
+/// extensions and, on a Milagro connection, the client's
+/// [`AuthenticatedIdentity`] (an axum handler takes it as
+/// `Extension<AuthenticatedIdentity>`, or `Option<Extension<…>>` where
+/// standard clients are served too); a standard connection carries no
+/// identity, so no handler can mistake it for an authenticated one. Fails
+/// with hyper's error when the HTTP exchange breaks (malformed request,
+/// headers slower than [`HEADER_READ_TIMEOUT`], reset).
+pub async fn serve_connection<IO, S, B>(
+    accepted: Accepted<IO>,
+    peer: SocketAddr,
+    service: S,
+) -> Result<(), hyper::Error>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match accepted {
+        Accepted::Milagro(who, tls) => serve_stream(tls, Some(who), Some(peer), service).await,
+        Accepted::Standard(tls) => serve_stream(tls, None, Some(peer), service).await,
+    }
+}
+
+/// [`serve_connection`] on an established stream: `identity` (which only
+/// the acceptor can make) and `peer`, when given, go into every request's
+/// extensions; when `identity` is `None` any [`AuthenticatedIdentity`]
+/// already in a request's extensions is removed.
+pub async fn serve_stream<IO, S, B>(
+    io: IO,
+    identity: Option<AuthenticatedIdentity>,
+    peer: Option<SocketAddr>,
+    service: S,
+) -> Result<(), hyper::Error>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let service = WithPeer {
+        inner: service,
+        identity,
+        peer: peer.map(PeerAddr),
+    };
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+        .await
+}
+
+/// Accepts connections on `listener` forever, each in its own task: the
+/// Milagro (or standard) handshake with `acceptor`, then
+/// [`serve_connection`] with a clone of `service`. Fails only when the
+/// listener fails; a refused handshake or a broken HTTP exchange drops that
+/// connection (logged at debug level, without secrets) and the loop goes on.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    acceptor: MilagroAcceptor,
+    service: S,
+) -> io::Result<()>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        let acceptor = acceptor.clone();
+        let service = service.clone();
+        tokio::spawn(async move {
+            match acceptor.accept_tcp(tcp).await {
+                Ok(accepted) => {
+                    if let Err(e) = serve_connection(accepted, peer, service).await {
+                        tracing::debug!(%peer, error = %e, "HTTP connection failed");
+                    }
+                }
+                Err(e) => tracing::debug!(%peer, error = %e, "handshake refused"),
+            }
+        });
+    }
+}
+
+/// `inner` with the connection's identity and address put into each
+/// request's extensions.
+#[derive(Clone)]
+struct WithPeer<S> {
+    inner: S,
+    identity: Option<AuthenticatedIdentity>,
+    peer: Option<PeerAddr>,
+}
+
+impl<S, B> tower_service::Service<Request<B>> for WithPeer<S>
+where
+    S: tower_service::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // Whatever a client sent cannot stand in for these: they are set
+        // here, by the server, from the handshake.
+        match self.peer {
+            Some(p) => req.extensions_mut().insert(p),
+            None => req.extensions_mut().remove::<PeerAddr>(),
+        };
+        match &self.identity {
+            Some(who) => {
+                req.extensions_mut().insert(who.clone());
+            }
+            None => {
+                req.extensions_mut().remove::<AuthenticatedIdentity>();
+            }
+        }
+        self.inner.call(req)
+    }
+}
