@@ -5,7 +5,7 @@
 //! are printed so the ratio comes from one run.
 //!
 //! The short version runs by default (2 s, 4 clients); the measured one with
-//! `cargo test --release -p milagro-e2e --test throughput -- --ignored --nocapture`.
+//! `cargo test -p milagro-e2e --test throughput -- --ignored --nocapture`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -161,7 +161,7 @@ async fn short_cs_beside_standard_on_one_listener() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measured run: use --release --ignored --nocapture"]
+#[ignore = "measured run: use --ignored --nocapture"]
 async fn measured_cs_beside_standard_on_one_listener() {
     throughput(Duration::from_secs(30), 32).await;
 }
