@@ -1,10 +1,14 @@
 //! Tests of the Chow–Choo key agreement: agreement, the textbook forms of
-//! design §6, epochs, every tampered field, and keys that do not fit.
+//! docs/protocol.md §7.3, epochs, every tampered field, and keys that do not fit.
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::pairing::{G1Domain, G2Domain, SeededEntropy, pairing};
+use crate::identity::{Hid, Identity};
+use crate::keys::{DeploymentId, P2pClientKey, P2pDeployment, P2pServerKey};
+use crate::pairing::{
+    DecodeError, G1, G1Domain, G2, G2Domain, Scalar, ScalarDomain, SeededEntropy, pairing, sha256,
+};
 
 const EPOCH: u32 = 20_000;
 
@@ -158,7 +162,7 @@ fn good_exchange_agrees_and_share_has_the_layout() {
     assert_eq!(*secret.into_bytes(), copy);
 }
 
-/// The fast forms used by both sides, the textbook forms of design §6 and the
+/// The fast forms used by both sides, the textbook forms of docs/protocol.md §7.3 and the
 /// closed form `e(H1, H2)^{s(x+pia)(y+pib)}` give one K; both Z equal
 /// `xw·H1(ID_A)`; the secret is the documented hash.
 #[test]
