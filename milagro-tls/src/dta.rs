@@ -36,10 +36,12 @@
 //! original Milagro design). Note that `s_i·Q` is never published, so a client
 //! cannot check one D-TA's share by itself.
 
+use core::fmt;
+
 use crate::identity::Identity;
 use crate::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId, DtaId,
-    MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
 };
 use crate::pairing::{EntropySource, G2, RandomError, Scalar};
 pub use crate::points::{cs_identity_point, cs_permit_point, p2p_client_point, p2p_server_point};
@@ -166,54 +168,34 @@ pub enum DtaError {
 }
 
 // ---------------------------------------------------------------------------
-// Deployments and master shares
+// Master shares
 // ---------------------------------------------------------------------------
 
-fn random_bytes<const N: usize>(rng: &dyn EntropySource) -> Result<[u8; N], RandomError> {
-    let mut b = [0u8; N];
-    rng.fill(&mut b)?;
-    Ok(b)
+/// One D-TA's master share `s_i` for one suite of one deployment.
+pub struct MasterShare {
+    pub(crate) deployment: Deployment,
+    pub(crate) dta: DtaId,
+    pub(crate) secret: Scalar,
 }
 
-impl CsDeployment {
-    /// A new CS deployment with a random [`DeploymentId`]. Fails if
-    /// `dta_count` is 0 or the entropy source fails.
-    pub fn new(
-        dta_count: u8,
-        permits: PermitPolicy,
-        rng: &dyn EntropySource,
-    ) -> Result<Self, DtaError> {
-        if dta_count == 0 {
-            return Err(DtaError::NoDtas);
-        }
-        Ok(Self {
-            id: DeploymentId(random_bytes(rng)?),
-            dta_count,
-            permits,
-        })
+impl MasterShare {
+    /// The deployment this share belongs to.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+    /// This D-TA's identifier.
+    pub fn dta(&self) -> DtaId {
+        self.dta
     }
 }
 
-impl P2pDeployment {
-    /// A new P2P deployment with a random [`DeploymentId`]. Fails if
-    /// `dta_count` is 0, `epoch_seconds` is below [`MIN_EPOCH_SECONDS`], or the
-    /// entropy source fails.
-    pub fn new(
-        dta_count: u8,
-        epoch_seconds: u32,
-        rng: &dyn EntropySource,
-    ) -> Result<Self, DtaError> {
-        if dta_count == 0 {
-            return Err(DtaError::NoDtas);
-        }
-        if epoch_seconds < MIN_EPOCH_SECONDS {
-            return Err(DtaError::EpochTooShort(epoch_seconds));
-        }
-        Ok(Self {
-            id: DeploymentId(random_bytes(rng)?),
-            dta_count,
-            epoch_seconds,
-        })
+impl fmt::Debug for MasterShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterShare")
+            .field("deployment", &self.deployment)
+            .field("dta", &self.dta)
+            .field("secret", &"<redacted>")
+            .finish()
     }
 }
 
@@ -239,7 +221,7 @@ impl MasterShare {
         check_deployment(&deployment)?;
         Ok(Self {
             deployment,
-            dta: DtaId(random_bytes(rng)?),
+            dta: DtaId::random(rng)?,
             secret: Scalar::random(rng)?,
         })
     }

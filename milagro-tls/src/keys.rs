@@ -10,8 +10,10 @@
 
 use core::fmt;
 
+pub use crate::dta::MasterShare;
+use crate::dta::{DtaError, MIN_EPOCH_SECONDS};
 use crate::identity::Identity;
-use crate::pairing::{G1, G2, Scalar};
+use crate::pairing::{EntropySource, G1, G2, RandomError};
 
 /// Seconds in a time-permit day.
 pub const SECONDS_PER_DAY: u64 = 86_400;
@@ -69,6 +71,15 @@ impl fmt::Display for Suite {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeploymentId(pub [u8; 16]);
 
+impl DeploymentId {
+    /// A fresh random identifier. Fails only if the entropy source fails.
+    pub(crate) fn random(rng: &dyn EntropySource) -> Result<Self, RandomError> {
+        let mut b = [0u8; 16];
+        rng.fill(&mut b)?;
+        Ok(Self(b))
+    }
+}
+
 impl fmt::Debug for DeploymentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DeploymentId({})", hex::encode(self.0))
@@ -85,6 +96,15 @@ impl fmt::Display for DeploymentId {
 /// `dta init`), so that the same D-TA's share cannot be added twice.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DtaId(pub [u8; 8]);
+
+impl DtaId {
+    /// A fresh random identifier. Fails only if the entropy source fails.
+    pub(crate) fn random(rng: &dyn EntropySource) -> Result<Self, RandomError> {
+        let mut b = [0u8; 8];
+        rng.fill(&mut b)?;
+        Ok(Self(b))
+    }
+}
 
 impl fmt::Debug for DtaId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,6 +159,25 @@ pub struct CsDeployment {
     pub permits: PermitPolicy,
 }
 
+impl CsDeployment {
+    /// A new CS deployment with a random [`DeploymentId`]. Fails if
+    /// `dta_count` is 0 or the entropy source fails.
+    pub fn new(
+        dta_count: u8,
+        permits: PermitPolicy,
+        rng: &dyn EntropySource,
+    ) -> Result<Self, DtaError> {
+        if dta_count == 0 {
+            return Err(DtaError::NoDtas);
+        }
+        Ok(Self {
+            id: DeploymentId::random(rng)?,
+            dta_count,
+            permits,
+        })
+    }
+}
+
 /// The public parameters of a P2P deployment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct P2pDeployment {
@@ -148,6 +187,29 @@ pub struct P2pDeployment {
     pub dta_count: u8,
     /// The epoch length L in seconds (`epoch = floor(unix / L)`); never zero.
     pub epoch_seconds: u32,
+}
+
+impl P2pDeployment {
+    /// A new P2P deployment with a random [`DeploymentId`]. Fails if
+    /// `dta_count` is 0, `epoch_seconds` is below [`MIN_EPOCH_SECONDS`], or the
+    /// entropy source fails.
+    pub fn new(
+        dta_count: u8,
+        epoch_seconds: u32,
+        rng: &dyn EntropySource,
+    ) -> Result<Self, DtaError> {
+        if dta_count == 0 {
+            return Err(DtaError::NoDtas);
+        }
+        if epoch_seconds < MIN_EPOCH_SECONDS {
+            return Err(DtaError::EpochTooShort(epoch_seconds));
+        }
+        Ok(Self {
+            id: DeploymentId::random(rng)?,
+            dta_count,
+            epoch_seconds,
+        })
+    }
 }
 
 /// The public parameters of a deployment of either suite.
@@ -182,34 +244,6 @@ impl Deployment {
             Self::Cs(d) => d.dta_count,
             Self::P2p(d) => d.dta_count,
         }
-    }
-}
-
-/// One D-TA's master share `s_i` for one suite of one deployment.
-pub struct MasterShare {
-    pub(crate) deployment: Deployment,
-    pub(crate) dta: DtaId,
-    pub(crate) secret: Scalar,
-}
-
-impl MasterShare {
-    /// The deployment this share belongs to.
-    pub fn deployment(&self) -> &Deployment {
-        &self.deployment
-    }
-    /// This D-TA's identifier.
-    pub fn dta(&self) -> DtaId {
-        self.dta
-    }
-}
-
-impl fmt::Debug for MasterShare {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterShare")
-            .field("deployment", &self.deployment)
-            .field("dta", &self.dta)
-            .field("secret", &"<redacted>")
-            .finish()
     }
 }
 
