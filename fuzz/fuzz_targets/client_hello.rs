@@ -11,7 +11,7 @@
 //!   (the share is the key share of the offered group);
 //! * differential: when rustls's own `Acceptor` also accepts the same bytes,
 //!   it parsed the same cipher suites, supported groups and server name
-//!   (design §2a.3: the recorder's ClientHello must be the one rustls sees,
+//!   (docs/protocol.md §8.4.4: the recorder's ClientHello must be the one rustls sees,
 //!   or rustls must refuse the bytes).
 #![no_main]
 

@@ -2,7 +2,7 @@
 //! tests against outside TLS implementations (OpenSSL, curl).
 //!
 //! [`EchoServer::spawn`] binds `127.0.0.1:0` and serves one connection at a
-//! time in a thread through [`MilagroAcceptor::accept`] (design §2a.3: one
+//! time in a thread through [`MilagroAcceptor::accept`] (docs/protocol.md §8.4.3: one
 //! listener for standard and Milagro clients). After the handshake (and, for
 //! Milagro clients, [`MilagroConnection::finish`]) it reads one request and
 //! answers it:

@@ -4,7 +4,7 @@
 //!
 //! Everything runs on loopback (127.0.0.1, ephemeral ports). The listener is
 //! [`milagro_interop::echo::EchoServer`]: milagro-tls's synchronous accept
-//! path serving standard and Milagro clients on one socket (design §2a.3).
+//! path serving standard and Milagro clients on one socket (docs/protocol.md §8.4.3).
 //! Standard clients trust a CA made here with rcgen (`-CAfile` /
 //! `--cacert`); every child process is bounded by a timeout and killed when
 //! its test ends. Without the tools the tests are skipped with a message,

@@ -1,5 +1,5 @@
-//! The async connector over tokio-rustls's `TlsConnector` (design §2a.1,
-//! §2a.2, §2a.5): the client's key share is computed on the bounded
+//! The async connector over tokio-rustls's `TlsConnector` (docs/protocol.md
+//! §8.4.1, §8.4.2, §8.4.5): the client's key share is computed on the bounded
 //! blocking pool, the group and full-handshake rules are checked after the
 //! handshake, and a refused credential is reported as
 //! [`MilagroError::CredentialRefused`].

@@ -1,7 +1,7 @@
 //! The recording reader under `LazyConfigAcceptor`: every byte rustls reads
 //! before its ClientHello is complete also goes to the same
 //! [`ClientHelloRecorder`] the synchronous accept path uses, so both paths
-//! parse exactly the bytes rustls parsed (design §2a.4).
+//! parse exactly the bytes rustls parsed (docs/protocol.md §8.4.4).
 
 use std::io;
 use std::pin::Pin;

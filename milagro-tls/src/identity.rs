@@ -3,7 +3,7 @@
 //! An identity is canonicalised once, when it enters the system (key tool,
 //! config builders, identity blobs), and every hash is taken over the canonical
 //! bytes, so `Alice@Example.COM.` and `Alice@example.com` are the same key
-//! holder (design §2a.6, normative rules in `docs/protocol.md`):
+//! holder (docs/protocol.md §4.1, §8.4.6):
 //!
 //! 1. The input must be valid UTF-8 (guaranteed by `&str`), is NFC-normalised,
 //!    and must not be empty or contain control characters or white space.

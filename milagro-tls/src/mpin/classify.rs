@@ -1,4 +1,4 @@
-//! Failure classification (design §5, server step 3): off the handshake path,
+//! Failure classification (docs/protocol.md §6.4 step 3, §6.5): off the handshake path,
 //! rate-limited, with fixed work, tell a mistyped PIN from an invalid
 //! credential.
 //!

@@ -1,4 +1,4 @@
-//! M-Pin Full key agreement (design §5, server step 5).
+//! M-Pin Full key agreement (docs/protocol.md §6.6; §6.4 step 5).
 //!
 //! Server: `w` hedged over a per-process secret key, the client share and
 //! fresh randomness; `W = w·A_d` is the server share (48 B).

@@ -1,4 +1,4 @@
-//! The M-Pin CS suite's cryptographic core (design §5): no rustls types.
+//! The M-Pin CS suite's cryptographic core (docs/protocol.md §6): no rustls types.
 //!
 //! A CS client holds a *token* `CS − PIN·A` and a PIN (two factors) for an
 //! identity, and, in a deployment with permits required, a daily time permit.
@@ -16,7 +16,7 @@
 //!   rules on both sides.
 //! * [`pin`]: [`Pin`], PIN extraction (`token = CS − PIN·A`) and its inverse.
 //! * [`proof`]: the client key share (build, and the client's state for the
-//!   key agreement) and the server's checks, split as the design requires:
+//!   key agreement) and the server's checks, split as docs/protocol.md §6.4 requires:
 //!   [`precheck`] on raw bytes in the accept path, before any point is decoded;
 //!   [`verify`] (decoding, the DLEQ, then one multi-pairing) in the key
 //!   exchange.
@@ -24,7 +24,7 @@
 //!   much) from an invalid credential, with fixed work.
 //! * [`full`]: the M-Pin Full key agreement and the 32-byte shared secret.
 //!
-//! Server order (design §5): [`precheck`] → replay cache / throttle /
+//! Server order (docs/protocol.md §6.4): [`precheck`] → replay cache / throttle /
 //! reservation (in `guard`) → [`verify`] → [`respond`]; on
 //! [`CsError::ProofFailed`], [`classify()`] later, rate-limited.
 //!

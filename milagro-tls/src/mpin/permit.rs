@@ -1,5 +1,5 @@
 //! Identity and permit points, and the day rules of the permit policy
-//! (design §4).
+//! (docs/protocol.md §5.4, §5.5).
 //!
 //! * `A = H1_cs-id(HID)`, `T = H1_cs-tp(be32(d) ‖ HID)` (RFC 9380 hash to G1
 //!   under the CS DSTs).

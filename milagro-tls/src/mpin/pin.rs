@@ -1,4 +1,4 @@
-//! PINs and PIN extraction (design §4): `token = CS − PIN·A`, and back.
+//! PINs and PIN extraction (docs/protocol.md §5.7): `token = CS − PIN·A`, and back.
 //!
 //! A PIN is an integer below `10^digits` (leading zeros carry no meaning:
 //! `"0042"` and `"42"` are the same PIN). `digits` is a deployment setting

@@ -1,4 +1,4 @@
-//! The CS client key share (design §5): the one-pass M-Pin proof with a
+//! The CS client key share (docs/protocol.md §6.1–§6.4): the one-pass M-Pin proof with a
 //! session-bound Chaum–Pedersen proof of knowledge of its nonce `x`, and the
 //! client's M-Pin Full value `R`.
 //!

@@ -20,7 +20,7 @@ use crate::points::{cs_identity_point, cs_permit_point};
 /// 2025-11-24 12:00 UTC, day 20 416.
 const NOW: u64 = 20_416 * 86_400 + 43_200;
 
-// Layout offsets, restated from the design independently of proof.rs.
+// Layout offsets, restated from docs/protocol.md §6.1 independently of proof.rs.
 const U: usize = 44;
 const X: usize = 92;
 const C: usize = 140;
@@ -487,7 +487,7 @@ fn tampered_fields_are_refused_with_the_right_error() {
 
 #[test]
 fn lifted_dleq_with_shifted_v_is_refused() {
-    // The attack of design §5: a thief with the stolen token and a PIN guess
+    // The lifted-DLEQ attack of docs/protocol.md §6.4: a thief with the stolen token and a PIN guess
     // (here the right one) lifts U, X, c, z, R from the victim's earlier share,
     // changes what moves y (t, or R) and shifts V by (y0 − y1)·SEC_guess.
     let d = Deployment::new(PermitPolicy::Required, b"lift");

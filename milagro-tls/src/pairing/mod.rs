@@ -4,7 +4,7 @@
 //! project's own types, so the engine can be swapped without touching the
 //! protocol code:
 //!
-//! * [`G1`], [`G2`], [`Gt`] and [`Scalar`] with the design's encodings
+//! * [`G1`], [`G2`], [`Gt`] and [`Scalar`] with the encodings of docs/protocol.md §1.2, §2.3
 //!   (G1 48 B and G2 96 B compressed in the zcash format, scalars 32 B
 //!   big-endian, Gt 576 B as specified in `docs/protocol.md` §2.3);
 //! * decoders that check exact lengths, the subgroup, and **reject the
@@ -171,7 +171,7 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 // ---------------------------------------------------------------------------
-// Domain-separation tags (design §3; normative in docs/protocol.md)
+// Domain-separation tags (docs/protocol.md §3.3)
 // ---------------------------------------------------------------------------
 
 /// The hash-to-G1 domains of the protocol (RFC 9380
@@ -252,9 +252,9 @@ impl ScalarDomain {
 mod tests {
     use super::*;
 
-    /// Design §3's normative vector: the first and last 48 bytes of
-    /// e(G1 generator, G2 generator). The whole value is in docs/protocol.md
-    /// and checked by the vector tests.
+    /// The normative vector of docs/protocol.md §2.4: the first and last 48
+    /// bytes of e(G1 generator, G2 generator). The whole value is there and
+    /// checked by the vector tests.
     #[test]
     fn generator_pairing_matches_normative_prefix_and_suffix() {
         let bytes = Gt::generator().to_bytes();
