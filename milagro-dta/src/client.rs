@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
-use hyper::{Method, Request, Uri};
+use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::PemObject;
@@ -109,9 +109,7 @@ pub fn tls_config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>, ClientErro
         }
         Trust::CaFile(path) => {
             for cert in ca_certs(path)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| ClientError::Roots(format!("{}: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| roots_error(path, e))?;
             }
         }
     }
@@ -124,16 +122,18 @@ pub fn tls_config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>, ClientErro
     Ok(Arc::new(config))
 }
 
+/// A trust-root failure that names the CA file.
+fn roots_error(path: &Path, reason: impl core::fmt::Display) -> ClientError {
+    ClientError::Roots(format!("{}: {reason}", path.display()))
+}
+
 fn ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| ClientError::Roots(format!("{}: {e}", path.display())))?
+        .map_err(|e| roots_error(path, e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ClientError::Roots(format!("{}: {e}", path.display())))?;
+        .map_err(|e| roots_error(path, e))?;
     if certs.is_empty() {
-        return Err(ClientError::Roots(format!(
-            "{}: no certificate in the file",
-            path.display()
-        )));
+        return Err(roots_error(path, "no certificate in the file"));
     }
     Ok(certs)
 }
@@ -196,6 +196,10 @@ impl Client {
         &self.url
     }
 
+    /// One request: `body` (if any) as JSON, the bearer token (if any), the
+    /// answer decoded from JSON. Connecting, sending and reading the answer
+    /// share the client's time budget ([`ClientError::Timeout`]); a non-2xx
+    /// answer is the D-TA's refusal ([`ClientError::Refused`]).
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
@@ -203,49 +207,8 @@ impl Client {
         bearer: Option<&str>,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
-        let secs = self.timeout.as_secs();
-        match tokio::time::timeout(self.timeout, self.call_inner(method, path, bearer, body)).await
-        {
-            Ok(r) => r,
-            Err(_) => Err(ClientError::Timeout {
-                url: self.url.clone(),
-                secs,
-            }),
-        }
-    }
-
-    async fn call_inner<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<&B>,
-    ) -> Result<T, ClientError> {
-        let unreachable = |reason: String| ClientError::Unreachable {
-            url: self.url.clone(),
-            reason,
-        };
-        let protocol = |reason: String| ClientError::Protocol {
-            url: self.url.clone(),
-            reason,
-        };
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let name =
-            ServerName::try_from(self.host.clone()).map_err(|e| unreachable(e.to_string()))?;
-        let tls = TlsConnector::from(self.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| unreachable(format!("TLS: {e}")))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         let payload = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| protocol(e.to_string()))?,
+            Some(b) => serde_json::to_vec(b).map_err(|e| self.protocol(e.to_string()))?,
             None => Vec::new(),
         };
         let mut req = Request::builder()
@@ -258,33 +221,99 @@ impl Client {
         }
         let req = req
             .body(Full::new(Bytes::from(payload)))
-            .map_err(|e| protocol(e.to_string()))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = resp.status();
-        let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
-            .collect()
-            .await
-            .map_err(|e| protocol(format!("cannot read the body: {e}")))?
-            .to_bytes();
+            .map_err(|e| self.protocol(e.to_string()))?;
+        let (status, bytes) = match tokio::time::timeout(self.timeout, self.exchange(req)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    url: self.url.clone(),
+                    secs: self.timeout.as_secs(),
+                });
+            }
+        };
         if !status.is_success() {
             let body: ErrorBody = serde_json::from_slice(&bytes)
-                .map_err(|_| protocol(format!("HTTP {status} without a JSON error body")))?;
+                .map_err(|_| self.protocol(format!("HTTP {status} without a JSON error body")))?;
             return Err(ClientError::Refused {
                 url: self.url.clone(),
                 code: body.error.code,
                 message: body.error.message,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| protocol(format!("not the expected JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| self.protocol(format!("not the expected JSON: {e}")))
+    }
+
+    /// Sends `req` on a new TLS connection and reads the whole answer (at
+    /// most [`MAX_RESPONSE`] bytes).
+    async fn exchange(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        let name =
+            ServerName::try_from(self.host.clone()).map_err(|e| self.unreachable(e.to_string()))?;
+        let tls = TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| self.unreachable(format!("TLS: {e}")))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        let status = resp.status();
+        let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
+            .collect()
+            .await
+            .map_err(|e| self.protocol(format!("cannot read the body: {e}")))?
+            .to_bytes();
+        Ok((status, bytes))
+    }
+
+    fn unreachable(&self, reason: String) -> ClientError {
+        ClientError::Unreachable {
+            url: self.url.clone(),
+            reason,
+        }
+    }
+
+    fn protocol(&self, reason: String) -> ClientError {
+        ClientError::Protocol {
+            url: self.url.clone(),
+            reason,
+        }
+    }
+
+    /// `GET path`, with the bearer token if any.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+    ) -> Result<T, ClientError> {
+        self.call::<(), _>(Method::GET, path, bearer, None).await
+    }
+
+    /// `POST path` with `body` as JSON, with the bearer token if any.
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.call(Method::POST, path, bearer, Some(body)).await
     }
 
     /// `GET /v1/info`.
     pub async fn info(&self) -> Result<Info, ClientError> {
-        self.call::<(), _>(Method::GET, "/v1/info", None, None)
-            .await
+        self.get("/v1/info", None).await
     }
 
     /// `POST /v1/enrol`: redeems `ticket`.
@@ -292,7 +321,7 @@ impl Client {
         let req = EnrolRequest {
             ticket: ticket.to_owned(),
         };
-        self.call(Method::POST, "/v1/enrol", None, Some(&req)).await
+        self.post("/v1/enrol", None, &req).await
     }
 
     /// `POST /v1/renew` with a renewal credential.
@@ -301,8 +330,7 @@ impl Client {
         credential: &str,
         req: &RenewRequest,
     ) -> Result<ShareResponse, ClientError> {
-        self.call(Method::POST, "/v1/renew", Some(credential), Some(req))
-            .await
+        self.post("/v1/renew", Some(credential), req).await
     }
 
     /// Operator: `POST /v1/admin/enrolments`.
@@ -311,14 +339,12 @@ impl Client {
         token: &str,
         req: &CreateEnrolment,
     ) -> Result<EnrolmentTicket, ClientError> {
-        self.call(Method::POST, "/v1/admin/enrolments", Some(token), Some(req))
-            .await
+        self.post("/v1/admin/enrolments", Some(token), req).await
     }
 
     /// Operator: `GET /v1/admin/enrolments`.
     pub async fn list_enrolments(&self, token: &str) -> Result<Vec<EnrolmentRecord>, ClientError> {
-        self.call::<(), _>(Method::GET, "/v1/admin/enrolments", Some(token), None)
-            .await
+        self.get("/v1/admin/enrolments", Some(token)).await
     }
 
     /// Operator: `POST /v1/admin/revoke`.
@@ -327,19 +353,14 @@ impl Client {
         token: &str,
         req: &RevokeRequest,
     ) -> Result<RevokeResponse, ClientError> {
-        self.call(Method::POST, "/v1/admin/revoke", Some(token), Some(req))
-            .await
+        self.post("/v1/admin/revoke", Some(token), req).await
     }
 
     /// Operator: `POST /v1/admin/server-secret` (CS).
     pub async fn server_secret(&self, token: &str) -> Result<ShareResponse, ClientError> {
-        self.call(
-            Method::POST,
-            "/v1/admin/server-secret",
-            Some(token),
-            Some(&serde_json::json!({})),
-        )
-        .await
+        let empty = serde_json::json!({});
+        self.post("/v1/admin/server-secret", Some(token), &empty)
+            .await
     }
 
     /// Operator: `POST /v1/admin/p2p-server-key` (P2P).
@@ -348,19 +369,13 @@ impl Client {
         token: &str,
         req: &P2pServerKeyRequest,
     ) -> Result<ShareResponse, ClientError> {
-        self.call(
-            Method::POST,
-            "/v1/admin/p2p-server-key",
-            Some(token),
-            Some(req),
-        )
-        .await
+        self.post("/v1/admin/p2p-server-key", Some(token), req)
+            .await
     }
 
     /// Operator: `GET /v1/admin/audit?after=N`.
     pub async fn audit(&self, token: &str, after: u64) -> Result<AuditPage, ClientError> {
         let path = format!("/v1/admin/audit?after={after}&limit=1000");
-        self.call::<(), _>(Method::GET, &path, Some(token), None)
-            .await
+        self.get(&path, Some(token)).await
     }
 }
