@@ -19,6 +19,7 @@ use milagro_interop::echo::{EchoServer, Report, ServeError, Session};
 use milagro_interop::external::{Running, Tool, require_tool};
 use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -27,7 +28,6 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::{AcceptError, AcceptRefusal, MilagroAcceptor};
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::rustls_glue::error::{MilagroError, map_client_error_for};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};

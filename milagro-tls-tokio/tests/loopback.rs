@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy, Refusal};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -17,7 +18,6 @@ use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::{AcceptError as SyncAcceptError, AdmissionRefusal};
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::rustls_glue::engine::KxError;
 use milagro_tls::rustls_glue::error::MilagroError;

@@ -64,9 +64,10 @@ use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::{Identity, IdentityError};
 use crate::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, CsToken, Deployment, DeploymentId,
-    DtaId, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
+    DtaId, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share,
 };
 use crate::pairing::{DecodeError, G1, G1_BYTES, G2, G2_BYTES, SCALAR_BYTES, Scalar};
+use crate::suite::Suite;
 
 /// The body format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
