@@ -12,7 +12,7 @@ use milagro_tls::guard::{Guard, GuardPolicy, Refusal};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, Suite, epoch_of,
+    P2pDeployment, P2pServerKey, PermitPolicy, epoch_of,
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
@@ -21,6 +21,7 @@ use milagro_tls::rustls_glue::accept::{AcceptError as SyncAcceptError, Admission
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::rustls_glue::engine::KxError;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::Suite;
 use milagro_tls::tls::{ClientHelloRecorder, Progress};
 use milagro_tls_tokio::{
     AcceptError, Accepted, AcceptorLimits, ConnectError, MilagroAcceptor, MilagroConnector,
