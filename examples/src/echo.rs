@@ -24,15 +24,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser};
 use milagro_tls::cs_tls;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardObserver, GuardPolicy, MemoryGuard, MonotonicClock, Outcome};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{AnyKey, KeyFileError, from_pem_any};
-use milagro_tls::keys::Suite;
 use milagro_tls::mpin::{Pin, PinDigits, PinError};
 use milagro_tls::p2p_tls;
 use milagro_tls::rustls_glue::accept::MilagroAcceptor as SyncAcceptor;
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::Suite;
 use milagro_tls_tokio::{Accepted, ConnectError, MilagroAcceptor, MilagroConnector};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};

@@ -24,6 +24,6 @@ pub fn fingerprint(secret: &[u8]) -> String {
 }
 
 /// The profile name of the CS suite.
-pub const CS_SUITE_NAME: &str = "TLS_MILAGRO_CS_WITH_AES_128_GCM_SHA256";
+pub const CS_SUITE_NAME: &str = milagro_tls::suite::Suite::Cs.profile_name();
 /// The profile name of the P2P suite.
-pub const P2P_SUITE_NAME: &str = "TLS_MILAGRO_P2P_WITH_AES_128_GCM_SHA256";
+pub const P2P_SUITE_NAME: &str = milagro_tls::suite::Suite::P2p.profile_name();

@@ -16,11 +16,12 @@ use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{KeyFile, LABEL_CS_SERVER_SECRET, LABEL_CS_TOKEN};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, Suite, epoch_of,
+    P2pDeployment, P2pServerKey, PermitPolicy, epoch_of,
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::Suite;
 use milagro_tls_tokio::ConnectError;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;

@@ -318,7 +318,8 @@ async fn a_standard_connection_gets_401_and_no_greeting() {
 async fn hyper_util_client_gets_from_the_server_over_cs_and_p2p() {
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    use milagro_tls::keys::{CsToken, Suite};
+    use milagro_tls::keys::CsToken;
+    use milagro_tls::suite::Suite;
     use milagro_tls_tokio::MilagroConnector;
     use milagro_tls_tokio::http::{MilagroHttpsConnector, ServerPeer};
 

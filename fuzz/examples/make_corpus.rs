@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::KeyFile;
-use milagro_tls::keys::Suite;
+use milagro_tls::suite::Suite;
 use milagro_tls::pairing::{G1, G2, Scalar};
 use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
-use milagro_tls::tls::{MILAGRO_CS_GROUP, MILAGRO_IMPLICIT_SCHEME, MILAGRO_P2P_GROUP};
+use milagro_tls::suite::{CS_GROUP, IMPLICIT_SCHEME, P2P_GROUP};
 use milagro_tls_fuzz::{cs, p2p, tls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ActiveKeyExchange, SharedSecret, SupportedKxGroup};
@@ -102,7 +102,7 @@ fn rustls_client_hello(
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(SchemesOnly(vec![SignatureScheme::from(
-                MILAGRO_IMPLICIT_SCHEME,
+                IMPLICIT_SCHEME,
             )])))
             .with_no_client_auth()
     } else {
@@ -152,7 +152,7 @@ fn main() {
             "milagro_cs",
             rustls_client_hello(
                 vec![leak(FixedGroup(
-                    MILAGRO_CS_GROUP,
+                    CS_GROUP,
                     cs_f.client.share().to_vec(),
                 ))],
                 true,
@@ -163,7 +163,7 @@ fn main() {
             "milagro_p2p",
             rustls_client_hello(
                 vec![leak(FixedGroup(
-                    MILAGRO_P2P_GROUP,
+                    P2P_GROUP,
                     p2p_f.genuine_client_share.to_vec(),
                 ))],
                 true,
@@ -173,7 +173,7 @@ fn main() {
         (
             "milagro_cs_and_x25519",
             rustls_client_hello(
-                vec![leak(FixedGroup(MILAGRO_CS_GROUP, vec![1; 16])), x25519],
+                vec![leak(FixedGroup(CS_GROUP, vec![1; 16])), x25519],
                 true,
                 "a.example",
             ),

@@ -82,8 +82,8 @@ fn check_offer(hello: &ParsedClientHello) {
         }
         Ok(Offer::Standard) => {
             for g in [
-                milagro_tls::tls::MILAGRO_CS_GROUP,
-                milagro_tls::tls::MILAGRO_P2P_GROUP,
+                milagro_tls::suite::CS_GROUP,
+                milagro_tls::suite::P2P_GROUP,
             ] {
                 assert!(!hello.supported_groups().contains(&g));
                 assert!(hello.key_share(g).is_none());

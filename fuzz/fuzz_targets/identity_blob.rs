@@ -9,7 +9,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use milagro_tls::identity::Identity;
-use milagro_tls::keys::Suite;
+use milagro_tls::suite::Suite;
 use milagro_tls::rustls_glue::identity_blob::{BLOB_HEADER_LEN, BlobError, IdentityBlob, Role};
 
 fuzz_target!(|data: &[u8]| {

@@ -15,7 +15,7 @@ use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
 use milagro_tls::p2p_tls;
 use milagro_tls::rustls_glue::accept::{Accepted, MilagroAcceptor};
-use milagro_tls::rustls_glue::classifier::Classifier;
+use milagro_tls::guard::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use rustls::{ConnectionCommon, SideData};
 

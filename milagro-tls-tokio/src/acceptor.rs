@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use milagro_tls::guard::SourceKey;
 use milagro_tls::identity::Identity;
-use milagro_tls::keys::Suite;
 use milagro_tls::rustls_glue::accept::{
-    AcceptError as SyncAcceptError, AcceptRefusal, Decision, FinishError, HANDSHAKE_FAILURE_ALERT,
-    KxResolution, MilagroAcceptor as SyncAcceptor,
+    AcceptError as SyncAcceptError, AcceptRefusal, Decision, HANDSHAKE_FAILURE_ALERT, KxResolution,
+    MilagroAcceptor as SyncAcceptor,
 };
-use milagro_tls::rustls_glue::error::refusal_alert;
+use milagro_tls::rustls_glue::error::{FinishError, refusal_alert};
+use milagro_tls::suite::Suite;
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
 use rustls::ServerConfig;
 use rustls::server::Acceptor;

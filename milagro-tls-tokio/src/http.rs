@@ -31,7 +31,7 @@ use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use milagro_tls::identity::Identity;
-use milagro_tls::keys::Suite;
+use milagro_tls::suite::Suite;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -47,7 +47,7 @@
 //! use milagro_tls::keys::{CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, PermitPolicy};
 //! use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::rustls_glue::classifier::Classifier;
+//! use milagro_tls::guard::Classifier;
 //! use milagro_tls_tokio::{Accepted, MilagroAcceptor, MilagroConnector};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -15,7 +16,6 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::AcceptError as SyncAcceptError;
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls_tokio::{
     AcceptError, Accepted, AcceptorLimits, BuildError, MilagroAcceptor, MilagroConnector,

@@ -20,17 +20,18 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, Suite, epoch_of,
+    P2pDeployment, P2pServerKey, PermitPolicy, epoch_of,
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::Suite;
 use milagro_tls_tokio::http::{
     HttpsConnectError, MilagroHttpsConnector, PeerAddr, ServerPeer, serve_connection,
 };

@@ -7,20 +7,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy, Refusal};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, Suite, epoch_of,
+    P2pDeployment, P2pServerKey, PermitPolicy, epoch_of,
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::{AcceptError as SyncAcceptError, AdmissionRefusal};
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::rustls_glue::engine::KxError;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::Suite;
 use milagro_tls::tls::{ClientHelloRecorder, Progress};
 use milagro_tls_tokio::{
     AcceptError, Accepted, AcceptorLimits, ConnectError, MilagroAcceptor, MilagroConnector,

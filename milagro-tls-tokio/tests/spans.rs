@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -13,7 +14,6 @@ use milagro_tls::keys::{
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls_tokio::{MilagroAcceptor, MilagroConnector};
 use tokio::net::{TcpListener, TcpStream};

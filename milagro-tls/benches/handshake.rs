@@ -34,6 +34,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use criterion::Criterion;
 use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -44,7 +45,6 @@ use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::{Accepted, MilagroAcceptor, MilagroConnection};
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use rustls::client::Resumption;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};

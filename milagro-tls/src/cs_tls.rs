@@ -23,7 +23,7 @@
 //! use milagro_tls::keys::{CsDeployment, CsClientSecret, CsServerSecret, Deployment, MasterShare, PermitPolicy};
 //! use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::rustls_glue::classifier::Classifier;
+//! use milagro_tls::guard::Classifier;
 //!
 //! // Two D-TAs set up a deployment without time permits.
 //! let dep = CsDeployment::new(2, PermitPolicy::Off, &OsEntropy)?;
@@ -56,14 +56,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::guard::Classifier;
 use crate::guard::{Guard, ReplayPolicy};
 use crate::identity::Identity;
 use crate::keys::{CsServerSecret, CsTimePermit, CsToken};
 use crate::mpin::{Pin, PinDigits, PreparedServerSecret, ShareChecks};
 use crate::rustls_glue::accept::MilagroAcceptor;
-use crate::rustls_glue::classifier::Classifier;
-use crate::rustls_glue::config::{Gate, MilagroClient, MilagroServer};
-use crate::rustls_glue::engines::{CsClientKx, CsServerKx, unix_now};
+use crate::rustls_glue::admission::Admission;
+use crate::rustls_glue::config::{MilagroClient, MilagroServer};
+use crate::rustls_glue::engine::{CsClientKx, CsServerKx, unix_now};
 pub use crate::rustls_glue::error::{MilagroError, map_client_error};
 
 /// A CS client configuration for `token` and `pin`, with today's `permit`
@@ -192,7 +193,7 @@ pub(crate) fn server_at(
         Some(s) => s,
         None => Identity::new("milagro-cs").map_err(|_| MilagroError::SuiteMismatch)?,
     };
-    let gate = Gate::Cs {
+    let admission = Admission::Cs {
         server: prepared,
         checks,
         guard: options.guard,
@@ -200,7 +201,7 @@ pub(crate) fn server_at(
         digits: options.digits,
         now,
     };
-    let server = MilagroServer::with_gate(Arc::new(kx), service, 0, gate)?;
+    let server = MilagroServer::with_admission(Arc::new(kx), service, 0, admission)?;
     MilagroAcceptor::new(Arc::new(server), None).ok_or(MilagroError::SuiteMismatch)
 }
 

@@ -41,9 +41,10 @@ use core::fmt;
 use crate::identity::Identity;
 use crate::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId, DtaId,
-    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share,
 };
 use crate::pairing::{EntropySource, G2, RandomError, Scalar};
+use crate::suite::Suite;
 pub use crate::points::{cs_identity_point, cs_permit_point, p2p_client_point, p2p_server_point};
 
 /// How many days ahead of its own today a D-TA issues a time permit

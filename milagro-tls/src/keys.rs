@@ -14,6 +14,7 @@ pub use crate::dta::MasterShare;
 use crate::dta::{DtaError, MIN_EPOCH_SECONDS};
 use crate::identity::Identity;
 use crate::pairing::{EntropySource, G1, G2, RandomError};
+use crate::suite::Suite;
 
 /// Seconds in a time-permit day.
 pub const SECONDS_PER_DAY: u64 = 86_400;
@@ -27,44 +28,6 @@ pub fn day_of(unix_seconds: u64) -> u32 {
 /// `epoch_seconds` is never zero in a valid [`P2pDeployment`].
 pub fn epoch_of(unix_seconds: u64, epoch_seconds: u32) -> u32 {
     u32::try_from(unix_seconds / u64::from(epoch_seconds.max(1))).unwrap_or(u32::MAX)
-}
-
-/// The two Milagro suites. A deployment's CS and P2P master shares are
-/// distinct secrets; every key is tagged with its suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Suite {
-    /// Client–server: M-Pin.
-    Cs,
-    /// Peer-to-peer: Chow–Choo.
-    P2p,
-}
-
-impl Suite {
-    /// The suite's one-byte tag in key files and vectors (`1` CS, `2` P2P).
-    pub const fn tag(self) -> u8 {
-        match self {
-            Self::Cs => 1,
-            Self::P2p => 2,
-        }
-    }
-
-    /// The suite for a tag byte.
-    pub const fn from_tag(tag: u8) -> Option<Self> {
-        match tag {
-            1 => Some(Self::Cs),
-            2 => Some(Self::P2p),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Suite {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Cs => "CS",
-            Self::P2p => "P2P",
-        })
-    }
 }
 
 /// A deployment's identifier: 16 random bytes chosen when the D-TAs are set up.

@@ -52,7 +52,7 @@
 //! use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 //! use milagro_tls::pairing::OsEntropy;
 //! use milagro_tls::rustls_glue::accept::Accepted;
-//! use milagro_tls::rustls_glue::classifier::Classifier;
+//! use milagro_tls::guard::Classifier;
 //! use rustls::{ClientConnection, ServerConnection};
 //!
 //! // Moves TLS records between the two sides until the handshake is over.
@@ -295,4 +295,5 @@ pub mod p2p_tls;
 pub mod pairing;
 pub mod points;
 pub mod rustls_glue;
+pub mod suite;
 pub mod tls;

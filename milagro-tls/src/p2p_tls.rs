@@ -42,8 +42,9 @@ use crate::identity::Identity;
 use crate::keys::{P2pClientKey, P2pServerKey, epoch_of};
 use crate::p2p::{P2pClient, P2pServer, check_server_epochs};
 use crate::rustls_glue::accept::MilagroAcceptor;
-use crate::rustls_glue::config::{Gate, MilagroClient, MilagroServer};
-use crate::rustls_glue::engines::{P2pClientKx, P2pServerKx, unix_now};
+use crate::rustls_glue::admission::Admission;
+use crate::rustls_glue::config::{MilagroClient, MilagroServer};
+use crate::rustls_glue::engine::{P2pClientKx, P2pServerKx, unix_now};
 pub use crate::rustls_glue::error::{MilagroError, map_client_error};
 
 /// The default clock-skew allowance for the client's epoch choice (protocol
@@ -186,11 +187,11 @@ pub(crate) fn server_at(
         .guard
         .unwrap_or_else(|| Guard::in_memory(GuardPolicy::default()));
     let kx = P2pServerKx::new(p2p, now).map_err(MilagroError::KeyUnusable)?;
-    let gate = Gate::P2p {
+    let admission = Admission::P2p {
         server: kx.server.clone(),
         guard,
         now,
     };
-    let server = MilagroServer::with_gate(Arc::new(kx), identity, epoch, gate)?;
+    let server = MilagroServer::with_admission(Arc::new(kx), identity, epoch, admission)?;
     MilagroAcceptor::new(Arc::new(server), None).ok_or(MilagroError::SuiteMismatch)
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
+use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::KeyFile;
@@ -21,7 +22,6 @@ use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::accept::MilagroAcceptor as SyncAcceptor;
-use milagro_tls::rustls_glue::classifier::Classifier;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::tls::{ClientHelloRecorder, ParsedClientHello, Progress};
 use milagro_tls_tokio::{AcceptError, Accepted, MilagroAcceptor, MilagroConnector};

@@ -17,6 +17,7 @@ use milagro_tls::points::cs_identity_point;
 use milagro_tls::rustls_glue::accept::{AcceptError as Sync, AcceptRefusal, AdmissionRefusal};
 use milagro_tls::rustls_glue::engine::KxError;
 use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
+use milagro_tls::suite::{CS_GROUP, P2P_GROUP};
 use milagro_tls::tls::{ClientHelloError, OfferRefusal};
 use milagro_tls_tokio::{AcceptError, MilagroAcceptor, MilagroConnector};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -227,7 +228,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
             matches!(
                 e,
                 AcceptError::Accept(Sync::Refused(AcceptRefusal::ClientHello(
-                    ClientHelloError::EmptyKeyExchange { group: 0xFE4D }
+                    ClientHelloError::EmptyKeyExchange { group: CS_GROUP }
                 )))
             )
         },
@@ -279,7 +280,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
     });
     attacks.push(Attack {
         name: "duplicate key-share entries",
-        bytes: h.with_entries(&[(0xFE4D, &share), (0xFE4D, &share)]),
+        bytes: h.with_entries(&[(CS_GROUP, &share), (CS_GROUP, &share)]),
         alert: hf,
         reason: |e| {
             matches!(
@@ -295,7 +296,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         let listed = replace_extension(&h.bytes, 10, &[0, 4, 0xFE, 0x4D, 0xFE, 0x50]);
         let p2p_share = [0u8; 180];
         let mut body = Vec::new();
-        for (g, kx) in [(0xFE4Du16, &share[..]), (0xFE50, &p2p_share[..])] {
+        for (g, kx) in [(CS_GROUP, &share[..]), (P2P_GROUP, &p2p_share[..])] {
             body.extend_from_slice(&g.to_be_bytes());
             body.extend_from_slice(&(kx.len() as u16).to_be_bytes());
             body.extend_from_slice(kx);
@@ -305,7 +306,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         replace_extension(&listed, 51, &ext)
     };
     let parsed = parse(&both_groups);
-    assert_eq!(parsed.supported_groups(), &[0xFE4D, 0xFE50]);
+    assert_eq!(parsed.supported_groups(), &[CS_GROUP, P2P_GROUP]);
     assert_eq!(parsed.key_shares().len(), 2);
     attacks.push(Attack {
         name: "both Milagro groups offered",
@@ -503,7 +504,7 @@ async fn replayed_lifted_and_misnamed_shares_are_refused() {
         }
     }
     let blob = IdentityBlob {
-        suite: milagro_tls::keys::Suite::Cs,
+        suite: milagro_tls::suite::Suite::Cs,
         role: Role::Client,
         period: 0,
         identity: id("bob@example.com"),

@@ -12,6 +12,7 @@ use milagro_tls::keys::PermitPolicy;
 use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::rustls_glue::engine::KxError;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::{CS_GROUP, P2P_GROUP};
 use milagro_tls::tls::{ClientHelloRecorder, Progress};
 use milagro_tls_tokio::{ConnectError, ConnectorLimits, MilagroConnector};
 use rustls::{Error, PeerMisbehaved};
@@ -136,7 +137,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "CS: W is the identity point",
             cs_client(),
             SERVICE,
-            0xFE4D,
+            CS_GROUP,
             g1(0xc0, 0),
             w.clone(),
         ),
@@ -144,7 +145,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "CS: W outside the subgroup",
             cs_client(),
             SERVICE,
-            0xFE4D,
+            CS_GROUP,
             g1(0x80, 4),
             w.clone(),
         ),
@@ -152,7 +153,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "CS: W not a point",
             cs_client(),
             SERVICE,
-            0xFE4D,
+            CS_GROUP,
             vec![0x5a; 48],
             w.clone(),
         ),
@@ -160,7 +161,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "CS: W 47 bytes",
             cs_client(),
             SERVICE,
-            0xFE4D,
+            CS_GROUP,
             vec![0xc0; 47],
             KxError::WrongShareLength {
                 expected: 48,
@@ -171,7 +172,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "CS: W 49 bytes (trailing)",
             cs_client(),
             SERVICE,
-            0xFE4D,
+            CS_GROUP,
             {
                 let mut b = g1(0xc0, 0);
                 b.push(0);
@@ -186,7 +187,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "P2P: Pa is the identity point",
             p2p_client(),
             "server.example",
-            0xFE50,
+            P2P_GROUP,
             g1(0xc0, 0),
             pa.clone(),
         ),
@@ -194,7 +195,7 @@ async fn bad_server_shares_fail_the_client_with_illegal_parameter() {
             "P2P: Pa outside the subgroup",
             p2p_client(),
             "server.example",
-            0xFE50,
+            P2P_GROUP,
             g1(0x80, 4),
             pa.clone(),
         ),
@@ -226,12 +227,12 @@ async fn hello_retry_requests_are_refused() {
         ),
         (
             "HRR naming the other Milagro group",
-            0xFE50,
+            P2P_GROUP,
             PeerMisbehaved::IllegalHelloRetryRequestWithUnofferedNamedGroup,
         ),
         (
             "HRR naming the offered Milagro group",
-            0xFE4D,
+            CS_GROUP,
             PeerMisbehaved::IllegalHelloRetryRequestWithOfferedGroup,
         ),
     ];

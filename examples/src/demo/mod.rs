@@ -25,12 +25,13 @@ use milagro_tls::guard::{Outcome, RecordingObserver};
 use milagro_tls::identity::{Identity, IdentityError};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, MasterShare,
-    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Suite, day_of, epoch_of,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, day_of, epoch_of,
 };
 use milagro_tls::mpin::{CsError, Pin, PinDigits, PinError, extract_pin};
 use milagro_tls::p2p::P2pError;
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::rustls_glue::error::MilagroError;
+use milagro_tls::suite::Suite;
 use milagro_tls::{cs_tls, p2p_tls};
 use milagro_tls_tokio::{ConnectError, MilagroAcceptor, MilagroConnector};
 use tokio::net::TcpListener;

@@ -214,8 +214,8 @@ fn deployment_from_file(a: &InitArgs, path: &Path) -> Result<Deployment> {
         problem,
     };
     let wanted = match a.suite {
-        SuiteArg::Cs => milagro_tls::keys::Suite::Cs,
-        SuiteArg::P2p => milagro_tls::keys::Suite::P2p,
+        SuiteArg::Cs => milagro_tls::suite::Suite::Cs,
+        SuiteArg::P2p => milagro_tls::suite::Suite::P2p,
     };
     if deployment.suite() != wanted {
         return Err(mismatch(format!(

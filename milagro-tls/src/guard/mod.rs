@@ -166,6 +166,7 @@
 //!   PIN = PIN′ − δ.)
 
 mod attempts;
+mod classifier;
 mod clock;
 mod handle;
 mod memory;
@@ -178,6 +179,7 @@ mod throttle;
 #[cfg(test)]
 mod tests;
 
+pub use classifier::{Classifier, ClassifierError};
 pub use clock::{Clock, GuardTime, ManualClock, MonotonicClock};
 pub use handle::{
     Attempt, DiscardedClassification, Guard, PendingClassification, ProvedReservation, Reservation,

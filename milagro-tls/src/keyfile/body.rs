@@ -6,7 +6,8 @@ use zeroize::Zeroizing;
 use super::{FORMAT_VERSION, KeyFileError};
 use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::{Identity, IdentityError};
-use crate::keys::{CsDeployment, Deployment, DeploymentId, P2pDeployment, PermitPolicy, Suite};
+use crate::keys::{CsDeployment, Deployment, DeploymentId, P2pDeployment, PermitPolicy};
+use crate::suite::Suite;
 use crate::pairing::{G1, G1_BYTES, G2, G2_BYTES};
 
 pub(super) const KIND_MASTER_SHARE: u8 = 0x01;

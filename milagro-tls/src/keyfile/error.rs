@@ -5,7 +5,7 @@ use super::FORMAT_VERSION;
 #[cfg(doc)]
 use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::IdentityError;
-use crate::keys::Suite;
+use crate::suite::Suite;
 use crate::pairing::DecodeError;
 
 /// Why a key file could not be loaded (or, for a key that cannot exist, written).

@@ -12,9 +12,10 @@ use super::pem::{decode_pem, encode_pem};
 use super::*;
 use crate::keys::{
     CsClientSecret, CsServerSecret, CsTimePermit, CsToken, Deployment, DtaId, MasterShare,
-    P2pClientKey, P2pServerKey, PermitPolicy, Share, Suite,
+    P2pClientKey, P2pServerKey, PermitPolicy, Share,
 };
 use crate::pairing::{SCALAR_BYTES, Scalar};
+use crate::suite::Suite;
 
 /// A key kind's fields after the header (and after the D-TA id of a share).
 pub(super) trait KeyBody: Sized {

@@ -9,10 +9,11 @@ use crate::dta::Combine;
 use crate::identity::{Identity, IdentityError};
 use crate::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, CsToken, Deployment, MasterShare,
-    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, Suite,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share,
 };
 use crate::pairing::SeededEntropy;
 use crate::pairing::{DecodeError, G1, G2, Scalar};
+use crate::suite::Suite;
 
 struct Fixture {
     cs: Vec<MasterShare>,

@@ -1,5 +1,5 @@
-//! The synchronous accept path (design §2a.3, §2a.4; docs/protocol.md §6.4,
-//! §7.4, §8.4): one listener for standard and Milagro clients, with the
+//! The synchronous accept path (docs/protocol.md §6.4,
+//! §7.4, §8.4.3, §8.4.4): one listener for standard and Milagro clients, with the
 //! client's identity bound to its key share and the cheap checks of step 1
 //! run with the connection's source address.
 //!
@@ -51,15 +51,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls::server::Acceptor;
-use rustls::{Error, HandshakeKind, ServerConfig, ServerConnection};
+use rustls::{Error, ServerConfig, ServerConnection};
 
-use super::config::{Gate, MilagroServer};
+pub use super::admission::AdmissionRefusal;
+use super::admission::{Admission, Admitted};
+use super::config::MilagroServer;
 use super::engine::{Binding, KxError, KxFailure};
-use super::kx::{KxOutcome, ShareDigest, bound_exchange, named_group, suite_of_group};
-use crate::guard::{Attempt, ProvedReservation, Refusal, Reservation, SilentAttempt};
+use super::error::FinishError;
+use super::finish::peer_blob;
+use super::kx::{KxOutcome, ShareDigest, bound_exchange};
+use crate::guard::{Attempt, ProvedReservation, Refusal};
 use crate::identity::Identity;
-use crate::mpin::{CsError, precheck};
-use crate::p2p::P2pError;
+use crate::suite::Suite;
 use crate::tls::{
     ClientHelloError, ClientHelloRecorder, Offer, OfferRefusal, ParsedClientHello, Progress,
     classify,
@@ -268,25 +271,6 @@ pub enum AcceptRefusal {
     NoStandardConfig,
 }
 
-/// Why step 1 (the cheap checks with the source address) refused a key
-/// share; the client got the plaintext alert of
-/// [`refusal_alert`](super::error::refusal_alert).
-#[derive(Debug, thiserror::Error)]
-pub enum AdmissionRefusal {
-    /// CS `mpin::precheck`: length, day / permit policy or time window.
-    #[error("CS key share refused: {0}")]
-    Cs(CsError),
-    /// P2P `check_client_share_at`: length, epoch outside the server clock's
-    /// window, or an epoch the server holds no key for.
-    #[error("P2P key share refused: {0}")]
-    P2p(P2pError),
-    /// The guard refused for the source or the server (replay, throttle,
-    /// the pending-classification cap, full tables); never a per-identity
-    /// refusal, which is silent.
-    #[error("refused by the guard: {0}")]
-    Guard(Refusal),
-}
-
 /// Why a connection was not accepted. Every variant except `Io`/`Eof` has
 /// already sent an alert to the client.
 #[derive(Debug, thiserror::Error)]
@@ -318,40 +302,11 @@ pub enum AcceptError {
     Tls(Error),
 }
 
-/// Why [`MilagroConnection::finish`] refused a completed connection.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FinishError {
-    /// The handshake is not complete.
-    #[error("the handshake is not complete")]
-    StillHandshaking,
-    /// The handshake was not a full handshake (resumption is never allowed).
-    #[error("the handshake was not a full handshake")]
-    NotFull,
-    /// The negotiated group is not the binding's Milagro group.
-    #[error("the negotiated key exchange group is not the Milagro group")]
-    WrongGroup,
-    /// The client certificate is missing or does not match the binding.
-    #[error("the client identity does not match the key share")]
-    IdentityMismatch,
-}
-
 /// Chooses, per connection, between a Milagro config and a standard one.
 #[derive(Debug, Clone)]
 pub struct MilagroAcceptor {
     milagro: Arc<MilagroServer>,
     standard: Option<Arc<ServerConfig>>,
-}
-
-/// What step 1 decided for a Milagro connection.
-enum Admitted {
-    /// No reservation (toy engine, P2P).
-    Free,
-    /// CS: a reservation (holding one of the guard's pending-classification
-    /// slots).
-    Reserved(Reservation),
-    /// A per-identity refusal: forced failure (holding a
-    /// pending-classification slot like a reservation).
-    Silent(SilentAttempt),
 }
 
 impl MilagroAcceptor {
@@ -367,7 +322,7 @@ impl MilagroAcceptor {
                 .crypto_provider()
                 .kx_groups
                 .iter()
-                .any(|g| suite_of_group(u16::from(g.name())).is_some())
+                .any(|g| Suite::from_group(u16::from(g.name())).is_some())
             {
                 return None;
             }
@@ -506,7 +461,7 @@ impl MilagroAcceptor {
             }
             Offer::Milagro { group, share } => (group, share),
         };
-        if suite_of_group(group.code_point()) != Some(self.milagro.suite()) {
+        if group != self.milagro.suite() {
             return Err(AcceptRefusal::WrongSuite.into());
         }
         let admitted = self.admit(share, source).map_err(AcceptError::Admission)?;
@@ -531,15 +486,15 @@ impl MilagroAcceptor {
     }
 
     /// The suite of this acceptor's Milagro configuration.
-    pub fn suite(&self) -> crate::keys::Suite {
+    pub fn suite(&self) -> Suite {
         self.milagro.suite()
     }
 
     /// P2P: the server identity ID_A this acceptor holds keys for (what a
     /// client's server name must canonicalise to). `None` for CS.
     pub fn p2p_identity(&self) -> Option<&Identity> {
-        match &self.milagro.gate {
-            Gate::P2p { server, .. } => Some(server.identity()),
+        match &self.milagro.admission {
+            Admission::P2p { server, .. } => Some(server.identity()),
             _ => None,
         }
     }
@@ -550,8 +505,8 @@ impl MilagroAcceptor {
     /// every key exchange runs before its reservation can expire. `None`
     /// for P2P and the toy engine (no reservations).
     pub fn reservation_ttl(&self) -> Option<std::time::Duration> {
-        match &self.milagro.gate {
-            Gate::Cs { guard, .. } => Some(guard.reservation_ttl()),
+        match &self.milagro.admission {
+            Admission::Cs { guard, .. } => Some(guard.reservation_ttl()),
             _ => None,
         }
     }
@@ -563,29 +518,7 @@ impl MilagroAcceptor {
 
     /// Step 1 with the source address (see the module documentation).
     fn admit(&self, share: &[u8], source: IpAddr) -> Result<Admitted, AdmissionRefusal> {
-        match &self.milagro.gate {
-            Gate::Open => Ok(Admitted::Free),
-            Gate::P2p { server, guard, now } => {
-                server
-                    .check_client_share_at(share, now())
-                    .map_err(AdmissionRefusal::P2p)?;
-                guard
-                    .admit_source(source)
-                    .map_err(AdmissionRefusal::Guard)?;
-                Ok(Admitted::Free)
-            }
-            Gate::Cs {
-                checks, guard, now, ..
-            } => {
-                let pre = precheck(share, checks, now()).map_err(AdmissionRefusal::Cs)?;
-                let key = pre.replay_key();
-                match guard.attempt(&key.hid, &key.u, source) {
-                    Ok(Attempt::Reserved(reservation)) => Ok(Admitted::Reserved(reservation)),
-                    Ok(Attempt::Silent(silent)) => Ok(Admitted::Silent(silent)),
-                    Err(r) => Err(AdmissionRefusal::Guard(r)),
-                }
-            }
-        }
+        self.milagro.admission.admit(share, source)
     }
 
     /// The one resolution table (docs/protocol.md §6.4 step 2–3): what a
@@ -652,10 +585,10 @@ impl MilagroAcceptor {
         let reservation = match attempt {
             Attempt::Silent(silent) => {
                 let refusal = silent.refusal();
-                match (reached, &self.milagro.gate) {
+                match (reached, &self.milagro.admission) {
                     (
                         Reached::ProofFailed(evidence),
-                        Gate::Cs {
+                        Admission::Cs {
                             server,
                             classifier,
                             digits,
@@ -675,7 +608,7 @@ impl MilagroAcceptor {
             }
             Attempt::Reserved(reservation) => reservation,
         };
-        match (reached, &self.milagro.gate) {
+        match (reached, &self.milagro.admission) {
             (Reached::Answered, _) => {
                 return match reservation.proof_ok() {
                     Ok(proved) => KxResolution::Started(MilagroSession {
@@ -690,7 +623,7 @@ impl MilagroAcceptor {
             (Reached::BadProof, _) => reservation.bad_dleq(),
             (
                 Reached::ProofFailed(evidence),
-                Gate::Cs {
+                Admission::Cs {
                     server,
                     classifier,
                     digits,
@@ -721,27 +654,14 @@ enum Reached {
     Other,
 }
 
-/// Checks a finished Milagro server connection against its binding: a full
-/// handshake on the binding's group and a client blob bound to it.
+/// Checks a finished Milagro server connection against its binding: the
+/// common checks of [`peer_blob`], then a client blob bound to the share.
 pub(crate) fn check_finished(
     binding: &Binding,
     conn: &ServerConnection,
 ) -> Result<Identity, FinishError> {
-    if conn.is_handshaking() {
-        return Err(FinishError::StillHandshaking);
-    }
-    if conn.handshake_kind() != Some(HandshakeKind::Full) {
-        return Err(FinishError::NotFull);
-    }
-    match conn.negotiated_key_exchange_group() {
-        Some(g) if g.name() == named_group(binding.suite()) => {}
-        _ => return Err(FinishError::WrongGroup),
-    }
-    match conn.peer_certificates() {
-        Some([cert]) => super::verify::check_client_blob(binding, cert, &[])
-            .map_err(|_| FinishError::IdentityMismatch),
-        _ => Err(FinishError::IdentityMismatch),
-    }
+    let cert = peer_blob(conn, binding.suite())?;
+    super::verify::check_client_blob(binding, cert, &[]).map_err(|_| FinishError::IdentityMismatch)
 }
 
 fn refuse(wr: &mut dyn Write, refusal: AcceptRefusal) -> AcceptError {
@@ -756,14 +676,14 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
+    use crate::guard::Classifier;
     use crate::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
     use crate::identity::Identity;
-    use crate::keys::Suite;
     use crate::mpin::PinDigits;
-    use crate::rustls_glue::classifier::Classifier;
+    use crate::rustls_glue::engine::toy::ToyDeployment;
     use crate::rustls_glue::kx::kx_reason;
     use crate::rustls_glue::tests::{client_out, mutate_hello};
-    use crate::rustls_glue::toy::ToyDeployment;
+    use crate::suite::Suite;
     use crate::tls::{ClientHelloRecorder, Progress};
     use rustls::server::Acceptor;
 

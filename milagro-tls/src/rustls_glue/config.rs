@@ -1,4 +1,4 @@
-//! Builders of the rustls configurations for one Milagro key (design §2a.1–3):
+//! Builders of the rustls configurations for one Milagro key (docs/protocol.md §8.4.1–8.4.3):
 //! TLS 1.3 only, one Milagro kx group, the `milagro_implicit` scheme, the
 //! identity blob as certificate, mandatory client authentication, no
 //! resumption, no tickets, no session storage, no 0-RTT, and no process-wide
@@ -11,23 +11,19 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::ServerName;
 use rustls::server::NoServerSessionStorage;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{ClientConfig, ClientConnection, HandshakeKind, ServerConfig};
+use rustls::{ClientConfig, ClientConnection, ServerConfig};
 
-use super::accept::FinishError;
-use super::classifier::Classifier;
-use super::kx::named_group;
-use crate::guard::Guard;
-use crate::mpin::{PinDigits, PreparedServerSecret, ShareChecks};
-use crate::p2p::P2pServer;
+use super::admission::Admission;
+use super::finish::peer_blob;
 
 use super::engine::{Binding, ClientKeyExchange, KxError, ServerKeyExchange};
-use super::error::{MilagroError, map_connect_error};
+use super::error::{FinishError, MilagroError, map_connect_error};
 use super::identity_blob::{IdentityBlob, Role};
 use super::provider::{intern_client, intern_server, milagro_provider};
 use super::sign::certified_key;
 use super::verify::{BindingVerifier, ServerIdentityVerifier};
 use crate::identity::Identity;
-use crate::keys::Suite;
+use crate::suite::Suite;
 
 /// A Milagro client configuration for one key. Connections must be made with
 /// [`MilagroClient::connect`], which checks the server name before anything is
@@ -126,30 +122,18 @@ impl MilagroClient {
             .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))
     }
 
-    /// After the handshake (backstop of rules 2a.1–2): requires a finished,
+    /// After the handshake (backstop of docs/protocol.md §8.4.1–8.4.2): requires a finished,
     /// full TLS 1.3 handshake on this configuration's Milagro group and returns
     /// the server's identity from its (already verified) blob. The server's
     /// acceptance of the client is only known after the client's next read
     /// (no tickets confirm it earlier).
     pub fn finish(&self, conn: &ClientConnection) -> Result<Identity, FinishError> {
-        if conn.is_handshaking() {
-            return Err(FinishError::StillHandshaking);
-        }
-        if conn.handshake_kind() != Some(HandshakeKind::Full) {
-            return Err(FinishError::NotFull);
-        }
-        match conn.negotiated_key_exchange_group() {
-            Some(g) if g.name() == named_group(self.suite) => {}
-            _ => return Err(FinishError::WrongGroup),
-        }
-        match conn.peer_certificates() {
-            Some([cert]) => IdentityBlob::decode(cert.as_ref())
-                .ok()
-                .filter(|b| b.suite == self.suite && b.role == Role::Server)
-                .map(|b| b.identity)
-                .ok_or(FinishError::IdentityMismatch),
-            _ => Err(FinishError::IdentityMismatch),
-        }
+        let cert = peer_blob(conn, self.suite)?;
+        IdentityBlob::decode(cert.as_ref())
+            .ok()
+            .filter(|b| b.suite == self.suite && b.role == Role::Server)
+            .map(|b| b.identity)
+            .ok_or(FinishError::IdentityMismatch)
     }
 }
 
@@ -162,32 +146,7 @@ pub struct MilagroServer {
     /// The forced-failure sibling's provider (silent per-identity refusals).
     forced_provider: Arc<CryptoProvider>,
     cert: Arc<CertifiedKey>,
-    pub(crate) gate: Gate,
-}
-
-/// The suite-specific cheap checks of step 1 (docs/protocol.md §6.4, §7.4)
-/// that need the connection's source address.
-#[derive(Clone)]
-pub(crate) enum Gate {
-    /// No checks (the toy engine of the mechanism tests).
-    Open,
-    /// CS: `mpin::precheck`, then the guard's replay / throttle / reservation,
-    /// and the classifier that failed proofs are queued on.
-    Cs {
-        server: Arc<PreparedServerSecret>,
-        checks: ShareChecks,
-        guard: Guard,
-        classifier: Classifier,
-        digits: PinDigits,
-        now: fn() -> u64,
-    },
-    /// P2P: `check_client_share_at` (length, epoch by the clock `now`,
-    /// epoch held), then the source throttle (always present: §9.5).
-    P2p {
-        server: Arc<P2pServer>,
-        guard: Guard,
-        now: fn() -> u64,
-    },
+    pub(crate) admission: Admission,
 }
 
 impl core::fmt::Debug for MilagroServer {
@@ -199,6 +158,7 @@ impl core::fmt::Debug for MilagroServer {
 }
 
 impl MilagroServer {
+    #[cfg(test)]
     /// Builds the server side. `identity` fills the server's blob (CS: the
     /// deployment / service name, informational; P2P: ID_A); `period` is the
     /// P2P epoch (ignored, written as 0, for CS).
@@ -207,15 +167,15 @@ impl MilagroServer {
         identity: Identity,
         period: u32,
     ) -> Result<Self, MilagroError> {
-        Self::with_gate(key, identity, period, Gate::Open)
+        Self::with_admission(key, identity, period, Admission::Open)
     }
 
-    /// [`MilagroServer::new`] with the step-1 checks of `gate`.
-    pub(crate) fn with_gate(
+    /// [`MilagroServer::new`] with the step-1 checks of `admission`.
+    pub(crate) fn with_admission(
         key: Arc<dyn ServerKeyExchange>,
         identity: Identity,
         period: u32,
-        gate: Gate,
+        admission: Admission,
     ) -> Result<Self, MilagroError> {
         let suite = key.suite();
         let (group, forced, key) = intern_server(key)?;
@@ -231,7 +191,7 @@ impl MilagroServer {
             provider: Arc::new(milagro_provider(group)),
             forced_provider: Arc::new(milagro_provider(forced)),
             cert: certified_key(&blob),
-            gate,
+            admission,
         })
     }
 
@@ -245,6 +205,7 @@ impl MilagroServer {
         self.key.binding(client_share)
     }
 
+    #[cfg(test)]
     /// The `ServerConfig` for one connection, bound to `binding`.
     pub(crate) fn config_for(&self, binding: Binding) -> Result<Arc<ServerConfig>, MilagroError> {
         self.config_for_outcome(binding, false)

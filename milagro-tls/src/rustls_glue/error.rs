@@ -1,13 +1,12 @@
 //! Errors of the rustls glue, and the client-side mapping of rustls errors to
-//! ones a user can act on (design §2a.5).
+//! ones a user can act on (docs/protocol.md §8.4.5).
 
 use rustls::{AlertDescription, ClientConnection, Error};
 
 use super::accept::{AcceptError, AdmissionRefusal};
-use super::kx::named_group;
 use super::provider::ProviderError;
 use crate::guard::Refusal;
-use crate::keys::Suite;
+use crate::suite::Suite;
 use crate::tls::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 /// What went wrong building, connecting or handshaking a Milagro connection.
@@ -32,15 +31,15 @@ pub enum MilagroError {
     /// The server answered the ClientHello with `handshake_failure` before
     /// choosing a cipher suite. From a standard TLS server (OpenSSL, a plain
     /// rustls server …) this means it does not speak the Milagro group the
-    /// client offers — the only group a Milagro client may offer (design
-    /// §2a.1). A Milagro server sends this alert only for a ClientHello whose
+    /// client offers — the only group a Milagro client may offer
+    /// (docs/protocol.md §8.4.1). A Milagro server sends this alert only for a ClientHello whose
     /// form it refuses (never for a genuine client's credential, clock or
     /// load: those are [`CredentialRefused`](Self::CredentialRefused) and
     /// [`ServerBusy`](Self::ServerBusy)).
     #[error(
         "the server refused the handshake before any key exchange (handshake_failure): it does not serve the Milagro group {} (0x{:04X}) this client offers (or, P2P, the server name asked for)",
-        group_label(*suite),
-        u16::from(named_group(*suite))
+        suite.group_name(),
+        suite.group()
     )]
     GroupNotSupported {
         /// The suite whose group the client offered.
@@ -212,12 +211,25 @@ pub fn map_client_error_for(suite: Suite, conn: &ClientConnection, err: Error) -
     map_refusal(Some(suite), err, conn.negotiated_cipher_suite().is_none())
 }
 
-/// The registered-style name of a suite's group (docs/protocol.md).
-fn group_label(suite: Suite) -> &'static str {
-    match suite {
-        Suite::Cs => "milagro_cs_bls12381",
-        Suite::P2p => "milagro_p2p_bls12381",
-    }
+/// Why a completed connection failed the post-handshake checks of
+/// [`MilagroConnection::finish`](super::accept::MilagroConnection::finish)
+/// (server) or [`MilagroClient::finish`](super::config::MilagroClient::finish)
+/// (client).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FinishError {
+    /// The handshake is not complete.
+    #[error("the handshake is not complete")]
+    StillHandshaking,
+    /// The handshake was not a full handshake (resumption is never allowed).
+    #[error("the handshake was not a full handshake")]
+    NotFull,
+    /// The negotiated group is not the configuration's Milagro group.
+    #[error("the negotiated key exchange group is not the Milagro group")]
+    WrongGroup,
+    /// The peer's identity blob is missing or does not match (server: the
+    /// binding of the client's key share; client: a server blob of the suite).
+    #[error("the client identity does not match the key share")]
+    IdentityMismatch,
 }
 
 #[cfg(test)]

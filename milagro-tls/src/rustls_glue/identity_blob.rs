@@ -2,7 +2,7 @@
 //!
 //! The blob carries the plain, canonical identity (encrypted by TLS 1.3) and
 //! has no cryptographic weight of its own: all authentication lives in the key
-//! exchange (design §2). Layout, byte for byte (total `12 + len` bytes):
+//! exchange (docs/protocol.md §8.2). Layout, byte for byte (total `12 + len` bytes):
 //!
 //! | offset | size | field                                                        |
 //! |-------:|-----:|--------------------------------------------------------------|
@@ -18,7 +18,7 @@
 //! identity bytes that are not already canonical.
 
 use crate::identity::{Identity, IdentityError};
-use crate::keys::Suite;
+use crate::suite::Suite;
 
 /// The blob's magic bytes.
 pub const BLOB_MAGIC: [u8; 4] = *b"MLGR";

@@ -1,8 +1,7 @@
-//! The two Milagro key-exchange groups as rustls `SupportedKxGroup`s:
-//! `milagro_cs_bls12381` (0xFE4D) and `milagro_p2p_bls12381` (0xFE50),
-//! TLS 1.3 only (design §2a.6).
+//! The two Milagro key-exchange groups ([`crate::suite`]) as rustls
+//! `SupportedKxGroup`s, TLS 1.3 only (docs/protocol.md §8.4.6).
 //!
-//! A `MilagroGroup` is one side (client or server) of one long-term key. It
+//! An `InternedGroup` is one side (client or server) of one long-term key. It
 //! does not own the key: it holds a `KeyCell` with a *weak* reference, while
 //! the rustls configuration built around it owns the strong one (see
 //! `provider.rs` for the interning and why).
@@ -22,28 +21,11 @@ use zeroize::Zeroizing;
 use super::engine::{
     ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure, ServerKeyExchange,
 };
-use crate::keys::Suite;
+use crate::suite::Suite;
 
-/// The CS group's code point (private-use range).
-pub const CS_GROUP: NamedGroup = NamedGroup::Unknown(0xFE4D);
-/// The P2P group's code point (private-use range).
-pub const P2P_GROUP: NamedGroup = NamedGroup::Unknown(0xFE50);
-
-/// The TLS group of a suite.
+/// The rustls name of a suite's group ([`Suite::group`]).
 pub const fn named_group(suite: Suite) -> NamedGroup {
-    match suite {
-        Suite::Cs => CS_GROUP,
-        Suite::P2p => P2P_GROUP,
-    }
-}
-
-/// The suite of a Milagro group code point, `None` for any other group.
-pub fn suite_of_group(group: u16) -> Option<Suite> {
-    match group {
-        0xFE4D => Some(Suite::Cs),
-        0xFE50 => Some(Suite::P2p),
-        _ => None,
-    }
+    NamedGroup::Unknown(suite.group())
 }
 
 pub(crate) fn kx_error(e: KxError) -> Error {
@@ -215,7 +197,7 @@ pub(crate) struct KeyCell {
 }
 
 /// One interned Milagro kx group object (see [`super::provider`]).
-pub(crate) struct MilagroGroup {
+pub(crate) struct InternedGroup {
     pub(crate) suite: Suite,
     /// A forced-failure sibling (server side): every key exchange does its
     /// full work and fails (silent per-identity refusal, protocol §6.4).
@@ -223,16 +205,16 @@ pub(crate) struct MilagroGroup {
     pub(crate) cell: Arc<Mutex<KeyCell>>,
 }
 
-impl core::fmt::Debug for MilagroGroup {
+impl core::fmt::Debug for InternedGroup {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // The fingerprint is public but says nothing useful in logs.
-        f.debug_struct("MilagroGroup")
+        f.debug_struct("InternedGroup")
             .field("group", &named_group(self.suite))
             .finish_non_exhaustive()
     }
 }
 
-impl MilagroGroup {
+impl InternedGroup {
     fn key(&self) -> WeakKey {
         self.cell
             .lock()
@@ -273,7 +255,7 @@ impl MilagroGroup {
     }
 }
 
-impl SupportedKxGroup for MilagroGroup {
+impl SupportedKxGroup for InternedGroup {
     /// Client side: makes the client's key share.
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
         let key = self.client_key().map_err(kx_error)?;

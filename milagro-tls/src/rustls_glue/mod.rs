@@ -1,23 +1,20 @@
-//! The thin rustls adapter (design §2a, §7): the two Milagro kx groups, the
-//! `milagro_implicit` scheme, identity blobs, the configuration builders and
-//! the accept path that binds the client's identity to its key share.
+//! The thin rustls adapter (docs/protocol.md §8): the two Milagro kx groups,
+//! the `milagro_implicit` scheme, identity blobs, the configuration builders
+//! and the accept path that binds the client's identity to its key share.
+//! Every rule it keeps is one of docs/protocol.md §8.4.
 //!
 //! The suites' cryptography plugs in through the internal traits of
-//! [`engine`]; nothing here names the pairing engine.
-//!
-//! The real engines live in `engines` (CS over [`crate::mpin`], P2P over
-//! [`crate::p2p`]); users build configurations through [`crate::cs_tls`] and
-//! [`crate::p2p_tls`]. The engine-generic constructors (also used with the
-//! toy engine of the mechanism tests) stay crate-internal; some are used by
-//! the tests only, hence the `dead_code` allowance outside tests.
-#![cfg_attr(not(test), allow(dead_code))]
+//! [`engine`] (the CS and P2P engines live there too); nothing else here
+//! names the pairing engine. Users build configurations through
+//! [`crate::cs_tls`] and [`crate::p2p_tls`]; the engine-generic constructors
+//! stay crate-internal.
 
 pub mod accept;
-pub mod classifier;
+pub(crate) mod admission;
 pub mod config;
 pub mod engine;
-pub(crate) mod engines;
 pub mod error;
+mod finish;
 pub mod identity_blob;
 pub mod kx;
 mod provider;
@@ -30,7 +27,5 @@ mod p2p_tests;
 mod real_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod toy;
 
 pub use provider::{MAX_LIVE_KEYS, ProviderError};

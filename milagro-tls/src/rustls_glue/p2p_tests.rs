@@ -18,7 +18,7 @@ use crate::p2p_tls::{self, ServerOptions};
 use crate::pairing::OsEntropy;
 use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::config::MilagroClient;
-use crate::rustls_glue::engines::unix_now;
+use crate::rustls_glue::engine::unix_now;
 use crate::tls::{ClientHelloRecorder, Progress};
 use crate::tls::{ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 

@@ -1,14 +1,14 @@
-//! The `CryptoProvider` of a Milagro configuration (design §2a.1, §2a.7):
+//! The `CryptoProvider` of a Milagro configuration (docs/protocol.md §8.4.1, §8.4.7):
 //! the TLS 1.3 cipher suites, randomness, key loading and signature
 //! algorithms of ring or aws-lc-rs (cargo feature, [`base_provider`]), and **exactly one** key-exchange group, the Milagro group of
 //! the configuration's key. A Milagro client can therefore never offer (or be
 //! moved by HelloRetryRequest to) a group whose handshake the empty
 //! `milagro_implicit` signature would not authenticate.
 //!
-//! # Interning (rule 2a.7)
+//! # Interning (docs/protocol.md §8.4.7)
 //! rustls wants `&'static dyn SupportedKxGroup`, and a `'static` object is
 //! never dropped, so it must not own a long-term secret. Instead:
-//! * one [`MilagroGroup`] object is leaked per (suite, side, key fingerprint)
+//! * one [`InternedGroup`] object is leaked per (suite, side, key fingerprint)
 //!   and kept in a global registry, so building many configurations for the
 //!   same key does not leak more;
 //! * the object holds only a cell with the key's fingerprint and a **weak**
@@ -29,8 +29,8 @@ use std::sync::{Arc, Mutex};
 use rustls::crypto::CryptoProvider;
 
 use super::engine::{ClientKeyExchange, KeyFingerprint, ServerKeyExchange};
-use super::kx::{KeyCell, MilagroGroup, WeakKey};
-use crate::keys::Suite;
+use super::kx::{InternedGroup, KeyCell, WeakKey};
+use crate::suite::Suite;
 
 /// How many Milagro keys (both suites, both sides) may be alive at once in
 /// one process.
@@ -49,21 +49,21 @@ pub enum ProviderError {
     },
 }
 
-static REGISTRY: Mutex<Vec<&'static MilagroGroup>> = Mutex::new(Vec::new());
+static REGISTRY: Mutex<Vec<&'static InternedGroup>> = Mutex::new(Vec::new());
 
 /// Interns `key` into `registry` (bounded by `cap`). Returns the group and
 /// the key the configuration must own: when an equal key (same fingerprint)
 /// is already alive, that one is shared, so no configuration's key can be
 /// wiped while another still uses the group.
 fn intern_in(
-    registry: &mut Vec<&'static MilagroGroup>,
+    registry: &mut Vec<&'static InternedGroup>,
     cap: usize,
     suite: Suite,
     forced: bool,
     fingerprint: KeyFingerprint,
     key: WeakKey,
-) -> Result<(&'static MilagroGroup, WeakKey), ProviderError> {
-    let same_kind = |g: &MilagroGroup, cell: &KeyCell| {
+) -> Result<(&'static InternedGroup, WeakKey), ProviderError> {
+    let same_kind = |g: &InternedGroup, cell: &KeyCell| {
         g.suite == suite && g.forced == forced && cell.key.is_client() == key.is_client()
     };
     let mut dead_slot = None;
@@ -93,7 +93,7 @@ fn intern_in(
     if registry.len() >= cap {
         return Err(ProviderError::TooManyKeys { cap });
     }
-    let g: &'static MilagroGroup = Box::leak(Box::new(MilagroGroup {
+    let g: &'static InternedGroup = Box::leak(Box::new(InternedGroup {
         suite,
         forced,
         cell: Arc::new(Mutex::new(KeyCell {
@@ -110,7 +110,7 @@ fn intern(
     forced: bool,
     fingerprint: KeyFingerprint,
     key: WeakKey,
-) -> Result<(&'static MilagroGroup, WeakKey), ProviderError> {
+) -> Result<(&'static InternedGroup, WeakKey), ProviderError> {
     let mut registry = REGISTRY.lock().unwrap_or_else(|p| p.into_inner());
     intern_in(
         &mut registry,
@@ -126,7 +126,7 @@ fn intern(
 /// keep alive (possibly an equal key already in use).
 pub(crate) fn intern_client(
     key: Arc<dyn ClientKeyExchange>,
-) -> Result<(&'static MilagroGroup, Arc<dyn ClientKeyExchange>), ProviderError> {
+) -> Result<(&'static InternedGroup, Arc<dyn ClientKeyExchange>), ProviderError> {
     let (group, owned) = intern(
         key.suite(),
         false,
@@ -150,8 +150,8 @@ pub(crate) fn intern_server(
     key: Arc<dyn ServerKeyExchange>,
 ) -> Result<
     (
-        &'static MilagroGroup,
-        &'static MilagroGroup,
+        &'static InternedGroup,
+        &'static InternedGroup,
         Arc<dyn ServerKeyExchange>,
     ),
     ProviderError,
@@ -181,7 +181,7 @@ pub(crate) fn intern_server(
 /// sides negotiate the suite the profiles are named after
 /// (`TLS_MILAGRO_*_WITH_AES_128_GCM_SHA256`); the other two TLS 1.3 suites stay
 /// available to peers that prefer them.
-pub(crate) fn milagro_provider(group: &'static MilagroGroup) -> CryptoProvider {
+pub(crate) fn milagro_provider(group: &'static InternedGroup) -> CryptoProvider {
     let base = base_provider();
     let mut cipher_suites: Vec<_> = base
         .cipher_suites
@@ -223,8 +223,8 @@ compile_error!(
 mod tests {
     use super::*;
     use crate::rustls_glue::engine::KxError;
-    use crate::rustls_glue::kx::CS_GROUP;
-    use crate::rustls_glue::toy::ToyDeployment;
+    use crate::rustls_glue::engine::toy::ToyDeployment;
+    use crate::rustls_glue::kx::named_group;
     use rustls::crypto::SupportedKxGroup;
 
     #[test]
@@ -233,7 +233,7 @@ mod tests {
         let (group, _owned) = intern_client(d.client("alice@example.com", 0)).unwrap();
         let p = milagro_provider(group);
         assert_eq!(p.kx_groups.len(), 1);
-        assert_eq!(p.kx_groups[0].name(), CS_GROUP);
+        assert_eq!(p.kx_groups[0].name(), named_group(Suite::Cs));
         assert!(!p.cipher_suites.is_empty());
         assert!(p.cipher_suites.iter().all(|s| s.tls13().is_some()));
         assert_eq!(p.cipher_suites.len(), 3);

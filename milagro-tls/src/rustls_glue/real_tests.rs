@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use rustls::{AlertDescription, CertificateError, Error};
 
-use super::accept::{
-    AcceptError, Accepted, AdmissionRefusal, FinishError, HANDSHAKE_FAILURE_ALERT,
-};
+use super::accept::{AcceptError, Accepted, AdmissionRefusal, HANDSHAKE_FAILURE_ALERT};
 use super::engine::KxError;
-use super::error::{MilagroError, map_client_error};
+use super::error::{FinishError, MilagroError, map_client_error};
 use super::tests::{Run, run_full};
 use crate::cs_tls::{self, ServerOptions};
 use crate::dta::{Combine, combine_unchecked};
+use crate::guard::Classifier;
 use crate::guard::{
     Guard, GuardPolicy, ManualClock, MemoryGuard, Outcome, RecordingObserver, Refusal,
 };
@@ -27,9 +26,8 @@ use crate::p2p::P2pError;
 use crate::p2p_tls;
 use crate::pairing::OsEntropy;
 use crate::rustls_glue::accept::MilagroAcceptor;
-use crate::rustls_glue::classifier::Classifier;
 use crate::rustls_glue::config::MilagroClient;
-use crate::rustls_glue::engines::unix_now;
+use crate::rustls_glue::engine::unix_now;
 use crate::tls::{ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 const ALICE: &str = "alice@example.com";
@@ -381,7 +379,7 @@ fn cs_other_deployment_and_incomplete_keys_fail() {
 fn cs_certificate_naming_another_identity_counts_for_nobody() {
     let d = Cs::new(1, PermitPolicy::Off);
     let s = server_with(d.ss(), 5);
-    let kx = crate::rustls_glue::engines::CsClientKx::new(d.token(ALICE), pin(PIN), None, unix_now)
+    let kx = crate::rustls_glue::engine::CsClientKx::new(d.token(ALICE), pin(PIN), None, unix_now)
         .unwrap();
     let c = MilagroClient::new(Arc::new(kx), id("mallory@example.com"), 0, None).unwrap();
     let r = go(&s.acceptor, &c, src(1));
@@ -769,8 +767,8 @@ fn tampered_server_side_and_flights(
 struct StrangerKx(crate::identity::Hid);
 
 impl super::engine::ClientKeyExchange for StrangerKx {
-    fn suite(&self) -> crate::keys::Suite {
-        crate::keys::Suite::Cs
+    fn suite(&self) -> crate::suite::Suite {
+        crate::suite::Suite::Cs
     }
     fn fingerprint(&self) -> super::engine::KeyFingerprint {
         super::engine::KeyFingerprint([0x5a; 32])

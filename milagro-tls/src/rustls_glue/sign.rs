@@ -1,8 +1,9 @@
-//! The `milagro_implicit` signature scheme (0xFE49): empty CertificateVerify
-//! signatures, because all authentication lives in the Milagro key exchange
-//! (design §2). Not public API: accepting an empty signature is only sound in
-//! a configuration whose provider offers nothing but a Milagro group
-//! (rule 2a.1), and only the builders in `config.rs` make those.
+//! The `milagro_implicit` signature scheme ([`crate::suite::IMPLICIT_SCHEME`]):
+//! empty CertificateVerify signatures, because all authentication lives in
+//! the Milagro key exchange (docs/protocol.md §8.3). Not public API: accepting
+//! an empty signature is only sound in a configuration whose provider offers
+//! nothing but a Milagro group (docs/protocol.md §8.4.1), and only the
+//! builders in `config.rs` make those.
 
 use std::sync::Arc;
 
@@ -12,9 +13,9 @@ use rustls::{Error, SignatureAlgorithm, SignatureScheme};
 
 use super::identity_blob::IdentityBlob;
 
-/// The `milagro_implicit` code point (low byte not 0x00–0x02, which rustls
-/// silently drops).
-pub(crate) const MILAGRO_IMPLICIT: SignatureScheme = SignatureScheme::Unknown(0xFE49);
+/// `milagro_implicit` as rustls names it.
+pub(crate) const MILAGRO_IMPLICIT: SignatureScheme =
+    SignatureScheme::Unknown(crate::suite::IMPLICIT_SCHEME);
 
 /// A "key" that signs with `milagro_implicit` only, producing empty signatures.
 #[derive(Debug)]
@@ -58,8 +59,8 @@ pub(crate) fn certified_key(blob: &IdentityBlob) -> Arc<CertifiedKey> {
 mod tests {
     use super::*;
     use crate::identity::Identity;
-    use crate::keys::Suite;
     use crate::rustls_glue::identity_blob::Role;
+    use crate::suite::Suite;
 
     #[test]
     fn signs_empty_only_when_offered() {

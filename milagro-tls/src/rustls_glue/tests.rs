@@ -1,5 +1,5 @@
 //! End-to-end, in-memory handshakes through the glue with the toy engine:
-//! one test per rule of design §2a.
+//! one test per rule of docs/protocol.md §8.4.
 
 use std::sync::Arc;
 
@@ -12,19 +12,19 @@ use rustls::{
 };
 
 use super::accept::{
-    AcceptError, AcceptRefusal, Accepted, FinishError, HANDSHAKE_FAILURE_ALERT, MilagroAcceptor,
+    AcceptError, AcceptRefusal, Accepted, HANDSHAKE_FAILURE_ALERT, MilagroAcceptor,
     check_finished as finish,
 };
 use super::config::{MilagroClient, MilagroServer};
+use super::engine::toy::{TOY_SHARE_LEN, ToyDeployment};
 use super::engine::{Binding, KxError};
-use super::error::{MilagroError, map_client_error};
+use super::error::{FinishError, MilagroError, map_client_error};
 use super::identity_blob::{IdentityBlob, Role};
-use super::kx::{CS_GROUP, P2P_GROUP};
-use super::toy::{TOY_SHARE_LEN, ToyDeployment};
+use super::kx::named_group;
 use super::verify::{ServerIdentityVerifier, check_client_blob};
 use crate::identity::Identity;
-use crate::keys::Suite;
-use crate::tls::{ClientHelloRecorder, MilagroGroup, Offer, OfferRefusal, Progress, classify};
+use crate::suite::Suite;
+use crate::tls::{ClientHelloRecorder, Offer, OfferRefusal, Progress, classify};
 
 const SERVER_ID: &str = "server.example";
 
@@ -37,7 +37,7 @@ pub(crate) fn find_milagro_share(hello: &[u8]) -> Option<(u16, Vec<u8>)> {
         return None;
     };
     match classify(&h) {
-        Ok(Offer::Milagro { group, share }) => Some((group.code_point(), share.to_vec())),
+        Ok(Offer::Milagro { group, share }) => Some((group.group(), share.to_vec())),
         _ => None,
     }
 }
@@ -289,14 +289,9 @@ fn handshake_completes_and_both_sides_see_the_right_identities() {
         let blob = server_blob(&r.client);
         assert_eq!(blob.identity, id(SERVER_ID));
         assert_eq!((blob.suite, blob.role), (suite, Role::Server));
-        let group = if suite == Suite::Cs {
-            CS_GROUP
-        } else {
-            P2P_GROUP
-        };
         assert_eq!(
             r.client.negotiated_key_exchange_group().unwrap().name(),
-            group
+            named_group(suite)
         );
         assert_eq!(r.client.handshake_kind(), Some(HandshakeKind::Full));
         assert_eq!(
@@ -326,7 +321,8 @@ fn application_data_flows_both_ways() {
 
 #[test]
 fn client_offers_exactly_its_one_milagro_group() {
-    for (suite, group) in [(Suite::Cs, 0xFE4D), (Suite::P2p, 0xFE50)] {
+    for suite in [Suite::Cs, Suite::P2p] {
+        let group = suite.group();
         let d = ToyDeployment::random(suite);
         let c = client(&d, "alice@example.com", "alice@example.com", period(suite));
         let provider = c.rustls_config().crypto_provider();
@@ -598,9 +594,7 @@ fn a_client_listing_x25519_first_and_milagro_without_share_is_refused() {
     assert!(matches!(
         r.accept,
         Err(AcceptError::Refused(AcceptRefusal::Offer(
-            OfferRefusal::MissingShare {
-                group: MilagroGroup::Cs
-            }
+            OfferRefusal::MissingShare { group: Suite::Cs }
         )))
     ));
     assert_eq!(

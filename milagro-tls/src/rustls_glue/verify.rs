@@ -1,14 +1,14 @@
 //! The two certificate verifiers of the Milagro configurations. Neither
 //! checks any signature: both accept exactly the `milagro_implicit` scheme
 //! with an empty signature, which is sound only because the configuration's
-//! provider offers nothing but the Milagro group (rule 2a.1). Not public API.
+//! provider offers nothing but the Milagro group (docs/protocol.md §8.4.1). Not public API.
 //!
 //! * [`ServerIdentityVerifier`] (client side): checks the server's identity
 //!   blob. P2P: it must name the configured ID_A and the connection's server
 //!   name. CS: it is informational (deployment / service name), checked only
 //!   when the client configured an expected name.
 //! * [`BindingVerifier`] (server side): built **per connection** with the
-//!   binding parsed from this connection's key share (rule 2a.4); client auth
+//!   binding parsed from this connection's key share (docs/protocol.md §8.4.4); client auth
 //!   is mandatory and a blob whose identity does not hash to the share's HID is
 //!   refused with `ApplicationVerificationFailure` (→ `access_denied`). Nothing
 //!   here counts toward any lockout.
@@ -27,7 +27,7 @@ use super::engine::{Binding, ClientKeyExchange, ServerKeyExchange};
 use super::identity_blob::{IdentityBlob, Role};
 use super::sign::MILAGRO_IMPLICIT;
 use crate::identity::Identity;
-use crate::keys::Suite;
+use crate::suite::Suite;
 
 fn implicit_signature(dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, Error> {
     if dss.scheme == MILAGRO_IMPLICIT && dss.signature().is_empty() {

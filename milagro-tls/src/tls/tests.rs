@@ -13,6 +13,7 @@ use rustls::{
 };
 
 use super::*;
+use crate::suite::{CIPHER_SUITES, CS_GROUP, IMPLICIT_SCHEME, P2P_GROUP, Suite};
 
 // ---------------------------------------------------------------- rustls side
 
@@ -56,8 +57,8 @@ impl ActiveKeyExchange for DummyActive {
     }
 }
 
-static CS: DummyGroup = DummyGroup(MILAGRO_CS_GROUP);
-static P2P: DummyGroup = DummyGroup(MILAGRO_P2P_GROUP);
+static CS: DummyGroup = DummyGroup(CS_GROUP);
+static P2P: DummyGroup = DummyGroup(P2P_GROUP);
 
 fn x25519() -> &'static dyn SupportedKxGroup {
     rustls::crypto::ring::kx_group::X25519
@@ -117,7 +118,7 @@ fn rustls_client_hello(
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(SchemesOnly(vec![SignatureScheme::from(
-                MILAGRO_IMPLICIT_SCHEME,
+                IMPLICIT_SCHEME,
             )])))
             .with_no_client_auth()
     } else {
@@ -272,7 +273,7 @@ fn milagro_exts(group: u16, share: &[u8]) -> Vec<u8> {
         ext_sni(b"svc.example"),
         ext_versions(&[0x0304]),
         ext_groups(&[group]),
-        ext_sigs(&[MILAGRO_IMPLICIT_SCHEME]),
+        ext_sigs(&[IMPLICIT_SCHEME]),
         ext_key_share(&[(group, share)]),
     ]
     .concat()
@@ -311,7 +312,7 @@ fn standard_rustls_hello_parses_exactly() {
     assert_eq!(h.key_shares()[0].key_exchange().len(), 32);
     assert_eq!(h.supported_versions(), &[0x0304]);
     assert!(h.signature_algorithms().contains(&0x0403)); // ecdsa_secp256r1_sha256
-    assert!(!h.signature_algorithms().contains(&MILAGRO_IMPLICIT_SCHEME));
+    assert!(!h.signature_algorithms().contains(&IMPLICIT_SCHEME));
     for suite in [0x1301, 0x1302, 0x1303] {
         assert!(h.cipher_suites().contains(&suite));
     }
@@ -366,14 +367,14 @@ fn rustls_hello_refragmented_into_many_records() {
 fn milagro_cs_hello_from_rustls() {
     let bytes = rustls_client_hello(vec![&CS], true, "svc.example");
     let h = complete(&bytes).unwrap();
-    assert_eq!(h.supported_groups(), &[MILAGRO_CS_GROUP]);
+    assert_eq!(h.supported_groups(), &[CS_GROUP]);
     assert_eq!(h.key_shares().len(), 1);
-    assert_eq!(h.signature_algorithms(), &[MILAGRO_IMPLICIT_SCHEME]);
-    let share = dummy_share(MILAGRO_CS_GROUP);
+    assert_eq!(h.signature_algorithms(), &[IMPLICIT_SCHEME]);
+    let share = dummy_share(CS_GROUP);
     assert_eq!(
         classify(&h),
         Ok(Offer::Milagro {
-            group: MilagroGroup::Cs,
+            group: Suite::Cs,
             share: &share
         })
     );
@@ -384,11 +385,11 @@ fn milagro_p2p_hello_from_rustls() {
     let bytes = rustls_client_hello(vec![&P2P], true, "peer.example");
     let h = complete(&bytes).unwrap();
     assert_eq!(h.server_name(), Some(&b"peer.example"[..]));
-    let share = dummy_share(MILAGRO_P2P_GROUP);
+    let share = dummy_share(P2P_GROUP);
     assert_eq!(
         classify(&h),
         Ok(Offer::Milagro {
-            group: MilagroGroup::P2p,
+            group: Suite::P2p,
             share: &share
         })
     );
@@ -398,7 +399,7 @@ fn milagro_p2p_hello_from_rustls() {
 fn rustls_hello_with_both_milagro_groups_is_refused() {
     let h = complete(&rustls_client_hello(vec![&CS, &P2P], true, "svc.example")).unwrap();
     // rustls sends a share for the first group only.
-    assert_eq!(h.supported_groups(), &[MILAGRO_CS_GROUP, MILAGRO_P2P_GROUP]);
+    assert_eq!(h.supported_groups(), &[CS_GROUP, P2P_GROUP]);
     assert_eq!(h.key_shares().len(), 1);
     assert_eq!(classify(&h), Err(OfferRefusal::BothMilagroGroups));
 }
@@ -411,13 +412,11 @@ fn rustls_hello_listing_milagro_without_share_is_refused() {
         "svc.example",
     ))
     .unwrap();
-    assert_eq!(h.supported_groups(), &[0x001D, MILAGRO_CS_GROUP]);
-    assert!(h.key_share(MILAGRO_CS_GROUP).is_none());
+    assert_eq!(h.supported_groups(), &[0x001D, CS_GROUP]);
+    assert!(h.key_share(CS_GROUP).is_none());
     assert_eq!(
         classify(&h),
-        Err(OfferRefusal::MissingShare {
-            group: MilagroGroup::Cs
-        })
+        Err(OfferRefusal::MissingShare { group: Suite::Cs })
     );
 }
 
@@ -429,12 +428,10 @@ fn rustls_hello_with_milagro_and_other_group_is_refused() {
         "svc.example",
     ))
     .unwrap();
-    assert!(h.key_share(MILAGRO_CS_GROUP).is_some());
+    assert!(h.key_share(CS_GROUP).is_some());
     assert_eq!(
         classify(&h),
-        Err(OfferRefusal::NotAlone {
-            group: MilagroGroup::Cs
-        })
+        Err(OfferRefusal::NotAlone { group: Suite::Cs })
     );
 }
 
@@ -443,9 +440,7 @@ fn rustls_milagro_hello_without_implicit_scheme_is_refused() {
     let h = complete(&rustls_client_hello(vec![&CS], false, "svc.example")).unwrap();
     assert_eq!(
         classify(&h),
-        Err(OfferRefusal::NoImplicitScheme {
-            group: MilagroGroup::Cs
-        })
+        Err(OfferRefusal::NoImplicitScheme { group: Suite::Cs })
     );
 }
 
@@ -510,10 +505,7 @@ fn non_handshake_record_first_is_refused() {
 
 #[test]
 fn non_handshake_record_between_fragments_is_refused() {
-    let message = handshake(
-        1,
-        &body_with(Some(&milagro_exts(MILAGRO_CS_GROUP, &[9; 300]))),
-    );
+    let message = handshake(1, &body_with(Some(&milagro_exts(CS_GROUP, &[9; 300]))));
     let (first, rest) = message.split_at(10);
     let mut bytes = records(first, 16384);
     bytes.extend(record(23, [3, 3], &[0; 20]));
@@ -673,13 +665,13 @@ fn hello_without_extensions_is_standard() {
 #[test]
 fn handcrafted_milagro_hello_parses_and_classifies() {
     let share = [0x42u8; 300];
-    let h = hello_from_exts(&milagro_exts(MILAGRO_CS_GROUP, &share)).unwrap();
+    let h = hello_from_exts(&milagro_exts(CS_GROUP, &share)).unwrap();
     assert_eq!(h.server_name(), Some(&b"svc.example"[..]));
     assert_eq!(h.extension_types(), &[0, 43, 10, 13, 51]);
     assert_eq!(
         classify(&h),
         Ok(Offer::Milagro {
-            group: MilagroGroup::Cs,
+            group: Suite::Cs,
             share: &share
         })
     );
@@ -687,7 +679,7 @@ fn handcrafted_milagro_hello_parses_and_classifies() {
 
 #[test]
 fn truncated_fields_are_refused() {
-    let full = body_with(Some(&milagro_exts(MILAGRO_CS_GROUP, &[1; 300])));
+    let full = body_with(Some(&milagro_exts(CS_GROUP, &[1; 300])));
     // Body cut inside the random.
     assert_eq!(
         complete(&records(&handshake(1, &full[..20]), 16384)),
@@ -705,10 +697,10 @@ fn truncated_fields_are_refused() {
         })
     );
     // A key share whose key_exchange claims more than the share list holds.
-    let mut list = MILAGRO_CS_GROUP.to_be_bytes().to_vec();
+    let mut list = CS_GROUP.to_be_bytes().to_vec();
     list.extend([0x01, 0x2c]); // 300
     list.extend([0u8; 299]);
-    let exts = [ext_groups(&[MILAGRO_CS_GROUP]), ext(51, &vec16(&list))].concat();
+    let exts = [ext_groups(&[CS_GROUP]), ext(51, &vec16(&list))].concat();
     assert_eq!(
         hello_from_exts(&exts),
         Err(ClientHelloError::Truncated {
@@ -727,7 +719,7 @@ fn truncated_fields_are_refused() {
 #[test]
 fn trailing_bytes_are_refused() {
     // Inside an extension, after its vector.
-    let mut data = vec16(&u16s(&[MILAGRO_CS_GROUP]));
+    let mut data = vec16(&u16s(&[CS_GROUP]));
     data.push(0);
     assert_eq!(
         hello_from_exts(&ext(10, &data)),
@@ -773,10 +765,8 @@ fn malformed_vectors_are_refused() {
         })
     );
     assert_eq!(
-        hello_from_exts(&ext_key_share(&[(MILAGRO_CS_GROUP, &[])])),
-        Err(ClientHelloError::EmptyKeyExchange {
-            group: MILAGRO_CS_GROUP
-        })
+        hello_from_exts(&ext_key_share(&[(CS_GROUP, &[])])),
+        Err(ClientHelloError::EmptyKeyExchange { group: CS_GROUP })
     );
     assert_eq!(
         hello_from_exts(&ext_sni(b"")),
@@ -840,15 +830,13 @@ fn duplicate_extensions_are_refused() {
 #[test]
 fn duplicate_key_share_groups_are_refused() {
     let exts = [
-        ext_groups(&[MILAGRO_CS_GROUP]),
-        ext_key_share(&[(MILAGRO_CS_GROUP, &[1; 300]), (MILAGRO_CS_GROUP, &[2; 300])]),
+        ext_groups(&[CS_GROUP]),
+        ext_key_share(&[(CS_GROUP, &[1; 300]), (CS_GROUP, &[2; 300])]),
     ]
     .concat();
     assert_eq!(
         hello_from_exts(&exts),
-        Err(ClientHelloError::DuplicateKeyShare {
-            group: MILAGRO_CS_GROUP
-        })
+        Err(ClientHelloError::DuplicateKeyShare { group: CS_GROUP })
     );
 }
 
@@ -877,27 +865,23 @@ fn milagro_share_for_unlisted_group_is_refused() {
     let exts = [
         ext_versions(&[0x0304]),
         ext_groups(&[0x001D]),
-        ext_sigs(&[MILAGRO_IMPLICIT_SCHEME]),
-        ext_key_share(&[(MILAGRO_CS_GROUP, &[1; 300])]),
+        ext_sigs(&[IMPLICIT_SCHEME]),
+        ext_key_share(&[(CS_GROUP, &[1; 300])]),
     ]
     .concat();
     assert_eq!(
         classify(&hello_from_exts(&exts).unwrap()),
-        Err(OfferRefusal::ShareForUnlistedGroup {
-            group: MilagroGroup::Cs
-        })
+        Err(OfferRefusal::ShareForUnlistedGroup { group: Suite::Cs })
     );
     // No supported_groups at all.
     let exts = [
         ext_versions(&[0x0304]),
-        ext_key_share(&[(MILAGRO_P2P_GROUP, &[1; 180])]),
+        ext_key_share(&[(P2P_GROUP, &[1; 180])]),
     ]
     .concat();
     assert_eq!(
         classify(&hello_from_exts(&exts).unwrap()),
-        Err(OfferRefusal::ShareForUnlistedGroup {
-            group: MilagroGroup::P2p
-        })
+        Err(OfferRefusal::ShareForUnlistedGroup { group: Suite::P2p })
     );
 }
 
@@ -905,11 +889,8 @@ fn milagro_share_for_unlisted_group_is_refused() {
 fn both_groups_named_anywhere_is_refused() {
     // CS listed and shared, P2P only shared.
     let exts = [
-        ext_groups(&[MILAGRO_CS_GROUP]),
-        ext_key_share(&[
-            (MILAGRO_CS_GROUP, &[1; 300]),
-            (MILAGRO_P2P_GROUP, &[2; 180]),
-        ]),
+        ext_groups(&[CS_GROUP]),
+        ext_key_share(&[(CS_GROUP, &[1; 300]), (P2P_GROUP, &[2; 180])]),
     ]
     .concat();
     assert_eq!(
@@ -922,29 +903,25 @@ fn both_groups_named_anywhere_is_refused() {
 fn other_shares_and_duplicate_listing_are_refused() {
     let exts = [
         ext_versions(&[0x0304]),
-        ext_groups(&[MILAGRO_CS_GROUP]),
-        ext_sigs(&[MILAGRO_IMPLICIT_SCHEME]),
-        ext_key_share(&[(MILAGRO_CS_GROUP, &[1; 300]), (0x001D, &[2; 32])]),
+        ext_groups(&[CS_GROUP]),
+        ext_sigs(&[IMPLICIT_SCHEME]),
+        ext_key_share(&[(CS_GROUP, &[1; 300]), (0x001D, &[2; 32])]),
     ]
     .concat();
     assert_eq!(
         classify(&hello_from_exts(&exts).unwrap()),
-        Err(OfferRefusal::OtherShares {
-            group: MilagroGroup::Cs
-        })
+        Err(OfferRefusal::OtherShares { group: Suite::Cs })
     );
     let exts = [
         ext_versions(&[0x0304]),
-        ext_groups(&[MILAGRO_P2P_GROUP, MILAGRO_P2P_GROUP]),
-        ext_sigs(&[MILAGRO_IMPLICIT_SCHEME]),
-        ext_key_share(&[(MILAGRO_P2P_GROUP, &[1; 180])]),
+        ext_groups(&[P2P_GROUP, P2P_GROUP]),
+        ext_sigs(&[IMPLICIT_SCHEME]),
+        ext_key_share(&[(P2P_GROUP, &[1; 180])]),
     ]
     .concat();
     assert_eq!(
         classify(&hello_from_exts(&exts).unwrap()),
-        Err(OfferRefusal::NotAlone {
-            group: MilagroGroup::P2p
-        })
+        Err(OfferRefusal::NotAlone { group: Suite::P2p })
     );
 }
 
@@ -952,33 +929,15 @@ fn other_shares_and_duplicate_listing_are_refused() {
 fn milagro_without_tls13_is_refused() {
     let exts = [
         ext_versions(&[0x0303]),
-        ext_groups(&[MILAGRO_CS_GROUP]),
-        ext_sigs(&[MILAGRO_IMPLICIT_SCHEME]),
-        ext_key_share(&[(MILAGRO_CS_GROUP, &[1; 300])]),
+        ext_groups(&[CS_GROUP]),
+        ext_sigs(&[IMPLICIT_SCHEME]),
+        ext_key_share(&[(CS_GROUP, &[1; 300])]),
     ]
     .concat();
     assert_eq!(
         classify(&hello_from_exts(&exts).unwrap()),
-        Err(OfferRefusal::NoTls13 {
-            group: MilagroGroup::Cs
-        })
+        Err(OfferRefusal::NoTls13 { group: Suite::Cs })
     );
-}
-
-#[test]
-fn milagro_group_code_points() {
-    assert_eq!(MilagroGroup::Cs.code_point(), 0xFE4D);
-    assert_eq!(MilagroGroup::P2p.code_point(), 0xFE50);
-    assert_eq!(
-        MilagroGroup::from_code_point(0xFE4D),
-        Some(MilagroGroup::Cs)
-    );
-    assert_eq!(
-        MilagroGroup::from_code_point(0xFE50),
-        Some(MilagroGroup::P2p)
-    );
-    assert_eq!(MilagroGroup::from_code_point(0x001D), None);
-    assert_eq!(MILAGRO_IMPLICIT_SCHEME, 0xFE49);
 }
 
 // ------------------------------------------------------------------- alert
@@ -1069,8 +1028,8 @@ fn hello_with(suites: &[u16], compression: &[u8], exts: &[u8]) -> Vec<u8> {
 
 #[test]
 fn milagro_offers_rustls_would_refuse_before_the_kx_are_refused_here() {
-    let good = milagro_exts(MILAGRO_CS_GROUP, &[1; 300]);
-    let g = MilagroGroup::Cs;
+    let good = milagro_exts(CS_GROUP, &[1; 300]);
+    let g = Suite::Cs;
     let ok = complete(&hello_with(&[0x1301], &[0], &good)).unwrap();
     assert!(matches!(classify(&ok), Ok(Offer::Milagro { .. })));
     assert_eq!(ok.compression_methods(), &[0]);
@@ -1088,7 +1047,7 @@ fn milagro_offers_rustls_would_refuse_before_the_kx_are_refused_here() {
             Err(OfferRefusal::NoCommonCipherSuite { group: g })
         );
     }
-    for suite in MILAGRO_CIPHER_SUITES {
+    for suite in CIPHER_SUITES {
         let h = complete(&hello_with(&[0x00FF, suite], &[0], &good)).unwrap();
         assert!(matches!(classify(&h), Ok(Offer::Milagro { .. })));
     }
@@ -1108,7 +1067,7 @@ fn milagro_offers_rustls_would_refuse_before_the_kx_are_refused_here() {
 
 #[test]
 fn duplicate_certificate_compression_algorithms_are_refused() {
-    let good = milagro_exts(MILAGRO_CS_GROUP, &[1; 300]);
+    let good = milagro_exts(CS_GROUP, &[1; 300]);
     let cc = |algs: &[u16]| ext(27, &vec8(&u16s(algs)));
     let h = complete(&hello_with(
         &[0x1301],

@@ -28,7 +28,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use crate::guard::{DiscardedClassification, PendingClassification};
+use super::{DiscardedClassification, PendingClassification};
 use crate::mpin::{Classification, FailedProof, PinDigits, PreparedServerSecret, classify};
 
 /// Whose failed proof a job classifies.

@@ -1,18 +1,50 @@
 //! The internal interface between the rustls glue and the suites' key
-//! exchanges (M-Pin Full in `mpin/`, Chow–Choo in `p2p.rs`).
+//! exchanges, and the two real engines behind it: [`cs`] (M-Pin Full over
+//! [`crate::mpin`]) and [`p2p`] (Chow–Choo over [`crate::p2p`]). The glue
+//! knows nothing about pairings.
 //!
-//! The glue knows nothing about pairings: a suite plugs in by implementing
-//! `ClientKeyExchange` (+ `ClientPending`) for its client key and
-//! `ServerKeyExchange` for its server key. Every method works on wire bytes
-//! and returns a 32-byte shared secret that goes unchanged into the TLS 1.3
-//! key schedule.
+//! A suite plugs in by implementing `ClientKeyExchange` (+ `ClientPending`)
+//! for its client key and `ServerKeyExchange` for its server key. Every
+//! method works on wire bytes and returns a 32-byte shared secret that goes
+//! unchanged into the TLS 1.3 key schedule.
+//!
+//! Fingerprints are random per key object (never derived from the secret):
+//! equal keys built twice get two interned groups, which costs a registry
+//! slot but never puts a hash of a secret into `Debug` output.
 
 use core::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
 use crate::identity::{Hid, Identity};
-use crate::keys::Suite;
+use crate::suite::Suite;
+
+mod cs;
+mod p2p;
+#[cfg(test)]
+pub(crate) mod toy;
+
+pub(crate) use cs::{CsClientKx, CsServerKx};
+pub(crate) use p2p::{P2pClientKx, P2pServerKx};
+
+/// The system clock in unix seconds (0 before 1970, which no check accepts).
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random_fingerprint() -> Result<KeyFingerprint, KxError> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b).map_err(|_| KxError::Randomness)?;
+    Ok(KeyFingerprint(b))
+}
+
+fn secret32(bytes: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(*bytes)
+}
 
 /// Why a Milagro key exchange failed. The server keeps this typed reason
 /// (rustls turns any kx error into an `illegal_parameter` alert); the accept

@@ -15,13 +15,13 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use super::engine::{
+use super::{
     Binding, ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure,
     ServerKeyExchange,
 };
 use crate::identity::{Hid, Identity};
-use crate::keys::Suite;
 use crate::pairing::sha256;
+use crate::suite::Suite;
 
 pub(crate) const TOY_SHARE_LEN: usize = 100;
 
