@@ -44,8 +44,8 @@ use crate::keys::{
     P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share,
 };
 use crate::pairing::{EntropySource, G2, RandomError, Scalar};
-use crate::suite::Suite;
 pub use crate::points::{cs_identity_point, cs_permit_point, p2p_client_point, p2p_server_point};
+use crate::suite::Suite;
 
 /// How many days ahead of its own today a D-TA issues a time permit
 /// (docs/protocol.md §5.5): one, so a client fetches tomorrow's permit during

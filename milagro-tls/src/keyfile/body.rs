@@ -7,8 +7,8 @@ use super::{FORMAT_VERSION, KeyFileError};
 use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::{Identity, IdentityError};
 use crate::keys::{CsDeployment, Deployment, DeploymentId, P2pDeployment, PermitPolicy};
-use crate::suite::Suite;
 use crate::pairing::{G1, G1_BYTES, G2, G2_BYTES};
+use crate::suite::Suite;
 
 pub(super) const KIND_MASTER_SHARE: u8 = 0x01;
 pub(super) const KIND_CS_SERVER_SECRET: u8 = 0x02;

@@ -5,8 +5,8 @@ use super::FORMAT_VERSION;
 #[cfg(doc)]
 use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::IdentityError;
-use crate::suite::Suite;
 use crate::pairing::DecodeError;
+use crate::suite::Suite;
 
 /// Why a key file could not be loaded (or, for a key that cannot exist, written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
