@@ -10,10 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use milagro_tls::identity::Identity;
+use milagro_tls::identity_blob::{IdentityBlob, Role};
 use milagro_tls::keyfile::KeyFile;
 use milagro_tls::keys::Suite;
 use milagro_tls::pairing::{G1, G2, Scalar};
-use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
 use milagro_tls::tls::{MILAGRO_CS_GROUP, MILAGRO_IMPLICIT_SCHEME, MILAGRO_P2P_GROUP};
 use milagro_tls_fuzz::{cs, p2p, tls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use milagro_tls::adapter::{map_connect_error, map_refusal};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{P2pClientKey, Suite};
 use milagro_tls::p2p_tls;
-use milagro_tls::rustls_glue::accept::FinishError;
-use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls::rustls_glue::error::{MilagroError, map_connect_error, map_refusal};
+use milagro_tls::{FinishError, MilagroClient, MilagroError};
 use rustls::ClientConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;

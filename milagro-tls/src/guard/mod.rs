@@ -178,6 +178,7 @@ mod throttle;
 #[cfg(test)]
 mod tests;
 
+pub use crate::rustls_glue::classifier::{Classifier, ClassifierError};
 pub use clock::{Clock, GuardTime, ManualClock, MonotonicClock};
 pub use handle::{
     Attempt, DiscardedClassification, Guard, PendingClassification, ProvedReservation, Reservation,
