@@ -32,7 +32,26 @@ use crate::recording::Recording;
 /// The acceptor's limits (docs/protocol.md §9.5: part of the product, not
 /// options). The per-source token buckets are the guard's throttle
 /// (`GuardPolicy::throttle`), charged in step 1.
+///
+/// With the cargo feature `serde` it implements `serde::Deserialize` (fields
+/// left out keep their defaults; durations written `"10s"`, `"500ms"`, as
+/// in `milagro_tls::serde_duration`):
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// let limits: milagro_tls_tokio::AcceptorLimits =
+///     serde_json::from_str(r#"{ "handshake_timeout": "8s", "max_connections_per_source": 16 }"#)?;
+/// assert_eq!(limits.handshake_timeout, std::time::Duration::from_secs(8));
+/// assert_eq!(limits.client_hello_timeout, std::time::Duration::from_secs(5)); // the default
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct AcceptorLimits {
     /// Handshakes in progress at once (from the first byte read to the
     /// finished handshake); more wait for a slot until their deadline.
@@ -50,6 +69,10 @@ pub struct AcceptorLimits {
     /// acceptor whose limits break this refuses every connection
     /// ([`TlsAcceptError::Misconfigured`]; check at startup with
     /// [`TlsAcceptor::check`]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "milagro_tls::serde_duration::deserialize")
+    )]
     pub handshake_timeout: Duration,
     /// Key exchanges running on the blocking pool at once. Default: the
     /// number of CPUs.
@@ -70,6 +93,10 @@ pub struct AcceptorLimits {
     /// its slot freed long before the handshake timeout. Default 5 s (a
     /// ClientHello is one flight: this leaves room for TCP retransmissions
     /// on a lossy link).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "milagro_tls::serde_duration::deserialize")
+    )]
     pub client_hello_timeout: Duration,
 }
 
@@ -194,6 +221,7 @@ pub enum AcceptedStream<IO> {
 
 /// Why [`TlsAcceptor::accept`] did not accept a connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsAcceptError {
     /// The synchronous path's refusals (malformed ClientHello, offer rules,
     /// step 1, key exchange …), with the same variants and alerts.
@@ -220,7 +248,7 @@ pub enum TlsAcceptError {
     Handshake(io::Error),
     /// The finished handshake broke a Milagro rule (not full, wrong group,
     /// identity not bound).
-    #[error("finished handshake refused: {0}")]
+    #[error("finished handshake refused")]
     Finish(#[from] FinishError),
     /// The blocking pool failed (a panic or runtime shutdown).
     #[error("the blocking pool failed")]
@@ -234,6 +262,7 @@ pub enum TlsAcceptError {
 
 /// Why an async acceptor could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// No acceptor given.
     #[error("no Milagro acceptor given")]

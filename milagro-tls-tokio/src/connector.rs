@@ -56,6 +56,7 @@ impl Default for ConnectorLimits {
 
 /// Why [`MilagroConnector::connect`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The Milagro error the user can act on: `CredentialRefused` (the
     /// server refused the key share: PIN, permit, lockout or clock),
@@ -67,7 +68,7 @@ pub enum ConnectError {
     Milagro(#[from] MilagroError),
     /// The finished handshake broke a Milagro rule (not full, wrong group,
     /// server blob not as expected): the connection is dropped.
-    #[error("finished handshake refused: {0}")]
+    #[error("finished handshake refused")]
     Finish(#[from] FinishError),
     /// The handshake did not finish within the timeout.
     #[error("the handshake timed out")]

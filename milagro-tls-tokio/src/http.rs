@@ -68,6 +68,7 @@ impl ServerPeer {
 /// inside [`Handshake`](Self::Handshake), the typed Milagro error, e.g.
 /// `MilagroError::CredentialRefused`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HttpsConnectError {
     /// The URI's scheme is not `https` (nothing was sent).
     #[error("the URI's scheme is not https")]

@@ -26,6 +26,9 @@
 //!   [`AuthenticatedIdentity`] into every request's extensions.
 //! * Features `ring` (default) / `aws-lc-rs`: the rustls provider feature
 //!   milagro-tls turns on (see milagro-tls's crate docs).
+//! * Feature `serde`: `serde::Deserialize` for [`AcceptorLimits`] (and
+//!   milagro-tls's `GuardPolicy`), so limits and policies can come from a
+//!   configuration file.
 //!
 //! Limits ([`AcceptorLimits`], [`ConnectorLimits`]) are on by default: a
 //! global cap on concurrent handshakes, a cap on one source's connections

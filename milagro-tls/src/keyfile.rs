@@ -60,6 +60,9 @@
 
 use zeroize::Zeroizing;
 
+mod load;
+pub use load::{LoadError, MAX_KEY_FILE_BYTES, from_pem_any_file};
+
 use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::{Identity, IdentityError};
 use crate::keys::{
@@ -111,6 +114,7 @@ const MAX_BODY: usize = 512;
 
 /// Why a key file could not be loaded (or, for a key that cannot exist, written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyFileError {
     /// The text does not start with a `-----BEGIN ` line (empty input, other
     /// text, or explanatory text before the PEM block, which is not allowed).
@@ -210,6 +214,14 @@ pub trait KeyFile: Sized {
     /// Decodes and checks a PEM document of this kind (see the module docs
     /// for every check and the error each failure gives).
     fn from_pem(pem: &str) -> Result<Self, KeyFileError>;
+
+    /// Reads and decodes the key file at `path` as [`from_pem`](Self::from_pem)
+    /// does, in memory wiped afterwards. Fails with a [`LoadError`] that names
+    /// the file: unreadable, too large or not text, or invalid contents (the
+    /// [`KeyFileError`] as its source).
+    fn from_pem_file(path: impl AsRef<std::path::Path>) -> Result<Self, LoadError> {
+        load::load(path.as_ref())
+    }
 }
 
 // ---------------------------------------------------------------------------

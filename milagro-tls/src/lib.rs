@@ -308,6 +308,8 @@ pub mod p2p_tls;
 pub mod pairing;
 pub mod points;
 mod rustls_glue;
+#[cfg(feature = "serde")]
+pub mod serde_duration;
 pub mod tls;
 
 pub use guard::{Classifier, Guard, GuardPolicy};

@@ -69,8 +69,8 @@ pub(crate) fn client_at(
 ) -> Result<MilagroClient, MilagroError> {
     let identity = my_key.identity().clone();
     let epoch = my_key.epoch();
-    let p2p = P2pClient::new(my_key, server_identity.clone(), None)
-        .map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
+    let p2p =
+        P2pClient::new(my_key, server_identity.clone(), None).map_err(MilagroError::KeyMismatch)?;
     let kx = P2pClientKx::new(p2p, DEFAULT_SKEW_SECS, now).map_err(MilagroError::KeyUnusable)?;
     kx.check().map_err(MilagroError::KeyUnusable)?;
     MilagroClient::new(Arc::new(kx), identity, epoch, Some(server_identity))
@@ -174,8 +174,7 @@ pub(crate) fn server_at(
 ) -> Result<MilagroAcceptor, MilagroError> {
     let identity = current.identity().clone();
     let epoch = current.epoch();
-    let p2p = P2pServer::new(current, options.previous)
-        .map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
+    let p2p = P2pServer::new(current, options.previous).map_err(MilagroError::KeyMismatch)?;
     if !options.allow_stale_keys {
         p2p.check_keys_at(now())
             .map_err(MilagroError::ServerKeysNotCurrent)?;

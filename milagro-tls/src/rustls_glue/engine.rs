@@ -18,6 +18,7 @@ use crate::keys::Suite;
 /// (rustls turns any kx error into an `illegal_parameter` alert); the accept
 /// path recovers it by downcasting `rustls::Error::Other`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KxError {
     /// A key share has the wrong length for its suite.
     #[error("key share is {actual} bytes long; the suite needs {expected}")]

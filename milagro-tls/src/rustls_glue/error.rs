@@ -12,6 +12,7 @@ use crate::tls::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERRO
 
 /// What went wrong building, connecting or handshaking a Milagro connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MilagroError {
     /// The server refused the key share with `illegal_parameter` before any
     /// ServerHello: a wrong PIN, a lockout (silent: the same alert), a
@@ -48,10 +49,10 @@ pub enum MilagroError {
     },
     /// A P2P client was asked to connect to a name other than its configured
     /// server identity; nothing was sent.
-    #[error("server name {got:?} is not the configured Milagro server identity {expected:?}")]
+    #[error("server name {got:?} is not the configured Milagro server identity \"{expected}\"")]
     ServerNameMismatch {
         /// The configured, canonical server identity.
-        expected: String,
+        expected: crate::identity::Identity,
         /// The name asked for.
         got: String,
     },
@@ -71,7 +72,7 @@ pub enum MilagroError {
     /// Keys given to a builder do not belong together (another identity,
     /// deployment or a non-adjacent epoch).
     #[error("the Milagro keys do not fit together: {0}")]
-    KeyMismatch(String),
+    KeyMismatch(crate::p2p::P2pError),
     /// A P2P server's keys are for neither the current epoch (by its clock)
     /// nor the one before, so it could accept no client
     /// ([`crate::p2p::P2pError::ServerKeysNotCurrent`]); refused unless the
@@ -98,7 +99,7 @@ pub enum MilagroError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// Any other TLS error.
-    #[error("TLS error: {0}")]
+    #[error(transparent)]
     Tls(#[from] Error),
 }
 

@@ -84,6 +84,7 @@ const SERVER_NAME_TYPE_HOST_NAME: u8 = 0;
 /// the accept path writes [`HANDSHAKE_FAILURE_ALERT`](super::HANDSHAKE_FAILURE_ALERT)
 /// and closes the connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientHelloError {
     /// A record that is not a handshake record arrived before the ClientHello
     /// was complete.
@@ -745,6 +746,7 @@ pub enum Offer<'a> {
 
 /// Why a ClientHello that names a Milagro group was refused at accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OfferRefusal {
     /// Both Milagro groups are named (listed or shared).
     #[error("both Milagro groups offered")]
