@@ -346,7 +346,7 @@ pub fn exporter_fingerprint<D>(conn: &rustls::ConnectionCommon<D>) -> Option<Str
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
     /// A finished, authenticated Milagro handshake.
-    AcceptedStream {
+    Accepted {
         /// The client's authenticated identity.
         identity: String,
         /// Its suite.

@@ -251,7 +251,7 @@ async fn p2p_host_other_than_the_pinned_identity_sends_nothing() {
             expected,
             got,
         })) => {
-            assert_eq!(expected, "server.example");
+            assert_eq!(expected.as_str(), "server.example");
             assert_eq!(got, "other.example");
         }
         other => panic!("expected ServerNameMismatch, got {other:?}"),
