@@ -23,17 +23,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser};
+use milagro_tls::Classifier;
+use milagro_tls::MilagroAcceptor;
+use milagro_tls::MilagroError;
 use milagro_tls::cs_tls;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardObserver, GuardPolicy, MemoryGuard, MonotonicClock, Outcome};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{AnyKey, KeyFileError, from_pem_any};
 use milagro_tls::mpin::{Pin, PinDigits, PinError};
 use milagro_tls::p2p_tls;
-use milagro_tls::rustls_glue::accept::MilagroAcceptor as SyncAcceptor;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls::suite::Suite;
-use milagro_tls_tokio::{Accepted, ConnectError, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{AcceptedStream, ConnectError, MilagroConnector, TlsAcceptor};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use zeroize::Zeroizing;
@@ -264,7 +264,7 @@ pub fn cs_server(
     secret: milagro_tls::keys::CsServerSecret,
     digits: PinDigits,
     guard: Guard,
-) -> Result<(SyncAcceptor, Classifier), EchoError> {
+) -> Result<(MilagroAcceptor, Classifier), EchoError> {
     let classifier = Classifier::new(1).map_err(|e| EchoError::Classifier(e.to_string()))?;
     let acceptor = cs_tls::server(
         secret,
@@ -274,7 +274,7 @@ pub fn cs_server(
 }
 
 /// Builds the server's acceptor from its key files.
-pub fn server_acceptor(keys: &ServerKeys) -> Result<MilagroAcceptor, EchoError> {
+pub fn server_acceptor(keys: &ServerKeys) -> Result<TlsAcceptor, EchoError> {
     let sync = match (&keys.cs_server_secret, &keys.p2p_key) {
         (Some(path), None) => {
             let secret = load_as!(path, CsServerSecret, LABEL_CS_SERVER_SECRET);
@@ -295,12 +295,12 @@ pub fn server_acceptor(keys: &ServerKeys) -> Result<MilagroAcceptor, EchoError> 
             let options = p2p_tls::ServerOptions::new()
                 .guard(guard_with(Arc::new(PrintingObserver)))
                 .allow_stale_keys(keys.allow_stale_keys);
-            p2p_tls::server_with(current, previous, options)?
+            p2p_tls::server(current, options.previous_key(previous))?
         }
         // clap enforces exactly one; refuse anyway rather than guess.
         _ => return Err(MilagroError::SuiteMismatch.into()),
     };
-    Ok(MilagroAcceptor::new(sync))
+    Ok(TlsAcceptor::new(sync))
 }
 
 /// Echoes lines on `io` until EOF, an idle timeout or an over-long line.
@@ -403,7 +403,7 @@ impl std::fmt::Display for ServerEvent {
 /// task; each authenticated one is reported to `report`
 /// ([`ServerEvent::Accepted`]) and echoed; refusals are reported too.
 pub async fn serve(
-    acceptor: MilagroAcceptor,
+    acceptor: TlsAcceptor,
     listener: TcpListener,
     report: Arc<dyn Fn(ServerEvent) + Send + Sync>,
 ) -> std::io::Result<()> {
@@ -413,7 +413,7 @@ pub async fn serve(
         let (acceptor, report) = (acceptor.clone(), report.clone());
         tokio::spawn(async move {
             match acceptor.accept_tcp(tcp).await {
-                Ok(Accepted::Milagro(who, tls)) => {
+                Ok(AcceptedStream::Milagro(who, tls)) => {
                     report(ServerEvent::Accepted {
                         identity: who.identity().as_str().to_owned(),
                         suite: who.suite(),
@@ -427,7 +427,7 @@ pub async fn serve(
                         });
                     }
                 }
-                Ok(Accepted::Standard(_)) => report(ServerEvent::Standard { source }),
+                Ok(AcceptedStream::Standard(_)) => report(ServerEvent::Standard { source }),
                 Err(e) => report(ServerEvent::Refused {
                     source,
                     reason: e.to_string(),

@@ -11,6 +11,7 @@ use milagro_examples::echo::{
     self, ClientCli, EchoError, ServerCli, ServerEvent, run_client, server_acceptor,
 };
 use milagro_examples::keytool::{KeyToolError, PinPrompt};
+use milagro_tls::MilagroError;
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{KeyFile, LABEL_CS_SERVER_SECRET, LABEL_CS_TOKEN};
@@ -20,7 +21,6 @@ use milagro_tls::keys::{
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls::suite::Suite;
 use milagro_tls_tokio::ConnectError;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -361,7 +361,9 @@ async fn a_server_answering_something_else_is_a_wrong_echo() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        if let Ok(milagro_tls_tokio::Accepted::Milagro(_, tls)) = acceptor.accept_tcp(tcp).await {
+        if let Ok(milagro_tls_tokio::AcceptedStream::Milagro(_, tls)) =
+            acceptor.accept_tcp(tcp).await
+        {
             let mut tls = BufReader::new(tls);
             let mut line = String::new();
             let _ = tls.read_line(&mut line).await;
@@ -419,7 +421,7 @@ fn two_days_fast() -> u64 {
 
 /// Serves `acceptor` on 127.0.0.1:0 with the echo server's logic.
 async fn serve_acceptor(
-    acceptor: milagro_tls::rustls_glue::accept::MilagroAcceptor,
+    acceptor: milagro_tls::MilagroAcceptor,
 ) -> (
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<ServerEvent>,
@@ -428,7 +430,7 @@ async fn serve_acceptor(
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(echo::serve(
-        milagro_tls_tokio::MilagroAcceptor::new(acceptor),
+        milagro_tls_tokio::TlsAcceptor::new(acceptor),
         listener,
         Arc::new(move |e| {
             let _ = tx.send(e);

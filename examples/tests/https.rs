@@ -15,6 +15,7 @@ use milagro_examples::https::cli::{CliError, ClientArgs, ServerArgs, build_serve
 use milagro_examples::https::{
     HttpsError, HttpsServer, MilagroHttpsClient, UNAUTHENTICATED_BODY, serve_connection,
 };
+use milagro_tls::MilagroError;
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::KeyFile;
@@ -25,8 +26,7 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::error::MilagroError;
-use milagro_tls_tokio::{ConnectError, MilagroAcceptor};
+use milagro_tls_tokio::{ConnectError, TlsAcceptor};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -116,11 +116,10 @@ impl P2p {
         let e = epoch_of(now(), EPOCH_SECS);
         let sync = p2p_tls::server(
             self.server_key(who, e),
-            Some(self.server_key(who, e - 1)),
-            None,
+            p2p_tls::ServerOptions::new().previous_key(self.server_key(who, e - 1)),
         )
         .unwrap();
-        HttpsServer::new(MilagroAcceptor::new(sync))
+        HttpsServer::new(TlsAcceptor::new(sync))
     }
 }
 
@@ -252,7 +251,7 @@ async fn p2p_host_other_than_the_pinned_identity_sends_nothing() {
             expected,
             got,
         })) => {
-            assert_eq!(expected, "server.example");
+            assert_eq!(expected.as_str(), "server.example");
             assert_eq!(got, "other.example");
         }
         other => panic!("expected ServerNameMismatch, got {other:?}"),

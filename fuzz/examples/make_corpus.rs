@@ -10,10 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use milagro_tls::identity::Identity;
+use milagro_tls::identity_blob::{IdentityBlob, Role};
 use milagro_tls::keyfile::KeyFile;
-use milagro_tls::suite::Suite;
 use milagro_tls::pairing::{G1, G2, Scalar};
-use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
+use milagro_tls::suite::Suite;
 use milagro_tls::suite::{CS_GROUP, IMPLICIT_SCHEME, P2P_GROUP};
 use milagro_tls_fuzz::{cs, p2p, tls};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -151,10 +151,7 @@ fn main() {
         (
             "milagro_cs",
             rustls_client_hello(
-                vec![leak(FixedGroup(
-                    CS_GROUP,
-                    cs_f.client.share().to_vec(),
-                ))],
+                vec![leak(FixedGroup(CS_GROUP, cs_f.client.share().to_vec()))],
                 true,
                 "server.example",
             ),

@@ -81,10 +81,7 @@ fn check_offer(hello: &ParsedClientHello) {
             assert!(!share.is_empty());
         }
         Ok(Offer::Standard) => {
-            for g in [
-                milagro_tls::suite::CS_GROUP,
-                milagro_tls::suite::P2P_GROUP,
-            ] {
+            for g in [milagro_tls::suite::CS_GROUP, milagro_tls::suite::P2P_GROUP] {
                 assert!(!hello.supported_groups().contains(&g));
                 assert!(hello.key_share(g).is_none());
             }

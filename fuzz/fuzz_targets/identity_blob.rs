@@ -1,4 +1,4 @@
-//! `rustls_glue::identity_blob::IdentityBlob::decode` / `encode`.
+//! `identity_blob::IdentityBlob::decode` / `encode`.
 //!
 //! Input: `[mode] ‖ rest`. Even mode: `rest` is a blob; decode, and on
 //! success `encode` gives back exactly the input. Odd mode: build a blob
@@ -9,8 +9,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use milagro_tls::identity::Identity;
+use milagro_tls::identity_blob::{BLOB_HEADER_LEN, BlobError, IdentityBlob, Role};
 use milagro_tls::suite::Suite;
-use milagro_tls::rustls_glue::identity_blob::{BLOB_HEADER_LEN, BlobError, IdentityBlob, Role};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

@@ -22,7 +22,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use milagro_tls::rustls_glue::accept::Accepted;
+use milagro_tls::Accepted;
 use milagro_tls_fuzz::{TLS_SOURCE, apply_edits, cs_acceptor, drain, feed, split_len, tls};
 
 fuzz_target!(|data: &[u8]| {

@@ -11,12 +11,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use milagro_tls::Classifier;
+use milagro_tls::MilagroClient;
 use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
 use milagro_tls::p2p_tls;
-use milagro_tls::rustls_glue::accept::{Accepted, MilagroAcceptor};
-use milagro_tls::guard::Classifier;
-use milagro_tls::rustls_glue::config::MilagroClient;
+use milagro_tls::{Accepted, MilagroAcceptor};
 use rustls::{ConnectionCommon, SideData};
 
 use milagro_tls::dta::Combine;
@@ -428,7 +428,8 @@ pub fn tls() -> &'static Tls {
                 .map(|m| m.issue_p2p_client_key(&client_id, epoch).unwrap())
                 .collect(),
         );
-        let p2p_server = p2p_tls::server(server_key, None, None).expect("P2P acceptor");
+        let p2p_server =
+            p2p_tls::server(server_key, p2p_tls::ServerOptions::new()).expect("P2P acceptor");
         let p2p_client = p2p_tls::client(client_key, server_id).expect("P2P client");
         let (p2p_hello, p2p_flight) =
             record(&p2p_client, P2P_SERVER_ID, &p2p_server, P2P_CLIENT_ID);

@@ -27,8 +27,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use milagro_tls::identity::Identity;
-use milagro_tls::rustls_glue::accept::{AcceptError, Accepted, MilagroAcceptor, MilagroConnection};
-use milagro_tls::rustls_glue::error::FinishError;
+use milagro_tls::{AcceptError, Accepted, FinishError, MilagroAcceptor, MilagroConnection};
 use rustls::{ProtocolVersion, ServerConnection};
 
 /// The read and write timeout of every accepted socket.

@@ -17,9 +17,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use milagro_interop::echo::{EchoServer, Report, ServeError, Session};
 use milagro_interop::external::{Running, Tool, require_tool};
+use milagro_tls::Classifier;
+use milagro_tls::MilagroClient;
+use milagro_tls::MilagroError;
+use milagro_tls::adapter::map_client_error_for;
 use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -27,10 +30,8 @@ use milagro_tls::keys::{
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::accept::{AcceptError, AcceptRefusal, MilagroAcceptor};
-use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls::rustls_glue::error::{MilagroError, map_client_error_for};
 use milagro_tls::suite::Suite;
+use milagro_tls::{AcceptError, AcceptRefusal, MilagroAcceptor};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{AlertDescription, ProtocolVersion, ServerConfig};

@@ -22,7 +22,7 @@ use milagro_tls::keys::{
 };
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls_tokio::{Accepted, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{AcceptedStream, MilagroConnector, TlsAcceptor};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const OPERATOR: &str = "operator-token-for-tests";
@@ -246,7 +246,7 @@ async fn refusals_have_codes_and_limits_hold() {
 }
 
 /// Echoes lines on every connection accepted by `acceptor`.
-async fn echo_server(acceptor: MilagroAcceptor) -> std::net::SocketAddr {
+async fn echo_server(acceptor: TlsAcceptor) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -256,7 +256,7 @@ async fn echo_server(acceptor: MilagroAcceptor) -> std::net::SocketAddr {
             };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                if let Ok(Accepted::Milagro(_, tls)) = acceptor.accept_tcp(tcp).await {
+                if let Ok(AcceptedStream::Milagro(_, tls)) = acceptor.accept_tcp(tcp).await {
                     let (r, mut w) = tokio::io::split(tls);
                     let mut lines = BufReader::new(r).lines();
                     while let Ok(Some(line)) = lines.next_line().await {
@@ -294,8 +294,8 @@ async fn renewer_swaps_the_epoch_key_without_dropping_connections() {
         .map(|m| m.issue_p2p_server_key(&server_id, epoch).unwrap())
         .collect();
     let server_key = P2pServerKey::combine(&shares).unwrap();
-    let addr = echo_server(MilagroAcceptor::new(
-        p2p_tls::server(server_key, None, None).unwrap(),
+    let addr = echo_server(TlsAcceptor::new(
+        p2p_tls::server(server_key, p2p_tls::ServerOptions::new()).unwrap(),
     ))
     .await;
 

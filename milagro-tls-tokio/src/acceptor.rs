@@ -1,6 +1,6 @@
 //! The async acceptor: tokio-rustls's `LazyConfigAcceptor` over a recording
 //! reader, the synchronous path's step 1 and configuration choice
-//! ([`SyncAcceptor::decide`]), the server's key exchange on the bounded
+//! ([`MilagroAcceptor::decide`]), the server's key exchange on the bounded
 //! blocking pool, and the handshake's completion reported to the guard.
 
 use std::collections::HashMap;
@@ -9,15 +9,13 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use milagro_tls::adapter::{Decision, KxResolution, refusal_alert};
 use milagro_tls::guard::SourceKey;
 use milagro_tls::identity::Identity;
-use milagro_tls::rustls_glue::accept::{
-    AcceptError as SyncAcceptError, AcceptRefusal, Decision, HANDSHAKE_FAILURE_ALERT, KxResolution,
-    MilagroAcceptor as SyncAcceptor,
-};
-use milagro_tls::rustls_glue::error::{FinishError, refusal_alert};
 use milagro_tls::suite::Suite;
+use milagro_tls::tls::HANDSHAKE_FAILURE_ALERT;
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
+use milagro_tls::{AcceptError, AcceptRefusal, FinishError, MilagroAcceptor};
 use rustls::ServerConfig;
 use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -34,7 +32,26 @@ use crate::recording::Recording;
 /// The acceptor's limits (docs/protocol.md §9.5: part of the product, not
 /// options). The per-source token buckets are the guard's throttle
 /// (`GuardPolicy::throttle`), charged in step 1.
+///
+/// With the cargo feature `serde` it implements `serde::Deserialize` (fields
+/// left out keep their defaults; durations written `"10s"`, `"500ms"`, as
+/// in `milagro_tls::serde_duration`):
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// let limits: milagro_tls_tokio::AcceptorLimits =
+///     serde_json::from_str(r#"{ "handshake_timeout": "8s", "max_connections_per_source": 16 }"#)?;
+/// assert_eq!(limits.handshake_timeout, std::time::Duration::from_secs(8));
+/// assert_eq!(limits.client_hello_timeout, std::time::Duration::from_secs(5)); // the default
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct AcceptorLimits {
     /// Handshakes in progress at once (from the first byte read to the
     /// finished handshake); more wait for a slot until their deadline.
@@ -50,17 +67,21 @@ pub struct AcceptorLimits {
     /// its deadline, and its reservation must still be alive when its key
     /// exchange runs, or the cap on failures in flight stops holding. An
     /// acceptor whose limits break this refuses every connection
-    /// ([`AcceptError::Misconfigured`]; check at startup with
-    /// [`MilagroAcceptor::check`]).
+    /// ([`TlsAcceptError::Misconfigured`]; check at startup with
+    /// [`TlsAcceptor::check`]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "milagro_tls::serde_duration::deserialize")
+    )]
     pub handshake_timeout: Duration,
     /// Key exchanges running on the blocking pool at once. Default: the
     /// number of CPUs.
     pub blocking_threads: usize,
-    /// Connections from one source inside [`MilagroAcceptor::accept`] at
+    /// Connections from one source inside [`TlsAcceptor::accept`] at
     /// once, counted from the call, before the ClientHello is read and
     /// before a handshake slot is taken. A source is an IPv4 address or an
     /// IPv6 /64 (the guard's throttle unit). One more is refused at once,
-    /// with nothing read or written ([`AcceptError::SourceBusy`]), so one
+    /// with nothing read or written ([`TlsAcceptError::SourceBusy`]), so one
     /// source cannot hold the global handshake slots with slow connections
     /// (docs/protocol.md §9.5). Default 64 (a quarter of the default
     /// global cap: room for many clients behind one NAT address; lower it
@@ -68,10 +89,14 @@ pub struct AcceptorLimits {
     pub max_connections_per_source: usize,
     /// The time a client has to deliver its whole ClientHello, from when its
     /// handshake slot is taken (never later than the handshake timeout). A
-    /// slower client is dropped ([`AcceptError::ClientHelloTimeout`]) and
+    /// slower client is dropped ([`TlsAcceptError::ClientHelloTimeout`]) and
     /// its slot freed long before the handshake timeout. Default 5 s (a
     /// ClientHello is one flight: this leaves room for TCP retransmissions
     /// on a lossy link).
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "milagro_tls::serde_duration::deserialize")
+    )]
     pub client_hello_timeout: Duration,
 }
 
@@ -150,7 +175,7 @@ impl Drop for SourceSlot {
 /// A CS attempt's key exchange may start as late as its handshake deadline
 /// (it waits for a blocking-pool thread until then), so its reservation,
 /// taken after the ClientHello, must outlive the whole handshake timeout.
-fn check_limits(server: &SyncAcceptor, limits: &AcceptorLimits) -> Result<(), BuildError> {
+fn check_limits(server: &MilagroAcceptor, limits: &AcceptorLimits) -> Result<(), BuildError> {
     match server.reservation_ttl() {
         Some(reservation_ttl) if limits.handshake_timeout >= reservation_ttl => {
             Err(BuildError::HandshakeOutlivesReservation {
@@ -183,9 +208,9 @@ impl AuthenticatedIdentity {
     }
 }
 
-/// A connection accepted by [`MilagroAcceptor::accept`], handshake finished.
+/// A connection accepted by [`TlsAcceptor::accept`], handshake finished.
 #[derive(Debug)]
-pub enum Accepted<IO> {
+pub enum AcceptedStream<IO> {
     /// A standard TLS client served with the standard configuration; no
     /// Milagro identity exists on this path.
     Standard(TlsStream<IO>),
@@ -194,13 +219,14 @@ pub enum Accepted<IO> {
     Milagro(AuthenticatedIdentity, TlsStream<IO>),
 }
 
-/// Why [`MilagroAcceptor::accept`] did not accept a connection.
+/// Why [`TlsAcceptor::accept`] did not accept a connection.
 #[derive(Debug, thiserror::Error)]
-pub enum AcceptError {
+#[non_exhaustive]
+pub enum TlsAcceptError {
     /// The synchronous path's refusals (malformed ClientHello, offer rules,
     /// step 1, key exchange …), with the same variants and alerts.
     #[error(transparent)]
-    Accept(#[from] SyncAcceptError),
+    Accept(#[from] AcceptError),
     /// A Milagro ClientHello whose server name (SNI) is none of this
     /// listener's P2P identities (plaintext handshake_failure sent).
     #[error("the ClientHello's server name is not one of this listener's identities")]
@@ -222,13 +248,13 @@ pub enum AcceptError {
     Handshake(io::Error),
     /// The finished handshake broke a Milagro rule (not full, wrong group,
     /// identity not bound).
-    #[error("finished handshake refused: {0}")]
+    #[error("finished handshake refused")]
     Finish(#[from] FinishError),
     /// The blocking pool failed (a panic or runtime shutdown).
     #[error("the blocking pool failed")]
     Pool,
     /// The acceptor's limits contradict its guard
-    /// ([`MilagroAcceptor::check`]): refused before anything was read
+    /// ([`TlsAcceptor::check`]): refused before anything was read
     /// (nothing written), as every connection is until it is rebuilt.
     #[error("acceptor misconfigured: {0}")]
     Misconfigured(BuildError),
@@ -236,6 +262,7 @@ pub enum AcceptError {
 
 /// Why an async acceptor could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// No acceptor given.
     #[error("no Milagro acceptor given")]
@@ -266,9 +293,9 @@ pub enum BuildError {
 /// standard configuration on the same listener. Cheap to clone (shared
 /// limits).
 #[derive(Clone)]
-pub struct MilagroAcceptor {
-    primary: SyncAcceptor,
-    p2p: Arc<HashMap<Identity, SyncAcceptor>>,
+pub struct TlsAcceptor {
+    primary: MilagroAcceptor,
+    p2p: Arc<HashMap<Identity, MilagroAcceptor>>,
     limits: AcceptorLimits,
     /// Why the limits contradict the guard, if they do (then every
     /// connection is refused).
@@ -278,9 +305,9 @@ pub struct MilagroAcceptor {
     pool: BlockingPool,
 }
 
-impl core::fmt::Debug for MilagroAcceptor {
+impl core::fmt::Debug for TlsAcceptor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MilagroAcceptor")
+        f.debug_struct("TlsAcceptor")
             .field("suite", &self.primary.suite())
             .field("p2p_identities", &self.p2p.keys().collect::<Vec<_>>())
             .field("limits", &self.limits)
@@ -288,12 +315,12 @@ impl core::fmt::Debug for MilagroAcceptor {
     }
 }
 
-impl MilagroAcceptor {
+impl TlsAcceptor {
     /// An async acceptor for one synchronous acceptor (from
     /// `cs_tls::server` or `p2p_tls::server`, with
     /// `with_standard` if standard clients share the listener), with
     /// default limits.
-    pub fn new(acceptor: SyncAcceptor) -> Self {
+    pub fn new(acceptor: MilagroAcceptor) -> Self {
         let mut p2p = HashMap::new();
         if let Some(id) = acceptor.p2p_identity() {
             p2p.insert(id.clone(), acceptor.clone());
@@ -306,7 +333,7 @@ impl MilagroAcceptor {
     /// Standard clients, if any, are served by the first one's standard
     /// configuration. Fails if `servers` is empty, holds a CS acceptor or
     /// two acceptors for one identity.
-    pub fn p2p(servers: impl IntoIterator<Item = SyncAcceptor>) -> Result<Self, BuildError> {
+    pub fn p2p(servers: impl IntoIterator<Item = MilagroAcceptor>) -> Result<Self, BuildError> {
         let mut p2p = HashMap::new();
         let mut primary = None;
         for s in servers {
@@ -321,8 +348,8 @@ impl MilagroAcceptor {
     }
 
     fn assemble(
-        primary: SyncAcceptor,
-        p2p: HashMap<Identity, SyncAcceptor>,
+        primary: MilagroAcceptor,
+        p2p: HashMap<Identity, MilagroAcceptor>,
         limits: AcceptorLimits,
     ) -> Self {
         let misconfigured = check_limits(&primary, &limits).err();
@@ -366,7 +393,7 @@ impl MilagroAcceptor {
     /// with [`BuildError::HandshakeOutlivesReservation`] for a CS server whose
     /// handshake timeout is not shorter than its guard's reservation
     /// lifetime. While it fails, [`accept`](Self::accept) refuses every
-    /// connection with [`AcceptError::Misconfigured`] before reading it.
+    /// connection with [`TlsAcceptError::Misconfigured`] before reading it.
     pub fn check(&self) -> Result<(), BuildError> {
         self.misconfigured.clone().map_or(Ok(()), Err)
     }
@@ -394,10 +421,13 @@ impl MilagroAcceptor {
 
     /// [`accept`](Self::accept) for a TCP connection, with its peer address
     /// as the source.
-    pub async fn accept_tcp(&self, tcp: TcpStream) -> Result<Accepted<TcpStream>, AcceptError> {
+    pub async fn accept_tcp(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<AcceptedStream<TcpStream>, TlsAcceptError> {
         let source = tcp
             .peer_addr()
-            .map_err(|e| AcceptError::Accept(SyncAcceptError::Io(e)))?;
+            .map_err(|e| TlsAcceptError::Accept(AcceptError::Io(e)))?;
         self.accept(source.ip(), tcp).await
     }
 
@@ -405,10 +435,14 @@ impl MilagroAcceptor {
     /// address step 1 throttles), within the handshake timeout and a global
     /// handshake slot. Before anything is read, a source that already has
     /// `max_connections_per_source` connections here is refused
-    /// ([`AcceptError::SourceBusy`], `io` dropped); the ClientHello must then
+    /// ([`TlsAcceptError::SourceBusy`], `io` dropped); the ClientHello must then
     /// arrive within `client_hello_timeout`. Writes any alert itself. The
     /// server's key exchange runs on the bounded blocking pool.
-    pub async fn accept<IO>(&self, source: IpAddr, io: IO) -> Result<Accepted<IO>, AcceptError>
+    pub async fn accept<IO>(
+        &self,
+        source: IpAddr,
+        io: IO,
+    ) -> Result<AcceptedStream<IO>, TlsAcceptError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -427,11 +461,11 @@ impl MilagroAcceptor {
             .await;
         span.record("duration_ms", started.elapsed().as_secs_f64() * 1e3);
         match &result {
-            Ok(Accepted::Standard(_)) => {
+            Ok(AcceptedStream::Standard(_)) => {
                 span.record("suite", "standard");
                 span.record("outcome", "ok");
             }
-            Ok(Accepted::Milagro(id, _)) => {
+            Ok(AcceptedStream::Milagro(id, _)) => {
                 span.record("suite", suite_name(id.suite()));
                 span.record("outcome", "ok");
                 span.record("identity", id.identity().as_str());
@@ -453,32 +487,32 @@ impl MilagroAcceptor {
         source: IpAddr,
         io: IO,
         deadline: Instant,
-    ) -> Result<Accepted<IO>, AcceptError>
+    ) -> Result<AcceptedStream<IO>, TlsAcceptError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         // 0. Admission of the connection itself, before reading anything.
         if let Some(e) = &self.misconfigured {
-            return Err(AcceptError::Misconfigured(e.clone()));
+            return Err(TlsAcceptError::Misconfigured(e.clone()));
         }
         let Some(_per_source) = self
             .sources
             .try_take(source, self.limits.max_connections_per_source)
         else {
-            return Err(AcceptError::SourceBusy);
+            return Err(TlsAcceptError::SourceBusy);
         };
         let _slot = tokio::time::timeout_at(deadline, self.handshakes.clone().acquire_owned())
             .await
-            .map_err(|_| AcceptError::Timeout)?
-            .map_err(|_| AcceptError::Pool)?;
+            .map_err(|_| TlsAcceptError::Timeout)?
+            .map_err(|_| TlsAcceptError::Pool)?;
         // 1. The ClientHello, recorded and parsed as rustls reads it, within
         //    its own (shorter) timeout.
         let hello_deadline = deadline.min(Instant::now() + self.limits.client_hello_timeout);
         let mut lazy = LazyConfigAcceptor::new(Acceptor::default(), Recording::new(io));
         let read = tokio::time::timeout_at(hello_deadline, &mut lazy).await;
         let start = match read {
-            Err(_) if hello_deadline < deadline => return Err(AcceptError::ClientHelloTimeout),
-            Err(_) => return Err(AcceptError::Timeout),
+            Err(_) if hello_deadline < deadline => return Err(TlsAcceptError::ClientHelloTimeout),
+            Err(_) => return Err(TlsAcceptError::Timeout),
             Ok(Ok(start)) => start,
             Ok(Err(e)) => return Err(refuse_unread(&mut lazy, e).await),
         };
@@ -490,21 +524,21 @@ impl MilagroAcceptor {
         let Some(hello) = hello else {
             // rustls saw a ClientHello our parser did not finish.
             let refusal = AcceptRefusal::ClientHello(ClientHelloError::AlreadyComplete);
-            return Err(plain_refusal(&mut io, SyncAcceptError::Refused(refusal)).await);
+            return Err(plain_refusal(&mut io, AcceptError::Refused(refusal)).await);
         };
         // 2. Which server, then step 1 and the configuration (shared with
         //    the synchronous path).
         let server = match self.server_for(&hello) {
             Some(s) => s,
-            None => return Err(plain_refusal(&mut io, AcceptError::UnknownServerName).await),
+            None => return Err(plain_refusal(&mut io, TlsAcceptError::UnknownServerName).await),
         };
         let start = match server.decide(source, &hello) {
             Ok(Decision::Standard(config)) => {
                 let stream = StartHandshake::from_parts(accepted, io).into_stream(config);
                 return match tokio::time::timeout_at(deadline, stream).await {
-                    Err(_) => Err(AcceptError::Timeout),
-                    Ok(Err(e)) => Err(AcceptError::Handshake(e)),
-                    Ok(Ok(tls)) => Ok(Accepted::Standard(tls)),
+                    Err(_) => Err(TlsAcceptError::Timeout),
+                    Ok(Err(e)) => Err(TlsAcceptError::Handshake(e)),
+                    Ok(Ok(tls)) => Ok(AcceptedStream::Standard(tls)),
                 };
             }
             Ok(Decision::Milagro(start)) => start,
@@ -530,8 +564,8 @@ impl MilagroAcceptor {
             .await;
         let (resolution, (mut accept, rustls_ok)) = match kx {
             Ok(v) => v,
-            Err(PoolError::Timeout) => return Err(AcceptError::Timeout),
-            Err(PoolError::Failed) => return Err(AcceptError::Pool),
+            Err(PoolError::Timeout) => return Err(TlsAcceptError::Timeout),
+            Err(PoolError::Failed) => return Err(TlsAcceptError::Pool),
         };
         let mut session = match (resolution, rustls_ok) {
             (KxResolution::Started(session), true) => session,
@@ -540,26 +574,26 @@ impl MilagroAcceptor {
                 // refusal): nothing written yet, refuse in plaintext.
                 let e = match resolution {
                     KxResolution::Refused(Some(e)) => e,
-                    _ => SyncAcceptError::Tls(rustls::Error::HandshakeNotComplete),
+                    _ => AcceptError::Tls(rustls::Error::HandshakeNotComplete),
                 };
                 if let Some(io) = accept.get_mut() {
                     let _ = io.write_all(refusal_alert(&e)).await;
                 }
-                return Err(AcceptError::Accept(e));
+                return Err(TlsAcceptError::Accept(e));
             }
             (resolution, false) => {
                 // rustls's alert (illegal_parameter for any kx failure) is
                 // written by the future; the attempt is already resolved.
                 let err = match tokio::time::timeout_at(deadline, accept.into_fallible()).await {
                     Ok(Err((e, _io))) => e,
-                    Ok(Ok(_)) => return Err(AcceptError::Pool),
+                    Ok(Ok(_)) => return Err(TlsAcceptError::Pool),
                     Err(_) => io::Error::new(io::ErrorKind::TimedOut, "alert not written"),
                 };
                 return Err(match resolution {
-                    KxResolution::Refused(Some(e)) => AcceptError::Accept(e),
+                    KxResolution::Refused(Some(e)) => TlsAcceptError::Accept(e),
                     _ => match rustls_error(err) {
-                        Ok(tls) => AcceptError::Accept(SyncAcceptError::Tls(tls)),
-                        Err(e) => AcceptError::Handshake(e),
+                        Ok(tls) => TlsAcceptError::Accept(AcceptError::Tls(tls)),
+                        Err(e) => TlsAcceptError::Handshake(e),
                     },
                 });
             }
@@ -568,12 +602,12 @@ impl MilagroAcceptor {
         //    guard's completion. A timeout drops the session: a good proof's
         //    reservation is released (there is nothing to count).
         let tls = match tokio::time::timeout_at(deadline, accept).await {
-            Err(_) => return Err(AcceptError::Timeout),
-            Ok(Err(e)) => return Err(AcceptError::Handshake(e)),
+            Err(_) => return Err(TlsAcceptError::Timeout),
+            Ok(Err(e)) => return Err(TlsAcceptError::Handshake(e)),
             Ok(Ok(tls)) => tls,
         };
         let identity = session.finish(tls.get_ref().1)?;
-        Ok(Accepted::Milagro(
+        Ok(AcceptedStream::Milagro(
             AuthenticatedIdentity {
                 identity,
                 suite: server.suite(),
@@ -585,7 +619,7 @@ impl MilagroAcceptor {
     /// The server for this ClientHello: P2P Milagro offers must name one of
     /// the identities in SNI; everything else goes to the primary server
     /// (whose `decide` classifies and refuses as the synchronous path does).
-    fn server_for(&self, hello: &ParsedClientHello) -> Option<&SyncAcceptor> {
+    fn server_for(&self, hello: &ParsedClientHello) -> Option<&MilagroAcceptor> {
         let milagro_offer = matches!(classify(hello), Ok(Offer::Milagro { .. }));
         if self.primary.suite() != Suite::P2p || !milagro_offer {
             return Some(&self.primary);
@@ -624,19 +658,19 @@ pub(crate) fn rustls_error(err: io::Error) -> Result<rustls::Error, io::Error> {
 /// synchronous path writes for it (`refusal_alert`: illegal_parameter for a
 /// refused key share, internal_error for load, handshake_failure for a
 /// refused ClientHello).
-async fn plain_refusal<IO, E>(io: &mut IO, err: E) -> AcceptError
+async fn plain_refusal<IO, E>(io: &mut IO, err: E) -> TlsAcceptError
 where
     IO: AsyncWrite + Unpin,
-    E: Into<AcceptError>,
+    E: Into<TlsAcceptError>,
 {
     let err = err.into();
     let alert = match &err {
-        AcceptError::Accept(e) => refusal_alert(e),
+        TlsAcceptError::Accept(e) => refusal_alert(e),
         _ => &HANDSHAKE_FAILURE_ALERT,
     };
     match io.write_all(alert).await {
         Ok(()) => err,
-        Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
+        Err(e) => TlsAcceptError::Accept(AcceptError::Io(e)),
     }
 }
 
@@ -646,25 +680,25 @@ where
 async fn refuse_unread<IO>(
     lazy: &mut LazyConfigAcceptor<Recording<IO>>,
     err: io::Error,
-) -> AcceptError
+) -> TlsAcceptError
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
     let Some(mut rec) = lazy.take_io() else {
         return match rustls_error(err) {
-            Ok(tls) => AcceptError::Accept(SyncAcceptError::Tls(tls)),
-            Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
+            Ok(tls) => TlsAcceptError::Accept(AcceptError::Tls(tls)),
+            Err(e) => TlsAcceptError::Accept(AcceptError::Io(e)),
         };
     };
     if let Some(parse) = rec.error().cloned() {
-        let refusal = SyncAcceptError::Refused(AcceptRefusal::ClientHello(parse));
+        let refusal = AcceptError::Refused(AcceptRefusal::ClientHello(parse));
         return plain_refusal(&mut rec, refusal).await;
     }
     if err.kind() == io::ErrorKind::UnexpectedEof {
-        return AcceptError::Accept(SyncAcceptError::Eof);
+        return TlsAcceptError::Accept(AcceptError::Eof);
     }
     match rustls_error(err) {
-        Ok(tls) => AcceptError::Accept(SyncAcceptError::Tls(tls)),
-        Err(e) => AcceptError::Accept(SyncAcceptError::Io(e)),
+        Ok(tls) => TlsAcceptError::Accept(AcceptError::Tls(tls)),
+        Err(e) => TlsAcceptError::Accept(AcceptError::Io(e)),
     }
 }

@@ -1,4 +1,4 @@
-//! The tokio-rustls shapes: [`MilagroAcceptor::accept_io`] takes the
+//! The tokio-rustls shapes: [`TlsAcceptor::accept_io`] takes the
 //! source address from the stream itself (a `TcpStream`'s peer), as
 //! tokio-rustls's `TlsAcceptor::accept(io)` takes only the stream; the
 //! acceptor's and connector's errors convert into `io::Error` (the typed
@@ -10,12 +10,12 @@ use std::net::IpAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-use crate::acceptor::{AcceptError, Accepted, MilagroAcceptor};
+use crate::acceptor::{AcceptedStream, TlsAcceptError, TlsAcceptor};
 use crate::connector::ConnectError;
-use milagro_tls::rustls_glue::accept::AcceptError as SyncAcceptError;
+use milagro_tls::AcceptError;
 
 /// A transport that knows the address of its peer: the source the
-/// acceptor's admission and throttle count ([`MilagroAcceptor::accept_io`]).
+/// acceptor's admission and throttle count ([`TlsAcceptor::accept_io`]).
 pub trait PeerSource {
     /// The peer's IP address, or the error reading it.
     fn peer_ip(&self) -> io::Result<IpAddr>;
@@ -36,31 +36,31 @@ impl PeerSource for tokio::net::UnixStream {
     }
 }
 
-impl MilagroAcceptor {
+impl TlsAcceptor {
     /// [`accept`](Self::accept) with the source taken from the stream
     /// ([`PeerSource`]: a `TcpStream`'s peer address), mirroring
     /// tokio-rustls's `accept(io)`. Fails like `accept`, or with
-    /// `AcceptError::Accept(Io)` when the peer address cannot be read
+    /// `TlsAcceptError::Accept(Io)` when the peer address cannot be read
     /// (nothing is read or written then).
-    pub async fn accept_io<IO>(&self, io: IO) -> Result<Accepted<IO>, AcceptError>
+    pub async fn accept_io<IO>(&self, io: IO) -> Result<AcceptedStream<IO>, TlsAcceptError>
     where
         IO: PeerSource + AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let source = io
             .peer_ip()
-            .map_err(|e| AcceptError::Accept(SyncAcceptError::Io(e)))?;
+            .map_err(|e| TlsAcceptError::Accept(AcceptError::Io(e)))?;
         self.accept(source, io).await
     }
 }
 
-impl From<AcceptError> for io::Error {
-    /// Keeps the typed error inside (`get_ref()` → `downcast_ref::<AcceptError>()`);
+impl From<TlsAcceptError> for io::Error {
+    /// Keeps the typed error inside (`get_ref()` → `downcast_ref::<TlsAcceptError>()`);
     /// the kind says timeouts and transport failures apart from refusals.
-    fn from(e: AcceptError) -> Self {
+    fn from(e: TlsAcceptError) -> Self {
         let kind = match &e {
-            AcceptError::Timeout | AcceptError::ClientHelloTimeout => io::ErrorKind::TimedOut,
-            AcceptError::Handshake(e) | AcceptError::Accept(SyncAcceptError::Io(e)) => e.kind(),
-            AcceptError::SourceBusy => io::ErrorKind::ConnectionRefused,
+            TlsAcceptError::Timeout | TlsAcceptError::ClientHelloTimeout => io::ErrorKind::TimedOut,
+            TlsAcceptError::Handshake(e) | TlsAcceptError::Accept(AcceptError::Io(e)) => e.kind(),
+            TlsAcceptError::SourceBusy => io::ErrorKind::ConnectionRefused,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)

@@ -10,13 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use milagro_tls::adapter::{map_connect_error, map_refusal};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::P2pClientKey;
 use milagro_tls::p2p_tls;
-use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls::rustls_glue::error::FinishError;
-use milagro_tls::rustls_glue::error::{MilagroError, map_connect_error, map_refusal};
-use milagro_tls::suite::Suite;
+use milagro_tls::{FinishError, MilagroClient, MilagroError, Suite};
 use rustls::ClientConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
@@ -58,6 +56,7 @@ impl Default for ConnectorLimits {
 
 /// Why [`MilagroConnector::connect`] failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The Milagro error the user can act on: `CredentialRefused` (the
     /// server refused the key share: PIN, permit, lockout or clock),
@@ -69,7 +68,7 @@ pub enum ConnectError {
     Milagro(#[from] MilagroError),
     /// The finished handshake broke a Milagro rule (not full, wrong group,
     /// server blob not as expected): the connection is dropped.
-    #[error("finished handshake refused: {0}")]
+    #[error("finished handshake refused")]
     Finish(#[from] FinishError),
     /// The handshake did not finish within the timeout.
     #[error("the handshake timed out")]

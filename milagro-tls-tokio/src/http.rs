@@ -35,7 +35,7 @@ use milagro_tls::suite::Suite;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::acceptor::{Accepted, AuthenticatedIdentity, MilagroAcceptor};
+use crate::acceptor::{AcceptedStream, AuthenticatedIdentity, TlsAcceptor};
 use crate::connector::{ConnectError, MilagroClientStream, MilagroConnector};
 
 /// The default TCP port of an `https` URI without one.
@@ -68,6 +68,7 @@ impl ServerPeer {
 /// inside [`Handshake`](Self::Handshake), the typed Milagro error, e.g.
 /// `MilagroError::CredentialRefused`).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HttpsConnectError {
     /// The URI's scheme is not `https` (nothing was sent).
     #[error("the URI's scheme is not https")]
@@ -217,6 +218,41 @@ impl Write for MilagroHttpsStream {
     }
 }
 
+/// A tower service the server side can run for each connection: takes
+/// hyper's requests, never fails (errors are responses), and can be cloned
+/// into a task per connection — an axum `Router`, or any
+/// `tower::Service` built with `service_fn`. Implemented for every such
+/// service; name it in bounds rather than implementing it.
+pub trait HttpService:
+    tower_service::Service<
+        Request<Incoming>,
+        Response = Response<Self::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+    /// The response body.
+    type Body: http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+        + 'static;
+}
+
+impl<S, B> HttpService for S
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Body = B;
+}
+
 /// The client's TCP address, in every request's extensions on the server
 /// side ([`serve_connection`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,25 +270,20 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// identity, so no handler can mistake it for an authenticated one. Fails
 /// with hyper's error when the HTTP exchange breaks (malformed request,
 /// headers slower than [`HEADER_READ_TIMEOUT`], reset).
-pub async fn serve_connection<IO, S, B>(
-    accepted: Accepted<IO>,
+pub async fn serve_connection<IO, S>(
+    accepted: AcceptedStream<IO>,
     peer: SocketAddr,
     service: S,
 ) -> Result<(), hyper::Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService,
 {
     match accepted {
-        Accepted::Milagro(who, tls) => serve_stream(tls, Some(who), Some(peer), service).await,
-        Accepted::Standard(tls) => serve_stream(tls, None, Some(peer), service).await,
+        AcceptedStream::Milagro(who, tls) => {
+            serve_stream(tls, Some(who), Some(peer), service).await
+        }
+        AcceptedStream::Standard(tls) => serve_stream(tls, None, Some(peer), service).await,
     }
 }
 
@@ -260,7 +291,7 @@ where
 /// the acceptor can make) and `peer`, when given, go into every request's
 /// extensions; when `identity` is `None` any [`AuthenticatedIdentity`]
 /// already in a request's extensions is removed.
-pub async fn serve_stream<IO, S, B>(
+pub async fn serve_stream<IO, S>(
     io: IO,
     identity: Option<AuthenticatedIdentity>,
     peer: Option<SocketAddr>,
@@ -268,14 +299,7 @@ pub async fn serve_stream<IO, S, B>(
 ) -> Result<(), hyper::Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService,
 {
     let service = WithPeer {
         inner: service,
@@ -294,20 +318,9 @@ where
 /// [`serve_connection`] with a clone of `service`. Fails only when the
 /// listener fails; a refused handshake or a broken HTTP exchange drops that
 /// connection (logged at debug level, without secrets) and the loop goes on.
-pub async fn serve<S, B>(
-    listener: TcpListener,
-    acceptor: MilagroAcceptor,
-    service: S,
-) -> io::Result<()>
+pub async fn serve<S>(listener: TcpListener, acceptor: TlsAcceptor, service: S) -> io::Result<()>
 where
-    S: tower_service::Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: HttpService,
 {
     loop {
         let (tcp, peer) = listener.accept().await?;

@@ -1,14 +1,14 @@
 //! tokio integration for `milagro-tls`: an async acceptor and connector
 //! over tokio-rustls 0.26.
 //!
-//! * [`MilagroAcceptor`] reads the ClientHello through tokio-rustls's
+//! * [`TlsAcceptor`] reads the ClientHello through tokio-rustls's
 //!   `LazyConfigAcceptor` with a recording reader (the same
 //!   `ClientHelloRecorder` as the synchronous path), then runs the
 //!   synchronous path's own step 1 and configuration choice
-//!   (`milagro_tls::rustls_glue::accept::MilagroAcceptor::decide`: source
+//!   (`milagro_tls::MilagroAcceptor::decide`: source
 //!   throttle, CS attempt reservation, silent lockout, identity binding),
 //!   the server's key exchange on a bounded blocking pool, and returns
-//!   [`Accepted::Standard`] or [`Accepted::Milagro`] with an
+//!   [`AcceptedStream::Standard`] or [`AcceptedStream::Milagro`] with an
 //!   [`AuthenticatedIdentity`] only a finished, full, bound handshake yields.
 //! * [`MilagroConnector`] computes the client's key share on the blocking
 //!   pool, checks the server name before anything is sent, requires a full
@@ -16,7 +16,7 @@
 //!   `MilagroError::CredentialRefused`. P2P connectors make one
 //!   configuration per server identity, cached and bounded.
 //!
-//! * [`MilagroAcceptor::accept_io`] takes the source from the stream (a
+//! * [`TlsAcceptor::accept_io`] takes the source from the stream (a
 //!   `TcpStream`'s peer, [`PeerSource`]) as tokio-rustls's `accept(io)`
 //!   does, and both sides' errors convert into `io::Error` (`?` in an
 //!   `io::Result` function) with the typed error inside.
@@ -26,6 +26,9 @@
 //!   [`AuthenticatedIdentity`] into every request's extensions.
 //! * Features `ring` (default) / `aws-lc-rs`: the rustls provider feature
 //!   milagro-tls turns on (see milagro-tls's crate docs).
+//! * Feature `serde`: `serde::Deserialize` for [`AcceptorLimits`] (and
+//!   milagro-tls's `GuardPolicy`), so limits and policies can come from a
+//!   configuration file.
 //!
 //! Limits ([`AcceptorLimits`], [`ConnectorLimits`]) are on by default: a
 //! global cap on concurrent handshakes, a cap on one source's connections
@@ -47,8 +50,8 @@
 //! use milagro_tls::keys::{CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, PermitPolicy};
 //! use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::guard::Classifier;
-//! use milagro_tls_tokio::{Accepted, MilagroAcceptor, MilagroConnector};
+//! use milagro_tls::Classifier;
+//! use milagro_tls_tokio::{AcceptedStream, TlsAcceptor, MilagroConnector};
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,7 +64,7 @@
 //! let digits = PinDigits::new(4)?;
 //! let token = extract_pin(&cs, &Pin::parse("1234", digits)?)?;
 //!
-//! let server = MilagroAcceptor::new(cs_tls::server(
+//! let server = TlsAcceptor::new(cs_tls::server(
 //!     ss,
 //!     cs_tls::ServerOptions::new(Guard::in_memory(GuardPolicy::default()), Classifier::new(1)?)
 //!         .pin_digits(digits),
@@ -74,14 +77,14 @@
 //!     let echo = tokio::spawn(async move {
 //!         let (tcp, _) = listener.accept().await?;
 //!         match server.accept_tcp(tcp).await? {
-//!             Accepted::Milagro(who, mut tls) => {
+//!             AcceptedStream::Milagro(who, mut tls) => {
 //!                 assert_eq!(who.identity().as_str(), "alice@example.com");
 //!                 let mut buf = [0u8; 5];
 //!                 tls.read_exact(&mut buf).await?;
 //!                 tls.write_all(&buf).await?;
 //!                 tls.shutdown().await?;
 //!             }
-//!             Accepted::Standard(_) => unreachable!("Milagro-only listener"),
+//!             AcceptedStream::Standard(_) => unreachable!("Milagro-only listener"),
 //!         }
 //!         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
 //!     });
@@ -108,7 +111,7 @@ pub mod http;
 mod recording;
 
 pub use acceptor::{
-    AcceptError, Accepted, AcceptorLimits, AuthenticatedIdentity, BuildError, MilagroAcceptor,
+    AcceptedStream, AcceptorLimits, AuthenticatedIdentity, BuildError, TlsAcceptError, TlsAcceptor,
 };
 pub use compat::PeerSource;
 pub use connector::{ConnectError, ConnectorLimits, MilagroClientStream, MilagroConnector};

@@ -5,9 +5,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use milagro_tls::AcceptError;
+use milagro_tls::Classifier;
+use milagro_tls::MilagroClient;
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -15,10 +17,8 @@ use milagro_tls::keys::{
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::accept::AcceptError as SyncAcceptError;
-use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls_tokio::{
-    AcceptError, Accepted, AcceptorLimits, BuildError, MilagroAcceptor, MilagroConnector,
+    AcceptedStream, AcceptorLimits, BuildError, MilagroConnector, TlsAcceptError, TlsAcceptor,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -51,11 +51,7 @@ impl Cs {
         cs_tls::client(token, Pin::parse(PIN, digits()).unwrap(), None).unwrap()
     }
     /// A CS acceptor whose guard keeps reservations for `reservation_ttl`.
-    fn acceptor_with_ttl(
-        &self,
-        limits: AcceptorLimits,
-        reservation_ttl: Duration,
-    ) -> MilagroAcceptor {
+    fn acceptor_with_ttl(&self, limits: AcceptorLimits, reservation_ttl: Duration) -> TlsAcceptor {
         let ss = CsServerSecret::combine(&[self.0.issue_cs_server_secret().unwrap()]).unwrap();
         let mut policy = GuardPolicy::default();
         policy.lockout.reservation_ttl = reservation_ttl;
@@ -65,10 +61,10 @@ impl Cs {
                 .pin_digits(digits()),
         )
         .unwrap();
-        MilagroAcceptor::new(sync).with_limits(limits)
+        TlsAcceptor::new(sync).with_limits(limits)
     }
     /// A CS acceptor whose reservations outlive the tests' handshake timeout.
-    fn acceptor(&self, limits: AcceptorLimits) -> MilagroAcceptor {
+    fn acceptor(&self, limits: AcceptorLimits) -> TlsAcceptor {
         self.acceptor_with_ttl(limits, 2 * HANDSHAKE_TIMEOUT)
     }
 }
@@ -76,10 +72,10 @@ impl Cs {
 /// A listener on 127.0.0.1 accepting every connection in its own task and
 /// reporting each outcome (the identity, or the error) on the channel.
 async fn serve(
-    acceptor: MilagroAcceptor,
+    acceptor: TlsAcceptor,
 ) -> (
     SocketAddr,
-    mpsc::UnboundedReceiver<Result<String, AcceptError>>,
+    mpsc::UnboundedReceiver<Result<String, TlsAcceptError>>,
 ) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -89,8 +85,10 @@ async fn serve(
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 let report = match acceptor.accept_tcp(tcp).await {
-                    Ok(Accepted::Milagro(who, _tls)) => Ok(who.identity().as_str().to_owned()),
-                    Ok(Accepted::Standard(_)) => Ok("<standard>".to_owned()),
+                    Ok(AcceptedStream::Milagro(who, _tls)) => {
+                        Ok(who.identity().as_str().to_owned())
+                    }
+                    Ok(AcceptedStream::Standard(_)) => Ok("<standard>".to_owned()),
                     Err(e) => Err(e),
                 };
                 let _ = tx.send(report);
@@ -152,7 +150,7 @@ async fn one_source_with_300_slow_connections_cannot_block_another_client() {
     // Exactly the connections beyond the cap are refused, before reading.
     for _ in 0..300 - per_source {
         match timeout(STEP, rx.recv()).await.unwrap().unwrap() {
-            Err(AcceptError::SourceBusy) => {}
+            Err(TlsAcceptError::SourceBusy) => {}
             other => panic!("expected SourceBusy, got {other:?}"),
         }
     }
@@ -184,7 +182,7 @@ async fn one_source_with_300_slow_connections_cannot_block_another_client() {
     drop(slow);
     for _ in 0..per_source {
         match timeout(STEP, rx.recv()).await.unwrap().unwrap() {
-            Err(AcceptError::Accept(SyncAcceptError::Eof)) => {}
+            Err(TlsAcceptError::Accept(AcceptError::Eof)) => {}
             other => panic!("expected Eof, got {other:?}"),
         }
     }
@@ -242,7 +240,7 @@ async fn slow_clienthellos_are_dropped_at_the_clienthello_timeout_not_the_handsh
     }
     let timed_out = reports
         .iter()
-        .filter(|r| matches!(r, Err(AcceptError::ClientHelloTimeout)))
+        .filter(|r| matches!(r, Err(TlsAcceptError::ClientHelloTimeout)))
         .count();
     assert_eq!(timed_out, 4, "{reports:?}");
     assert!(
@@ -291,7 +289,10 @@ async fn the_per_source_cap_counts_an_ipv6_slash_64_as_one_source() {
     let third = timeout(STEP, acceptor.accept(ip("2001:db8::3"), theirs))
         .await
         .expect("a refused connection returns at once");
-    assert!(matches!(third, Err(AcceptError::SourceBusy)), "{third:?}");
+    assert!(
+        matches!(third, Err(TlsAcceptError::SourceBusy)),
+        "{third:?}"
+    );
     // … another /64 is not.
     assert_eq!(acceptor.connections_from(ip("2001:db8:0:1::1")), 0);
     let (other_ours, theirs) = tokio::io::duplex(4096);
@@ -307,13 +308,13 @@ async fn the_per_source_cap_counts_an_ipv6_slash_64_as_one_source() {
     for p in pending {
         let r = timeout(STEP, p).await.unwrap().unwrap();
         assert!(
-            matches!(r, Err(AcceptError::Accept(SyncAcceptError::Eof))),
+            matches!(r, Err(TlsAcceptError::Accept(AcceptError::Eof))),
             "{r:?}"
         );
     }
     let r = timeout(STEP, other).await.unwrap().unwrap();
     assert!(
-        matches!(r, Err(AcceptError::Accept(SyncAcceptError::Eof))),
+        matches!(r, Err(TlsAcceptError::Accept(AcceptError::Eof))),
         "{r:?}"
     );
     assert_eq!(acceptor.connections_from(ip("2001:db8::1")), 0);
@@ -342,7 +343,7 @@ async fn a_handshake_timeout_not_shorter_than_the_reservation_ttl_is_refused() {
         let (addr, mut rx) = serve(acceptor).await;
         let mut tcp = connect_from(Ipv4Addr::new(127, 0, 0, 1), addr).await;
         match timeout(STEP, rx.recv()).await.unwrap().unwrap() {
-            Err(AcceptError::Misconfigured(e)) => assert_eq!(e, want),
+            Err(TlsAcceptError::Misconfigured(e)) => assert_eq!(e, want),
             other => panic!("{handshake_timeout:?}: {other:?}"),
         }
         // Nothing was written: the server just closed.

@@ -18,9 +18,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use milagro_tls::Classifier;
+use milagro_tls::MilagroError;
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -30,12 +31,11 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls::suite::Suite;
 use milagro_tls_tokio::http::{
     HttpsConnectError, MilagroHttpsConnector, PeerAddr, ServerPeer, serve_connection,
 };
-use milagro_tls_tokio::{AuthenticatedIdentity, ConnectError, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{AuthenticatedIdentity, ConnectError, MilagroConnector, TlsAcceptor};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 
@@ -67,7 +67,7 @@ fn open_policy() -> GuardPolicy {
 
 /// A CS deployment of one D-TA: the server acceptor and alice's connector
 /// (with `pin`).
-fn cs(pin: &str) -> (MilagroAcceptor, MilagroConnector) {
+fn cs(pin: &str) -> (TlsAcceptor, MilagroConnector) {
     let dep = CsDeployment::new(1, PermitPolicy::Off, &OsEntropy).unwrap();
     let dta = MasterShare::generate(Deployment::Cs(dep), &OsEntropy).unwrap();
     let ss = CsServerSecret::combine(&[dta.issue_cs_server_secret().unwrap()]).unwrap();
@@ -83,12 +83,12 @@ fn cs(pin: &str) -> (MilagroAcceptor, MilagroConnector) {
     .unwrap();
     let token = extract_pin(&cs, &Pin::parse(PIN, digits()).unwrap()).unwrap();
     let client = cs_tls::client(token, Pin::parse(pin, digits()).unwrap(), None).unwrap();
-    (MilagroAcceptor::new(server), MilagroConnector::new(client))
+    (TlsAcceptor::new(server), MilagroConnector::new(client))
 }
 
 /// A P2P deployment of one D-TA: the server `localhost` (its identity is
 /// the URI's host) and bob's connector for any server identity.
-fn p2p() -> (MilagroAcceptor, MilagroConnector) {
+fn p2p() -> (TlsAcceptor, MilagroConnector) {
     let dep = P2pDeployment::new(1, EPOCH_SECS, &OsEntropy).unwrap();
     let dta = MasterShare::generate(Deployment::P2p(dep), &OsEntropy).unwrap();
     let server_key = |e| {
@@ -97,8 +97,9 @@ fn p2p() -> (MilagroAcceptor, MilagroConnector) {
     let e = epoch_of(now(), EPOCH_SECS);
     let server = p2p_tls::server(
         server_key(e),
-        Some(server_key(e - 1)),
-        Some(Guard::in_memory(open_policy())),
+        p2p_tls::ServerOptions::new()
+            .previous_key(server_key(e - 1))
+            .guard(Guard::in_memory(open_policy())),
     )
     .unwrap();
     let ce = epoch_of(now() - 30, EPOCH_SECS);
@@ -106,7 +107,7 @@ fn p2p() -> (MilagroAcceptor, MilagroConnector) {
         .issue_p2p_client_key(&id("bob@example.com"), ce)
         .unwrap()])
     .unwrap();
-    (MilagroAcceptor::new(server), MilagroConnector::p2p(client))
+    (TlsAcceptor::new(server), MilagroConnector::p2p(client))
 }
 
 /// Answers `hello <identity>, <suite> from <ip>` when the request carries
@@ -143,7 +144,7 @@ impl tower_service::Service<Request<Incoming>> for Hello {
 }
 
 /// The server on 127.0.0.1:0; counts finished handshakes.
-async fn start(acceptor: MilagroAcceptor) -> (SocketAddr, Arc<AtomicUsize>) {
+async fn start(acceptor: TlsAcceptor) -> (SocketAddr, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let handshakes = Arc::new(AtomicUsize::new(0));
@@ -316,14 +317,14 @@ async fn a_standard_client_on_the_same_listener_gets_no_identity() {
 /// into `io::Error`, with the typed error still inside.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_convert_to_io_errors_keeping_the_typed_error() {
-    use milagro_tls_tokio::AcceptError;
+    use milagro_tls_tokio::TlsAcceptError;
 
     let (acceptor, connector) = cs("9999");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        async fn accept(a: &MilagroAcceptor, tcp: tokio::net::TcpStream) -> std::io::Result<()> {
+        async fn accept(a: &TlsAcceptor, tcp: tokio::net::TcpStream) -> std::io::Result<()> {
             a.accept_io(tcp).await?;
             Ok(())
         }
@@ -349,7 +350,7 @@ async fn errors_convert_to_io_errors_keeping_the_typed_error() {
     assert!(matches!(
         server_err
             .get_ref()
-            .and_then(|e| e.downcast_ref::<AcceptError>()),
-        Some(AcceptError::Accept(_))
+            .and_then(|e| e.downcast_ref::<TlsAcceptError>()),
+        Some(TlsAcceptError::Accept(_))
     ));
 }

@@ -5,9 +5,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use milagro_tls::Classifier;
+use milagro_tls::KxError;
+use milagro_tls::MilagroClient;
+use milagro_tls::MilagroError;
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy, Refusal};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -17,14 +20,11 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::accept::{AcceptError as SyncAcceptError, AdmissionRefusal};
-use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls::rustls_glue::engine::KxError;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls::suite::Suite;
 use milagro_tls::tls::{ClientHelloRecorder, Progress};
+use milagro_tls::{AcceptError, AdmissionRefusal};
 use milagro_tls_tokio::{
-    AcceptError, Accepted, AcceptorLimits, ConnectError, MilagroAcceptor, MilagroConnector,
+    AcceptedStream, AcceptorLimits, ConnectError, MilagroConnector, TlsAcceptError, TlsAcceptor,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -65,7 +65,7 @@ impl Cs {
         let token = extract_pin(&cs, &Pin::parse(PIN, digits()).unwrap()).unwrap();
         cs_tls::client(token, Pin::parse(pin, digits()).unwrap(), None).unwrap()
     }
-    fn server(&self, policy: GuardPolicy) -> milagro_tls::rustls_glue::accept::MilagroAcceptor {
+    fn server(&self, policy: GuardPolicy) -> milagro_tls::MilagroAcceptor {
         let ss = CsServerSecret::combine(&[self.dta.issue_cs_server_secret().unwrap()]).unwrap();
         cs_tls::server(
             ss,
@@ -103,27 +103,28 @@ impl P2p {
         let e = epoch_of(now() - 30, EPOCH_SECS);
         P2pClientKey::combine(&[self.dta.issue_p2p_client_key(&id(who), e).unwrap()]).unwrap()
     }
-    fn server(&self, who: &str) -> milagro_tls::rustls_glue::accept::MilagroAcceptor {
+    fn server(&self, who: &str) -> milagro_tls::MilagroAcceptor {
         let e = epoch_of(now(), EPOCH_SECS);
         p2p_tls::server(
             self.server_key(who, e),
-            Some(self.server_key(who, e - 1)),
-            Some(Guard::in_memory(open_policy())),
+            p2p_tls::ServerOptions::new()
+                .previous_key(self.server_key(who, e - 1))
+                .guard(Guard::in_memory(open_policy())),
         )
         .unwrap()
     }
 }
 
-type Outcome = Result<Accepted<TcpStream>, AcceptError>;
+type Outcome = Result<AcceptedStream<TcpStream>, TlsAcceptError>;
 
 /// A listener on 127.0.0.1 accepting every connection in its own task: a
 /// Milagro connection echoes what it reads; every outcome (the identity, or
 /// the error) is reported on the channel.
 async fn serve(
-    acceptor: MilagroAcceptor,
+    acceptor: TlsAcceptor,
 ) -> (
     SocketAddr,
-    mpsc::UnboundedReceiver<Result<String, AcceptError>>,
+    mpsc::UnboundedReceiver<Result<String, TlsAcceptError>>,
 ) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -134,11 +135,11 @@ async fn serve(
             tokio::spawn(async move {
                 let out: Outcome = acceptor.accept_tcp(tcp).await;
                 match out {
-                    Ok(Accepted::Milagro(who, tls)) => {
+                    Ok(AcceptedStream::Milagro(who, tls)) => {
                         let _ = tx.send(Ok(who.identity().as_str().to_owned()));
                         echo(tls).await;
                     }
-                    Ok(Accepted::Standard(tls)) => {
+                    Ok(AcceptedStream::Standard(tls)) => {
                         let _ = tx.send(Ok("<standard>".to_owned()));
                         echo(tls).await;
                     }
@@ -179,7 +180,7 @@ const LIMIT: Duration = Duration::from_secs(20);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_with_both_suites() {
     let cs = Cs::new();
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server(open_policy()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server(open_policy()))).await;
     let client = MilagroConnector::new(cs.client("alice@example.com", PIN));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut tls = timeout(LIMIT, client.connect("service.example", tcp))
@@ -190,7 +191,7 @@ async fn echo_with_both_suites() {
     assert_eq!(rx.recv().await.unwrap().unwrap(), "alice@example.com");
 
     let p2p = P2p::new();
-    let (addr, mut rx) = serve(MilagroAcceptor::new(p2p.server("server.example"))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(p2p.server("server.example"))).await;
     let client = MilagroConnector::p2p(p2p.client_key("bob@example.com"));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut tls = timeout(LIMIT, client.connect("Server.Example", tcp))
@@ -205,7 +206,7 @@ async fn echo_with_both_suites() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_cs_clients_all_succeed() {
     let cs = Cs::new();
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server(open_policy()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server(open_policy()))).await;
     let mut tasks = Vec::new();
     for i in 0..50 {
         let client = MilagroConnector::new(cs.client(&format!("user{i}@example.com"), PIN));
@@ -259,7 +260,7 @@ async fn a_flood_of_bogus_hellos_neither_starves_sessions_nor_stops_a_client() {
         blocking_threads: 2,
         ..AcceptorLimits::default()
     };
-    let acceptor = MilagroAcceptor::new(cs.server(GuardPolicy::default())).with_limits(limits);
+    let acceptor = TlsAcceptor::new(cs.server(GuardPolicy::default())).with_limits(limits);
     let (addr, mut rx) = serve(acceptor.clone()).await;
     // An established session before the flood.
     let alice = MilagroConnector::new(cs.client("alice@example.com", PIN));
@@ -327,8 +328,8 @@ async fn a_flood_of_bogus_hellos_neither_starves_sessions_nor_stops_a_client() {
                 err += 1;
                 if matches!(
                     e,
-                    AcceptError::Accept(
-                        SyncAcceptError::KeyExchange(_) | SyncAcceptError::SilentlyRefused(_)
+                    TlsAcceptError::Accept(
+                        AcceptError::KeyExchange(_) | AcceptError::SilentlyRefused(_)
                     )
                 ) {
                     kx += 1;
@@ -356,7 +357,7 @@ async fn stalled_clients_time_out_and_free_their_slot() {
         blocking_threads: 1,
         ..AcceptorLimits::default()
     };
-    let acceptor = MilagroAcceptor::new(cs.server(open_policy())).with_limits(limits);
+    let acceptor = TlsAcceptor::new(cs.server(open_policy())).with_limits(limits);
     let (hello, _) = hello_bytes(&cs.client("alice@example.com", PIN));
     for sent in [0usize, hello.len() / 2] {
         let (addr, mut rx) = serve(acceptor.clone()).await;
@@ -367,7 +368,7 @@ async fn stalled_clients_time_out_and_free_their_slot() {
             .await
             .unwrap()
             .unwrap();
-        assert!(matches!(out, Err(AcceptError::Timeout)), "{out:?}");
+        assert!(matches!(out, Err(TlsAcceptError::Timeout)), "{out:?}");
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert_eq!(acceptor.available_handshake_slots(), 1);
         // The one slot is free again: a real client gets it.
@@ -395,7 +396,7 @@ async fn standard_and_milagro_clients_share_a_listener() {
         .with_single_cert(vec![der.clone()], key)
         .unwrap();
     let cs = Cs::new();
-    let acceptor = MilagroAcceptor::new(cs.server(open_policy()))
+    let acceptor = TlsAcceptor::new(cs.server(open_policy()))
         .with_standard(Arc::new(standard))
         .unwrap();
     let (addr, mut rx) = serve(acceptor).await;
@@ -428,8 +429,7 @@ async fn standard_and_milagro_clients_share_a_listener() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_p2p_identities_on_one_listener_chosen_by_sni() {
     let p2p = P2p::new();
-    let acceptor =
-        MilagroAcceptor::p2p([p2p.server("a.example"), p2p.server("b.example")]).unwrap();
+    let acceptor = TlsAcceptor::p2p([p2p.server("a.example"), p2p.server("b.example")]).unwrap();
     let (addr, mut rx) = serve(acceptor).await;
     let bob = MilagroConnector::p2p(p2p.client_key("bob@example.com"));
     for name in ["a.example", "b.example", "A.EXAMPLE."] {
@@ -456,7 +456,7 @@ async fn several_p2p_identities_on_one_listener_chosen_by_sni() {
     );
     assert!(matches!(
         rx.recv().await.unwrap(),
-        Err(AcceptError::UnknownServerName)
+        Err(TlsAcceptError::UnknownServerName)
     ));
     // A name that is no identity fails before anything is sent.
     let err = bob
@@ -478,7 +478,7 @@ async fn several_p2p_identities_on_one_listener_chosen_by_sni() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_pin_over_the_socket_is_credential_refused() {
     let cs = Cs::new();
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server(open_policy()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server(open_policy()))).await;
     let client = MilagroConnector::new(cs.client("alice@example.com", "1299"));
     let err = client
         .connect("service.example", TcpStream::connect(addr).await.unwrap())
@@ -494,7 +494,7 @@ async fn wrong_pin_over_the_socket_is_credential_refused() {
     );
     assert!(matches!(
         rx.recv().await.unwrap(),
-        Err(AcceptError::Accept(SyncAcceptError::KeyExchange(
+        Err(TlsAcceptError::Accept(AcceptError::KeyExchange(
             KxError::ProofFailed
         )))
     ));
@@ -502,7 +502,7 @@ async fn wrong_pin_over_the_socket_is_credential_refused() {
     let mut strict = GuardPolicy::default();
     strict.throttle.burst = 1;
     strict.throttle.refill_per_sec = 1;
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server(strict))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server(strict))).await;
     let client = MilagroConnector::new(cs.client("alice@example.com", PIN));
     let mut refused = None;
     for _ in 0..3 {
@@ -514,7 +514,7 @@ async fn wrong_pin_over_the_socket_is_credential_refused() {
             assert!(
                 matches!(
                     server,
-                    Err(AcceptError::Accept(SyncAcceptError::Admission(
+                    Err(TlsAcceptError::Accept(AcceptError::Admission(
                         AdmissionRefusal::Guard(Refusal::Throttled)
                     )))
                 ),

@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use milagro_tls::Classifier;
+use milagro_tls::MilagroClient;
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -14,8 +15,7 @@ use milagro_tls::keys::{
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls_tokio::{MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{MilagroConnector, TlsAcceptor};
 use tokio::net::{TcpListener, TcpStream};
 
 const PIN: &str = "1234";
@@ -39,11 +39,11 @@ impl Cs {
         let token = extract_pin(&cs, &Pin::parse(PIN, digits).unwrap()).unwrap();
         cs_tls::client(token, Pin::parse(pin, digits).unwrap(), None).unwrap()
     }
-    fn server(&self) -> MilagroAcceptor {
+    fn server(&self) -> TlsAcceptor {
         let ss = CsServerSecret::combine(&[self.dta.issue_cs_server_secret().unwrap()]).unwrap();
         let mut policy = GuardPolicy::default();
         policy.throttle.burst = 1000;
-        MilagroAcceptor::new(
+        TlsAcceptor::new(
             cs_tls::server(
                 ss,
                 cs_tls::ServerOptions::new(Guard::in_memory(policy), Classifier::new(1).unwrap())
@@ -54,7 +54,7 @@ impl Cs {
     }
 }
 
-async fn serve_twice(server: MilagroAcceptor) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+async fn serve_twice(server: TlsAcceptor) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {

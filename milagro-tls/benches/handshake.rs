@@ -32,9 +32,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::Criterion;
+use milagro_tls::Classifier;
+use milagro_tls::MilagroClient;
 use milagro_tls::cs_tls::{self, ServerOptions};
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -44,8 +45,7 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::accept::{Accepted, MilagroAcceptor, MilagroConnection};
-use milagro_tls::rustls_glue::config::MilagroClient;
+use milagro_tls::{Accepted, MilagroAcceptor, MilagroConnection};
 use rustls::client::Resumption;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
@@ -306,7 +306,7 @@ fn p2p_setup() -> (MilagroClient, MilagroAcceptor) {
             .collect::<Vec<_>>(),
     )
     .unwrap();
-    let acceptor = p2p_tls::server(server_key, None, None).unwrap();
+    let acceptor = p2p_tls::server(server_key, p2p_tls::ServerOptions::new()).unwrap();
     let client = p2p_tls::client(client_key, id(SERVER)).unwrap();
     (client, acceptor)
 }

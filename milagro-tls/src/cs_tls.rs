@@ -23,7 +23,7 @@
 //! use milagro_tls::keys::{CsDeployment, CsClientSecret, CsServerSecret, Deployment, MasterShare, PermitPolicy};
 //! use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::guard::Classifier;
+//! use milagro_tls::Classifier;
 //!
 //! // Two D-TAs set up a deployment without time permits.
 //! let dep = CsDeployment::new(2, PermitPolicy::Off, &OsEntropy)?;

@@ -78,6 +78,7 @@ pub const MIN_EPOCH_SECONDS: u32 = 60;
 
 /// Why a D-TA operation or a combination of shares was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DtaError {
     /// A deployment needs at least one D-TA.
     #[error("a deployment needs at least one D-TA; dta_count is 0")]

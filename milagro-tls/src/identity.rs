@@ -26,6 +26,7 @@ pub const MAX_IDENTITY_BYTES: usize = 255;
 
 /// Why a string is not acceptable as an identity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IdentityError {
     /// The identity is empty.
     #[error("identity is empty")]

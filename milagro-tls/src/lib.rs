@@ -24,12 +24,29 @@
 //!   server's clock; a per-source throttle, a default one if no
 //!   [`guard::Guard`] is given).
 //!
-//! Clients connect with [`rustls_glue::config::MilagroClient::connect`] and
-//! map errors with [`rustls_glue::error::map_client_error`]; servers accept
-//! with [`rustls_glue::accept::MilagroAcceptor::accept`] (with the source
-//! address), which returns `Standard(conn)` or `Milagro(conn)`, and only
-//! [`rustls_glue::accept::MilagroConnection::finish`] yields an
-//! authenticated identity.
+//! Clients connect with [`MilagroClient::connect`] and map errors with
+//! [`map_client_error`]; servers accept with [`MilagroAcceptor::accept`]
+//! (with the source address), which returns [`Accepted::Standard`] or
+//! [`Accepted::Milagro`], and only [`MilagroConnection::finish`] yields an
+//! authenticated identity. The types an application writes are at the crate
+//! root; the key material is in [`keys`] and [`keyfile`], the PIN in
+//! [`mpin`], the lockout, replay and throttle policy in [`guard`]. An async
+//! adapter (such as `milagro-tls-tokio`) builds on [`adapter`].
+//!
+//! # Cargo features
+//!
+//! * `engine-blst` (default) / `engine-pure`: the pairing engine (blst,
+//!   C and assembly; or pure Rust for targets without a C compiler).
+//! * `ring` (default) / `aws-lc-rs`: the AEAD, hash and randomness under the
+//!   Milagro suites, and the one rustls crypto-provider feature this crate
+//!   turns on. Milagro configurations never read, install or change rustls's
+//!   process-wide default provider.
+//! * `serde`: `serde::Deserialize` for the guard's policies
+//!   ([`GuardPolicy`] and its parts), so they can come from a configuration
+//!   file (see [`GuardPolicy`]).
+//! * `test-util`: `pairing::SeededEntropy`, a deterministic entropy source
+//!   for known-answer vectors, tests and fuzzing. **Never enable it in
+//!   production**: keys drawn from it are predictable from its seed.
 //!
 //! # Examples
 //!
@@ -43,16 +60,13 @@
 //! ```
 //! use milagro_tls::cs_tls::{self, ServerOptions};
 //! use milagro_tls::dta::Combine;
-//! use milagro_tls::guard::{Guard, GuardPolicy};
-//! use milagro_tls::identity::Identity;
+//! use milagro_tls::{Accepted, Classifier, Guard, GuardPolicy, Identity};
 //! use milagro_tls::keys::{
 //!     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, MasterShare,
 //!     PermitPolicy, day_of,
 //! };
 //! use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::rustls_glue::accept::Accepted;
-//! use milagro_tls::guard::Classifier;
 //! use rustls::{ClientConnection, ServerConnection};
 //!
 //! // Moves TLS records between the two sides until the handshake is over.
@@ -136,11 +150,10 @@
 //!
 //! ```
 //! use milagro_tls::dta::Combine;
-//! use milagro_tls::identity::Identity;
 //! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of};
 //! use milagro_tls::p2p_tls;
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::rustls_glue::accept::Accepted;
+//! use milagro_tls::{Accepted, Identity};
 //! # use rustls::{ClientConnection, ServerConnection};
 //! # fn pump(c: &mut ClientConnection, s: &mut ServerConnection) -> Result<(), Box<dyn std::error::Error>> {
 //! #     for _ in 0..10 {
@@ -177,7 +190,7 @@
 //! ])?;
 //!
 //! // No guard given: the server throttles sources with a default one.
-//! let acceptor = p2p_tls::server(server_key, None, None)?;
+//! let acceptor = p2p_tls::server(server_key, p2p_tls::ServerOptions::new())?;
 //! let client = p2p_tls::client(client_key, server_id.clone())?;
 //! let mut conn = client.connect("server.example")?;
 //! let mut hello = Vec::new();
@@ -197,7 +210,7 @@
 //!
 //! ## Standard and Milagro clients on one listener
 //!
-//! [`MilagroAcceptor::with_standard`](rustls_glue::accept::MilagroAcceptor::with_standard)
+//! [`MilagroAcceptor::with_standard`]
 //! adds an ordinary rustls `ServerConfig` (X.509, X25519 …) to a Milagro
 //! acceptor; `accept` tells the clients apart by their ClientHello. A
 //! standard client never gets a Milagro identity.
@@ -205,11 +218,10 @@
 //! ```
 //! use std::sync::Arc;
 //! use milagro_tls::dta::Combine;
-//! use milagro_tls::identity::Identity;
 //! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of};
 //! use milagro_tls::p2p_tls;
 //! use milagro_tls::pairing::OsEntropy;
-//! use milagro_tls::rustls_glue::accept::Accepted;
+//! use milagro_tls::{Accepted, Identity};
 //! use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 //! # use rustls::{ClientConnection, ServerConnection};
 //! # fn pump(c: &mut ClientConnection, s: &mut ServerConnection) -> Result<(), Box<dyn std::error::Error>> {
@@ -244,7 +256,7 @@
 //!     .with_safe_default_protocol_versions()?
 //!     .with_no_client_auth()
 //!     .with_single_cert(vec![cert.cert.der().clone()], key)?;
-//! let acceptor = p2p_tls::server(server_key, None, None)?
+//! let acceptor = p2p_tls::server(server_key, p2p_tls::ServerOptions::new())?
 //!     .with_standard(Arc::new(standard))
 //!     .expect("the standard config offers no Milagro group");
 //!
@@ -283,6 +295,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod adapter;
 pub mod cs_tls;
 pub mod dta;
 pub mod guard;
@@ -294,6 +307,20 @@ pub mod p2p;
 pub mod p2p_tls;
 pub mod pairing;
 pub mod points;
-pub mod rustls_glue;
+mod rustls_glue;
+#[cfg(feature = "serde")]
+pub mod serde_duration;
 pub mod suite;
 pub mod tls;
+
+pub use guard::{Classifier, Guard, GuardPolicy};
+pub use identity::Identity;
+pub use rustls_glue::accept::{
+    AcceptError, AcceptRefusal, Accepted, AdmissionRefusal, MilagroAcceptor, MilagroConnection,
+};
+pub use rustls_glue::config::MilagroClient;
+pub use rustls_glue::engine::{Binding, KxError};
+pub use rustls_glue::error::{FinishError, MilagroError, map_client_error};
+pub use rustls_glue::identity_blob;
+pub use rustls_glue::{MAX_LIVE_KEYS, ProviderError};
+pub use suite::Suite;

@@ -27,7 +27,7 @@
 //! let server_key = P2pServerKey::combine(&[dta.issue_p2p_server_key(&server_id, epoch)?])?;
 //! let client_key = P2pClientKey::combine(&[dta.issue_p2p_client_key(&bob, epoch)?])?;
 //!
-//! let acceptor = p2p_tls::server(server_key, None, None)?;
+//! let acceptor = p2p_tls::server(server_key, p2p_tls::ServerOptions::new())?;
 //! let client = p2p_tls::client(client_key, server_id)?;
 //! assert!(client.connect("other.example").is_err()); // not ID_A: nothing sent
 //! let _conn = client.connect("server.example")?;
@@ -70,26 +70,42 @@ pub(crate) fn client_at(
 ) -> Result<MilagroClient, MilagroError> {
     let identity = my_key.identity().clone();
     let epoch = my_key.epoch();
-    let p2p = P2pClient::new(my_key, server_identity.clone(), None)
-        .map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
+    let p2p =
+        P2pClient::new(my_key, server_identity.clone(), None).map_err(MilagroError::KeyMismatch)?;
     let kx = P2pClientKx::new(p2p, DEFAULT_SKEW_SECS, now).map_err(MilagroError::KeyUnusable)?;
     kx.check().map_err(MilagroError::KeyUnusable)?;
     MilagroClient::new(Arc::new(kx), identity, epoch, Some(server_identity))
 }
 
-/// The P2P server's options besides its keys: the source throttle and
-/// whether keys that no client could use now are allowed.
+/// The P2P server's options besides its current key: the previous epoch's
+/// key, the source throttle, and whether keys that no client could use now
+/// are allowed.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ServerOptions {
+    previous: Option<P2pServerKey>,
     guard: Option<Guard>,
     allow_stale_keys: bool,
 }
 
 impl ServerOptions {
-    /// The defaults: an in-memory [`Guard`] with [`GuardPolicy::default`]'s
-    /// throttle, and stale keys refused.
+    /// The defaults: no previous key, an in-memory [`Guard`] with
+    /// [`GuardPolicy::default`]'s throttle, and stale keys refused.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The previous epoch's key (same identity and deployment, the epoch
+    /// before the current key's), so clients still holding last epoch's key
+    /// are served while the server's clock allows it. Takes a key or an
+    /// `Option` (`None`: only the current key). [`server`] fails with
+    /// [`MilagroError::KeyMismatch`] when it does not belong with the
+    /// current key.
+    pub fn previous_key(self, previous: impl Into<Option<P2pServerKey>>) -> Self {
+        Self {
+            previous: previous.into(),
+            ..self
+        }
     }
 
     /// The guard whose per-source throttle step 1 charges (one ClientHello's
@@ -133,52 +149,33 @@ pub fn check_server_keys(
         .map_err(MilagroError::ServerKeysNotCurrent)
 }
 
-/// A P2P acceptor with the `current` epoch's key and optionally the
-/// `previous` one's (same identity and deployment, adjacent epochs), and
-/// `guard` as the source throttle (`None`: an in-memory guard with the
-/// default policy — a P2P server always throttles sources, docs/protocol.md
-/// §9.5). Add standard clients with [`MilagroAcceptor::with_standard`].
+/// A P2P acceptor with the `current` epoch's key and the [`ServerOptions`]
+/// (the previous epoch's key, the guard whose source throttle it uses —
+/// without one an in-memory guard with the default policy: a P2P server
+/// always throttles sources, docs/protocol.md §9.5). Add standard clients
+/// with [`MilagroAcceptor::with_standard`].
 ///
 /// Only shares for the current epoch or the one before, by the system clock
 /// at each connection, are accepted, whichever keys are held. Fails with
 /// [`MilagroError::ServerKeysNotCurrent`] when no key is for either epoch now
-/// ([`server_with`] and [`ServerOptions::allow_stale_keys`] override),
+/// (unless [`ServerOptions::allow_stale_keys`]),
 /// [`MilagroError::KeyMismatch`] when the two keys do not belong together,
 /// or [`MilagroError::Provider`] when too many keys are alive.
 pub fn server(
     current: P2pServerKey,
-    previous: Option<P2pServerKey>,
-    guard: Option<Guard>,
-) -> Result<MilagroAcceptor, MilagroError> {
-    server_with(
-        current,
-        previous,
-        ServerOptions {
-            guard,
-            allow_stale_keys: false,
-        },
-    )
-}
-
-/// [`server`] with [`ServerOptions`].
-pub fn server_with(
-    current: P2pServerKey,
-    previous: Option<P2pServerKey>,
     options: ServerOptions,
 ) -> Result<MilagroAcceptor, MilagroError> {
-    server_at(current, previous, options, unix_now)
+    server_at(current, options, unix_now)
 }
 
 pub(crate) fn server_at(
     current: P2pServerKey,
-    previous: Option<P2pServerKey>,
     options: ServerOptions,
     now: fn() -> u64,
 ) -> Result<MilagroAcceptor, MilagroError> {
     let identity = current.identity().clone();
     let epoch = current.epoch();
-    let p2p =
-        P2pServer::new(current, previous).map_err(|e| MilagroError::KeyMismatch(e.to_string()))?;
+    let p2p = P2pServer::new(current, options.previous).map_err(MilagroError::KeyMismatch)?;
     if !options.allow_stale_keys {
         p2p.check_keys_at(now())
             .map_err(MilagroError::ServerKeysNotCurrent)?;

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use milagro_tls::Accepted;
 use milagro_tls::dta::Combine;
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{
@@ -13,7 +14,6 @@ use milagro_tls::keys::{
 };
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::accept::Accepted;
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection};
 
@@ -64,7 +64,7 @@ fn milagro_handshake() {
     let client_key =
         P2pClientKey::combine(&[dta.issue_p2p_client_key(&bob, epoch).unwrap()]).unwrap();
     let client = p2p_tls::client(client_key, server_id).unwrap();
-    let acceptor = p2p_tls::server(server_key, None, None).unwrap();
+    let acceptor = p2p_tls::server(server_key, p2p_tls::ServerOptions::new()).unwrap();
     let mut conn = client.connect("server.example").unwrap();
     let mut hello = Vec::new();
     conn.write_tls(&mut hello).unwrap();

@@ -8,9 +8,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use milagro_tls::Classifier;
+use milagro_tls::MilagroAcceptor;
+use milagro_tls::MilagroClient;
 use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::Classifier;
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::KeyFile;
@@ -21,10 +23,8 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::accept::MilagroAcceptor as SyncAcceptor;
-use milagro_tls::rustls_glue::config::MilagroClient;
 use milagro_tls::tls::{ClientHelloRecorder, ParsedClientHello, Progress};
-use milagro_tls_tokio::{AcceptError, Accepted, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{AcceptedStream, MilagroConnector, TlsAcceptError, TlsAcceptor};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
@@ -126,7 +126,7 @@ impl Cs {
     }
 
     /// A sync CS acceptor guarded by `guard`.
-    pub fn server_with(&self, guard: Guard) -> SyncAcceptor {
+    pub fn server_with(&self, guard: Guard) -> MilagroAcceptor {
         cs_tls::server(
             self.server_secret(),
             cs_tls::ServerOptions::new(guard, Classifier::new(1).expect("classifier"))
@@ -186,12 +186,13 @@ impl P2p {
     /// A server for `who` holding the current and previous epoch's keys,
     /// with an open source throttle ([`open_policy`]: the load and fault
     /// tests send everything from 127.0.0.1).
-    pub fn server(&self, who: &str) -> SyncAcceptor {
+    pub fn server(&self, who: &str) -> MilagroAcceptor {
         let e = epoch_of(now(), EPOCH_SECS);
         p2p_tls::server(
             self.server_key(who, e),
-            Some(self.server_key(who, e - 1)),
-            Some(Guard::in_memory(open_policy())),
+            p2p_tls::ServerOptions::new()
+                .previous_key(self.server_key(who, e - 1))
+                .guard(Guard::in_memory(open_policy())),
         )
         .expect("server")
     }
@@ -204,11 +205,11 @@ pub fn current_client_epoch() -> u32 {
 
 /// What the server reports for one connection: the authenticated identity
 /// (or `"<standard>"`), or the typed error.
-pub type Report = Result<String, AcceptError>;
+pub type Report = Result<String, TlsAcceptError>;
 
 /// A listener on 127.0.0.1 accepting every connection in its own task: an
 /// accepted connection echoes; exactly one report per connection is sent.
-pub async fn serve(acceptor: MilagroAcceptor) -> (SocketAddr, mpsc::UnboundedReceiver<Report>) {
+pub async fn serve(acceptor: TlsAcceptor) -> (SocketAddr, mpsc::UnboundedReceiver<Report>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = mpsc::unbounded_channel();
@@ -217,11 +218,11 @@ pub async fn serve(acceptor: MilagroAcceptor) -> (SocketAddr, mpsc::UnboundedRec
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
                 match acceptor.accept_tcp(tcp).await {
-                    Ok(Accepted::Milagro(who, tls)) => {
+                    Ok(AcceptedStream::Milagro(who, tls)) => {
                         let _ = tx.send(Ok(who.identity().as_str().to_owned()));
                         echo(tls).await;
                     }
-                    Ok(Accepted::Standard(tls)) => {
+                    Ok(AcceptedStream::Standard(tls)) => {
                         let _ = tx.send(Ok("<standard>".to_owned()));
                         echo(tls).await;
                     }

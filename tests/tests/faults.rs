@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use milagro_e2e::*;
+use milagro_tls::KxError;
 use milagro_tls::guard::{Guard, Refusal};
 use milagro_tls::keys::PermitPolicy;
-use milagro_tls::rustls_glue::accept::{AcceptError as Sync, AdmissionRefusal};
-use milagro_tls::rustls_glue::engine::KxError;
-use milagro_tls_tokio::{AcceptError, AcceptorLimits, MilagroAcceptor, MilagroConnector};
+use milagro_tls::{AcceptError, AdmissionRefusal};
+use milagro_tls_tokio::{AcceptorLimits, MilagroConnector, TlsAcceptError, TlsAcceptor};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
@@ -28,7 +28,7 @@ fn limits(timeout_ms: u64) -> AcceptorLimits {
     }
 }
 
-async fn wait_slots(acceptor: &MilagroAcceptor, n: usize) {
+async fn wait_slots(acceptor: &TlsAcceptor, n: usize) {
     let t = Instant::now();
     while acceptor.available_handshake_slots() != n {
         assert!(
@@ -42,8 +42,8 @@ async fn wait_slots(acceptor: &MilagroAcceptor, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnects_and_stalls_free_their_slots() {
     let cs = Cs::new(PermitPolicy::Off);
-    let acceptor = MilagroAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
-        .with_limits(limits(500));
+    let acceptor =
+        TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy()))).with_limits(limits(500));
     let (addr, mut rx) = serve(acceptor.clone()).await;
     let alice = cs.client("alice@example.com", PIN);
     let good = MilagroConnector::new(alice.clone());
@@ -91,9 +91,9 @@ async fn disconnects_and_stalls_free_their_slots() {
         let err = report.expect_err(name);
         println!("{name} -> {err:?} after {took:?}");
         if close {
-            assert!(!matches!(err, AcceptError::Timeout), "{name}: {err:?}");
+            assert!(!matches!(err, TlsAcceptError::Timeout), "{name}: {err:?}");
         } else {
-            assert!(matches!(err, AcceptError::Timeout), "{name}: {err:?}");
+            assert!(matches!(err, TlsAcceptError::Timeout), "{name}: {err:?}");
             assert!(took >= Duration::from_millis(450), "{name}: {took:?}");
             assert!(took < Duration::from_secs(3), "{name}: {took:?}");
         }
@@ -128,7 +128,7 @@ impl Write for Dribble {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_sending_byte_by_byte_is_served() {
     let cs = Cs::new(PermitPolicy::Off);
-    let acceptor = MilagroAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
+    let acceptor = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
         .with_limits(limits(10_000));
     let (addr, mut rx) = serve(acceptor).await;
     let alice = cs.client("alice@example.com", PIN);
@@ -168,13 +168,14 @@ async fn a_client_sending_byte_by_byte_is_served() {
 async fn a_flood_of_bogus_hellos_keeps_the_runtime_responsive() {
     let cs = Cs::new(PermitPolicy::Off);
     let stranger = Cs::new(PermitPolicy::Off);
-    let acceptor = MilagroAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
-        .with_limits(AcceptorLimits {
+    let acceptor = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy()))).with_limits(
+        AcceptorLimits {
             max_concurrent_handshakes: 64,
             handshake_timeout: Duration::from_secs(10),
             blocking_threads: 2,
             ..AcceptorLimits::default()
-        });
+        },
+    );
     let (addr, mut rx) = serve(acceptor.clone()).await;
 
     // A 10 ms ticker on the same runtime: its worst lateness.
@@ -265,10 +266,10 @@ async fn a_flood_of_bogus_hellos_keeps_the_runtime_responsive() {
             .unwrap()
         {
             Ok(_) => ok += 1,
-            Err(AcceptError::Accept(Sync::Admission(AdmissionRefusal::Guard(
+            Err(TlsAcceptError::Accept(AcceptError::Admission(AdmissionRefusal::Guard(
                 Refusal::ClassifierBusy,
             )))) => busy += 1,
-            Err(AcceptError::Accept(Sync::KeyExchange(KxError::ProofFailed))) => {}
+            Err(TlsAcceptError::Accept(AcceptError::KeyExchange(KxError::ProofFailed))) => {}
             Err(e) => panic!("unexpected report {e:?}"),
         }
     }

@@ -8,18 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use milagro_e2e::*;
+use milagro_tls::KxError;
 use milagro_tls::guard::{Guard, Refusal};
+use milagro_tls::identity_blob::{IdentityBlob, Role};
 use milagro_tls::keys::{PermitPolicy, epoch_of};
 use milagro_tls::mpin::CsError;
 use milagro_tls::p2p::P2pError;
 use milagro_tls::pairing::{G1, G2, Scalar, ScalarDomain, multi_pairing};
 use milagro_tls::points::cs_identity_point;
-use milagro_tls::rustls_glue::accept::{AcceptError as Sync, AcceptRefusal, AdmissionRefusal};
-use milagro_tls::rustls_glue::engine::KxError;
-use milagro_tls::rustls_glue::identity_blob::{IdentityBlob, Role};
 use milagro_tls::suite::{CS_GROUP, P2P_GROUP};
 use milagro_tls::tls::{ClientHelloError, OfferRefusal};
-use milagro_tls_tokio::{AcceptError, MilagroAcceptor, MilagroConnector};
+use milagro_tls::{AcceptError, AcceptRefusal, AdmissionRefusal};
+use milagro_tls_tokio::{MilagroConnector, TlsAcceptError, TlsAcceptor};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::timeout;
 
@@ -63,7 +63,7 @@ const Z: usize = 172;
 const V: usize = 204;
 const RR: usize = 252;
 
-type Check = fn(&AcceptError) -> bool;
+type Check = fn(&TlsAcceptError) -> bool;
 
 struct Attack {
     name: &'static str,
@@ -72,15 +72,15 @@ struct Attack {
     reason: Check,
 }
 
-fn kx_bad_encoding(e: &AcceptError) -> bool {
+fn kx_bad_encoding(e: &TlsAcceptError) -> bool {
     matches!(
         e,
-        AcceptError::Accept(Sync::KeyExchange(KxError::BadProofOfKnowledge))
+        TlsAcceptError::Accept(AcceptError::KeyExchange(KxError::BadProofOfKnowledge))
     )
 }
 
-fn cs_admission(e: &AcceptError, f: fn(&CsError) -> bool) -> bool {
-    matches!(e, AcceptError::Accept(Sync::Admission(AdmissionRefusal::Cs(c))) if f(c))
+fn cs_admission(e: &TlsAcceptError, f: fn(&CsError) -> bool) -> bool {
+    matches!(e, TlsAcceptError::Accept(AcceptError::Admission(AdmissionRefusal::Cs(c))) if f(c))
 }
 
 /// Runs each attack from its own loopback source, asserts the alert and the
@@ -124,7 +124,7 @@ async fn run_attacks(
 async fn cs_malformed_shares_are_refused_with_the_named_alert() {
     let cs = Cs::new(PermitPolicy::Off);
     let guard = Guard::in_memory(open_policy());
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server_with(guard.clone()))).await;
     let good = MilagroConnector::new(cs.client("alice@example.com", PIN));
     let mallory = cs.client("mallory@example.com", PIN);
     let fresh = || real_hello(&mallory, SERVICE);
@@ -227,8 +227,8 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         reason: |e| {
             matches!(
                 e,
-                AcceptError::Accept(Sync::Refused(AcceptRefusal::ClientHello(
-                    ClientHelloError::EmptyKeyExchange { group: CS_GROUP }
+                TlsAcceptError::Accept(AcceptError::Refused(AcceptRefusal::ClientHello(
+                    ClientHelloError::EmptyKeyExchange { group: 0xFE4D }
                 )))
             )
         },
@@ -272,7 +272,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         reason: |e| {
             matches!(
                 e,
-                AcceptError::Accept(Sync::Refused(AcceptRefusal::Offer(
+                TlsAcceptError::Accept(AcceptError::Refused(AcceptRefusal::Offer(
                     OfferRefusal::MissingShare { .. }
                 )))
             )
@@ -285,7 +285,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         reason: |e| {
             matches!(
                 e,
-                AcceptError::Accept(Sync::Refused(AcceptRefusal::ClientHello(
+                TlsAcceptError::Accept(AcceptError::Refused(AcceptRefusal::ClientHello(
                     ClientHelloError::DuplicateKeyShare { .. }
                 )))
             )
@@ -315,7 +315,7 @@ async fn cs_malformed_shares_are_refused_with_the_named_alert() {
         reason: |e| {
             matches!(
                 e,
-                AcceptError::Accept(Sync::Refused(AcceptRefusal::Offer(
+                TlsAcceptError::Accept(AcceptError::Refused(AcceptRefusal::Offer(
                     OfferRefusal::BothMilagroGroups
                 )))
             )
@@ -412,7 +412,7 @@ fn share_y(s: &[u8]) -> Scalar {
 async fn replayed_lifted_and_misnamed_shares_are_refused() {
     let cs = Cs::new(PermitPolicy::Off);
     let guard = Guard::in_memory(open_policy());
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server_with(guard.clone()))).await;
     let alice = cs.client("alice@example.com", PIN);
     let good = MilagroConnector::new(alice.clone());
     let name = alice.server_name(SERVICE).unwrap();
@@ -429,7 +429,9 @@ async fn replayed_lifted_and_misnamed_shares_are_refused() {
     assert!(
         matches!(
             err,
-            AcceptError::Accept(Sync::Admission(AdmissionRefusal::Guard(Refusal::Replay)))
+            TlsAcceptError::Accept(AcceptError::Admission(AdmissionRefusal::Guard(
+                Refusal::Replay
+            )))
         ),
         "{err:?}"
     );
@@ -538,7 +540,7 @@ async fn replayed_lifted_and_misnamed_shares_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permits_required_refuses_day_zero_and_far_days() {
     let cs = Cs::new(PermitPolicy::Required);
-    let (addr, mut rx) = serve(MilagroAcceptor::new(
+    let (addr, mut rx) = serve(TlsAcceptor::new(
         cs.server_with(Guard::in_memory(open_policy())),
     ))
     .await;
@@ -581,26 +583,26 @@ async fn permits_required_refuses_day_zero_and_far_days() {
     }
 }
 
-fn p2p_admission(e: &AcceptError) -> bool {
+fn p2p_admission(e: &TlsAcceptError) -> bool {
     matches!(
         e,
-        AcceptError::Accept(Sync::Admission(AdmissionRefusal::P2p(_)))
+        TlsAcceptError::Accept(AcceptError::Admission(AdmissionRefusal::P2p(_)))
     )
 }
 
-fn p2p_epoch(e: &AcceptError) -> bool {
+fn p2p_epoch(e: &TlsAcceptError) -> bool {
     matches!(
         e,
-        AcceptError::Accept(Sync::Admission(AdmissionRefusal::P2p(
+        TlsAcceptError::Accept(AcceptError::Admission(AdmissionRefusal::P2p(
             P2pError::EpochOutsideClock { .. }
         )))
     )
 }
 
-fn p2p_kx(e: &AcceptError) -> bool {
+fn p2p_kx(e: &TlsAcceptError) -> bool {
     matches!(
         e,
-        AcceptError::Accept(Sync::KeyExchange(KxError::MalformedShare(_)))
+        TlsAcceptError::Accept(AcceptError::KeyExchange(KxError::MalformedShare(_)))
     )
 }
 
@@ -608,7 +610,7 @@ fn p2p_kx(e: &AcceptError) -> bool {
 async fn p2p_old_epochs_and_bad_points_are_refused() {
     let p2p = P2p::new();
     let server = "server.example";
-    let (addr, mut rx) = serve(MilagroAcceptor::new(p2p.server(server))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(p2p.server(server))).await;
     let key = p2p.client_key("bob@example.com");
     let good = MilagroConnector::p2p(p2p.client_key("bob@example.com"));
     let client = milagro_tls::p2p_tls::client(key, id(server)).unwrap();

@@ -8,10 +8,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use milagro_e2e::*;
+use milagro_tls::KxError;
+use milagro_tls::MilagroClient;
+use milagro_tls::MilagroError;
 use milagro_tls::keys::PermitPolicy;
-use milagro_tls::rustls_glue::config::MilagroClient;
-use milagro_tls::rustls_glue::engine::KxError;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls::suite::{CS_GROUP, P2P_GROUP};
 use milagro_tls::tls::{ClientHelloRecorder, Progress};
 use milagro_tls_tokio::{ConnectError, ConnectorLimits, MilagroConnector};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use milagro_e2e::*;
 use milagro_tls::guard::Guard;
 use milagro_tls::keys::PermitPolicy;
-use milagro_tls_tokio::{MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{MilagroConnector, TlsAcceptor};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 
@@ -26,8 +26,8 @@ async fn run_load(duration: Duration, clients: usize) -> Stats {
     let cs = Cs::new(PermitPolicy::Off);
     let p2p = P2p::new();
     let guard = Guard::in_memory(open_policy());
-    let (cs_addr, mut cs_rx) = serve(MilagroAcceptor::new(cs.server_with(guard))).await;
-    let (p2p_addr, mut p2p_rx) = serve(MilagroAcceptor::new(p2p.server("server.example"))).await;
+    let (cs_addr, mut cs_rx) = serve(TlsAcceptor::new(cs.server_with(guard))).await;
+    let (p2p_addr, mut p2p_rx) = serve(TlsAcceptor::new(p2p.server("server.example"))).await;
     // Drain the servers' reports (one per connection) so they never pile up.
     let drain = tokio::spawn(async move {
         let mut errors = Vec::new();

@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use milagro_e2e::*;
+use milagro_tls::AcceptError;
+use milagro_tls::KxError;
+use milagro_tls::MilagroError;
 use milagro_tls::guard::Guard;
 use milagro_tls::keys::PermitPolicy;
-use milagro_tls::rustls_glue::accept::AcceptError as Sync;
-use milagro_tls::rustls_glue::engine::KxError;
-use milagro_tls::rustls_glue::error::MilagroError;
-use milagro_tls_tokio::{AcceptError, ConnectError, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{ConnectError, MilagroConnector, TlsAcceptError, TlsAcceptor};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 
@@ -53,7 +53,7 @@ async fn parallel_wrong_pins_never_exceed_n() {
     let guard = Guard::in_memory(open_policy());
     let n = open_policy().lockout.max_failures;
     assert_eq!(n, 5);
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server_with(guard.clone()))).await;
     let running = Arc::new(AtomicBool::new(true));
     let watcher = watch(guard.clone(), VICTIM, running.clone());
 
@@ -80,8 +80,10 @@ async fn parallel_wrong_pins_never_exceed_n() {
     let (mut counted, mut silent) = (0, 0);
     for _ in 0..attempts {
         match rx.recv().await.unwrap() {
-            Err(AcceptError::Accept(Sync::KeyExchange(KxError::ProofFailed))) => counted += 1,
-            Err(AcceptError::Accept(Sync::SilentlyRefused(_))) => silent += 1,
+            Err(TlsAcceptError::Accept(AcceptError::KeyExchange(KxError::ProofFailed))) => {
+                counted += 1
+            }
+            Err(TlsAcceptError::Accept(AcceptError::SilentlyRefused(_))) => silent += 1,
             other => panic!("unexpected report {other:?}"),
         }
     }
@@ -126,7 +128,7 @@ async fn garbage_aimed_at_a_victim_never_locks_them_and_its_window_is_short() {
     // classifies as invalid.
     let stranger = Cs::new(PermitPolicy::Off);
     let guard = Guard::in_memory(open_policy());
-    let (addr, mut rx) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let (addr, mut rx) = serve(TlsAcceptor::new(cs.server_with(guard.clone()))).await;
     let garbage = stranger.client(VICTIM, PIN);
     let hid = id(VICTIM).cs_hid();
 
@@ -145,7 +147,7 @@ async fn garbage_aimed_at_a_victim_never_locks_them_and_its_window_is_short() {
         let report = timeout(Duration::from_secs(10), rx.recv()).await.unwrap();
         assert!(matches!(
             report,
-            Some(Err(AcceptError::Accept(Sync::KeyExchange(
+            Some(Err(TlsAcceptError::Accept(AcceptError::KeyExchange(
                 KxError::ProofFailed
             ))))
         ));

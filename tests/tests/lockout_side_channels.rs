@@ -4,7 +4,7 @@
 //! * A thief with a stolen token sends a ClientHello with a guessed PIN and
 //!   resets the connection at once (SO_LINGER 0): the server's alert write
 //!   fails. Each such guess must still count, on the public synchronous
-//!   `MilagroAcceptor::accept` and on the tokio acceptor, as must a guess
+//!   `TlsAcceptor::accept` and on the tokio acceptor, as must a guess
 //!   whose accept future is cancelled while the key exchange runs, and one
 //!   whose client stalls until the handshake timeout. N + 3 of them lock the
 //!   identity exactly like N + 3 ordinary wrong PINs; the right PIN is then
@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use milagro_e2e::*;
+use milagro_tls::MilagroError;
 use milagro_tls::guard::{Guard, GuardPolicy, GuardTime, ManualClock, MemoryGuard, NoopObserver};
 use milagro_tls::identity::Hid;
 use milagro_tls::keys::PermitPolicy;
-use milagro_tls::rustls_glue::accept::{Accepted as SyncAccepted, MilagroAcceptor as SyncAcceptor};
-use milagro_tls::rustls_glue::error::MilagroError;
-use milagro_tls_tokio::{AcceptorLimits, ConnectError, MilagroAcceptor, MilagroConnector};
+use milagro_tls::{Accepted, MilagroAcceptor};
+use milagro_tls_tokio::{AcceptorLimits, ConnectError, MilagroConnector, TlsAcceptor};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{sleep, timeout};
@@ -50,7 +50,7 @@ fn n() -> u32 {
 /// A server on the public synchronous accept path (as `interop/src/echo.rs`
 /// runs it): one thread per connection, the handshake driven over the
 /// blocking socket.
-fn sync_serve(acceptor: SyncAcceptor) -> SocketAddr {
+fn sync_serve(acceptor: MilagroAcceptor) -> SocketAddr {
     let listener = StdListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     std::thread::spawn(move || {
@@ -62,8 +62,7 @@ fn sync_serve(acceptor: SyncAcceptor) -> SocketAddr {
                 let _ = tcp.set_write_timeout(Some(Duration::from_secs(5)));
                 let source = tcp.peer_addr().map(|a| a.ip()).expect("peer");
                 let mut rd = tcp.try_clone().expect("clone");
-                if let Ok(SyncAccepted::Milagro(mut m)) = acceptor.accept(source, &mut rd, &mut tcp)
-                {
+                if let Ok(Accepted::Milagro(mut m)) = acceptor.accept(source, &mut rd, &mut tcp) {
                     while m.connection().is_handshaking() {
                         if m.connection_mut().complete_io(&mut tcp).is_err() {
                             return;
@@ -208,7 +207,7 @@ async fn reset_wrong_pins_lock_the_identity_on_the_sync_accept_path() {
 async fn reset_wrong_pins_lock_the_identity_on_the_tokio_acceptor() {
     let cs = Cs::new(PermitPolicy::Off);
     let guard = frozen_guard(100_000);
-    let (addr, _reports) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let (addr, _reports) = serve(TlsAcceptor::new(cs.server_with(guard.clone()))).await;
     guesses_lock_like_ordinary_ones(&cs, &guard, addr, async |tcp| reset(tcp).await).await;
 }
 
@@ -220,7 +219,7 @@ async fn stalled_wrong_pins_lock_the_identity_after_the_handshake_timeout() {
         handshake_timeout: Duration::from_millis(300),
         ..AcceptorLimits::default()
     };
-    let acceptor = MilagroAcceptor::new(cs.server_with(guard.clone())).with_limits(limits);
+    let acceptor = TlsAcceptor::new(cs.server_with(guard.clone())).with_limits(limits);
     let (addr, _reports) = serve(acceptor).await;
     // The client never reads and keeps the connection open past the
     // server's handshake timeout, then resets it.
@@ -237,7 +236,7 @@ async fn wrong_pins_whose_accept_future_is_cancelled_still_count() {
     // shutdown) while the key exchange runs on the blocking pool.
     let cs = Cs::new(PermitPolicy::Off);
     let guard = frozen_guard(100_000);
-    let acceptor = MilagroAcceptor::new(cs.server_with(guard.clone()));
+    let acceptor = TlsAcceptor::new(cs.server_with(guard.clone()));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -444,6 +443,6 @@ async fn malformed_hellos_do_not_reveal_a_lockout_on_the_sync_path() {
 async fn malformed_hellos_do_not_reveal_a_lockout_on_the_tokio_path() {
     let cs = Cs::new(PermitPolicy::Off);
     let guard = frozen_guard(20);
-    let (addr, _reports) = serve(MilagroAcceptor::new(cs.server_with(guard.clone()))).await;
+    let (addr, _reports) = serve(TlsAcceptor::new(cs.server_with(guard.clone()))).await;
     malformed_hellos_do_not_tell_locked_from_unlocked(&cs, &guard, addr).await;
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use milagro_e2e::*;
 use milagro_tls::guard::Guard;
 use milagro_tls::keys::PermitPolicy;
-use milagro_tls_tokio::{MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{MilagroConnector, TlsAcceptor};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -60,7 +60,7 @@ fn standard_configs() -> (rustls::ServerConfig, rustls::ClientConfig) {
 async fn run(duration: Duration, clients: usize) -> (Tally, Tally, Duration) {
     let cs = Cs::new(PermitPolicy::Off);
     let (std_server, std_client) = standard_configs();
-    let acceptor = MilagroAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
+    let acceptor = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
         .with_standard(Arc::new(std_server))
         .expect("a standard config without Milagro groups");
     let (addr, mut reports) = serve(acceptor).await;

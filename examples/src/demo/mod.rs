@@ -20,6 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use milagro_tls::MilagroError;
 use milagro_tls::dta::{Combine, DtaError};
 use milagro_tls::guard::{Outcome, RecordingObserver};
 use milagro_tls::identity::{Identity, IdentityError};
@@ -30,10 +31,9 @@ use milagro_tls::keys::{
 use milagro_tls::mpin::{CsError, Pin, PinDigits, PinError, extract_pin};
 use milagro_tls::p2p::P2pError;
 use milagro_tls::pairing::OsEntropy;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls::suite::Suite;
 use milagro_tls::{cs_tls, p2p_tls};
-use milagro_tls_tokio::{ConnectError, MilagroAcceptor, MilagroConnector};
+use milagro_tls_tokio::{ConnectError, MilagroConnector, TlsAcceptor};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -249,14 +249,13 @@ pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     // per-identity state, only the per-source buckets).
     let p2p_sync = p2p_tls::server(
         p2p_server_key,
-        None,
-        Some(milagro_tls::guard::Guard::in_memory(
+        p2p_tls::ServerOptions::new().guard(milagro_tls::guard::Guard::in_memory(
             milagro_tls::guard::GuardPolicy::default(),
         )),
     )
     .map_err(|e| echo_err("P2P server set-up")(e.into()))?;
-    let cs_server = runtime.block_on(Server::start(MilagroAcceptor::new(cs_sync)))?;
-    let p2p_server = runtime.block_on(Server::start(MilagroAcceptor::new(p2p_sync)))?;
+    let cs_server = runtime.block_on(Server::start(TlsAcceptor::new(cs_sync)))?;
+    let p2p_server = runtime.block_on(Server::start(TlsAcceptor::new(p2p_sync)))?;
     writeln!(
         out,
         "servers: CS on {}, P2P on {} (milagro-tls-tokio acceptors)",
@@ -507,7 +506,7 @@ fn forged_client(
     identity: &Identity,
     today: u32,
     digits: PinDigits,
-) -> Result<Result<milagro_tls::rustls_glue::config::MilagroClient, MilagroError>, DemoError> {
+) -> Result<Result<milagro_tls::MilagroClient, MilagroError>, DemoError> {
     let other = CsDeployment::new(1, PermitPolicy::Required, &OsEntropy)
         .map_err(dta("forged deployment"))?;
     let dtas = dtas(Deployment::Cs(other))?;
@@ -544,7 +543,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(acceptor: MilagroAcceptor) -> Result<Self, DemoError> {
+    async fn start(acceptor: TlsAcceptor) -> Result<Self, DemoError> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use hyper::{StatusCode, Uri};
+use milagro_tls::MilagroError;
 use milagro_tls::cs_tls;
 use milagro_tls::guard::{Classifier, ClassifierError};
 use milagro_tls::guard::{Guard, GuardPolicy};
@@ -15,8 +16,7 @@ use milagro_tls::keyfile::KeyFile;
 use milagro_tls::keys::{CsServerSecret, CsTimePermit, CsToken, P2pClientKey, P2pServerKey};
 use milagro_tls::mpin::{Pin, PinDigits, PinError};
 use milagro_tls::p2p_tls;
-use milagro_tls::rustls_glue::error::MilagroError;
-use milagro_tls_tokio::MilagroAcceptor;
+use milagro_tls_tokio::TlsAcceptor;
 use tokio::net::TcpListener;
 
 use super::{HttpsError, HttpsServer, MilagroHttpsClient};
@@ -165,12 +165,12 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
             let options = p2p_tls::ServerOptions::new()
                 .guard(Guard::in_memory(GuardPolicy::default()))
                 .allow_stale_keys(args.allow_stale_keys);
-            p2p_tls::server_with(current, previous, options)?
+            p2p_tls::server(current, options.previous_key(previous))?
         }
         // clap requires one of the two.
         (None, None) => return Err(CliError::Milagro(MilagroError::SuiteMismatch)),
     };
-    Ok(HttpsServer::new(MilagroAcceptor::new(sync)))
+    Ok(HttpsServer::new(TlsAcceptor::new(sync)))
 }
 
 /// Builds the server, binds `args.listen`, writes `listening on ADDR` (the

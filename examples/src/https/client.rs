@@ -10,12 +10,12 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::client::conn::http1;
 use hyper::{Request, StatusCode, Uri, header};
 use hyper_util::rt::TokioIo;
+use milagro_tls::MilagroError;
 use milagro_tls::cs_tls;
 use milagro_tls::identity::Identity;
 use milagro_tls::keys::{CsTimePermit, CsToken, P2pClientKey};
 use milagro_tls::mpin::Pin;
 use milagro_tls::p2p_tls;
-use milagro_tls::rustls_glue::error::MilagroError;
 use milagro_tls_tokio::{ConnectError, MilagroConnector};
 use tokio::net::TcpStream;
 

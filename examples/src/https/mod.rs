@@ -3,7 +3,7 @@
 //!
 //! * [`server`]: an axum `Router` ([`server::router`]) served by
 //!   `milagro_tls_tokio::http::serve_connection` after
-//!   [`milagro_tls_tokio::MilagroAcceptor::accept_io`]; the adapter puts the
+//!   [`milagro_tls_tokio::TlsAcceptor::accept_io`]; the adapter puts the
 //!   connection's [`AuthenticatedIdentity`] into every request, and the
 //!   handler takes it as `Extension<AuthenticatedIdentity>` and answers
 //!   `hello <identity>, <suite>` ([`greeting`]). A standard (non-Milagro)

@@ -12,7 +12,7 @@ use axum::extract::Extension;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use milagro_tls_tokio::AuthenticatedIdentity;
-use milagro_tls_tokio::MilagroAcceptor;
+use milagro_tls_tokio::TlsAcceptor;
 use milagro_tls_tokio::http;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -24,13 +24,13 @@ pub use milagro_tls_tokio::http::HEADER_READ_TIMEOUT;
 /// An HTTPS server over a Milagro acceptor. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HttpsServer {
-    acceptor: MilagroAcceptor,
+    acceptor: TlsAcceptor,
 }
 
 impl HttpsServer {
     /// A server accepting with `acceptor` (CS, P2P, optionally with a
     /// standard configuration for non-Milagro clients).
-    pub fn new(acceptor: MilagroAcceptor) -> Self {
+    pub fn new(acceptor: TlsAcceptor) -> Self {
         Self { acceptor }
     }
 

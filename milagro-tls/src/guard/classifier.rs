@@ -106,6 +106,7 @@ impl core::fmt::Debug for Classifier {
 
 /// Why a classifier could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClassifierError {
     /// `workers` must be at least 1.
     #[error("a classifier needs at least one worker")]

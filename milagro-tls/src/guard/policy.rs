@@ -4,6 +4,11 @@ use std::time::Duration;
 
 /// Lockout and reservation rules (design §5 steps 1, 3, 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct LockoutPolicy {
     /// N: confirmed wrong PINs since the last successful login that lock the
     /// identity; also the bound on `confirmed + in_flight`. Default 5.
@@ -22,6 +27,10 @@ pub struct LockoutPolicy {
     /// slot is released only by its classification (docs/protocol.md §6.4
     /// step 3). Must exceed the worst delay between
     /// [`crate::guard::Guard::admit`] and the proof check. Default 30 s.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_duration::deserialize")
+    )]
     pub reservation_ttl: Duration,
     /// Ignored. It used to release an unclassified failed proof after this
     /// long, which let a thief flood the classifier so that its own wrong
@@ -30,6 +39,7 @@ pub struct LockoutPolicy {
     /// classification; back-pressure comes from
     /// [`max_pending_classifications`](Self::max_pending_classifications).
     /// Kept so existing struct literals still compile.
+    #[cfg_attr(feature = "serde", serde(skip))]
     #[deprecated(note = "a failed proof's slot never expires (protocol §6.4 step 3); \
                          see max_pending_classifications")]
     pub classification_ttl: Duration,
@@ -98,10 +108,19 @@ pub const REPLAY_SLACK: Duration = Duration::from_secs(2);
 /// not stepped backwards after insertion; the guard runs on a monotonic
 /// clock.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ReplayPolicy {
     /// How long (HID, U) is remembered after a good proof. Must be at least
     /// `2 × clock window + REPLAY_SLACK` (the lifetime rule above). Default
     /// 62 s, for [`DEFAULT_CLOCK_WINDOW`].
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_duration::deserialize")
+    )]
     pub window: Duration,
     /// Live entries at most. When full of live entries, new good proofs are
     /// refused ([`crate::guard::Refusal::ReplayCacheFull`], fail closed).
@@ -143,6 +162,11 @@ impl ReplayPolicy {
 /// one source; an IPv6 address counts as its /64 prefix, the unit one host
 /// usually controls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct ThrottlePolicy {
     /// Tokens regained per second. Default 5.
     pub refill_per_sec: u32,
@@ -206,12 +230,21 @@ impl Default for ThrottlePolicy {
 /// garbage stops. With the defaults: 10 at once, then 10 per minute; see
 /// docs/robustness.md for the figures. `interval = 0` disables it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct SlowdownPolicy {
     /// Invalid classifications an identity absorbs at once before it is
     /// slowed down. Default 10. (0 behaves as 1.)
     pub burst: u32,
     /// Once slowed down, one more invalid classification is served per
     /// `interval`. Default 6 s (10 per minute). 0 disables the slow-down.
+    #[cfg_attr(
+        feature = "serde",
+        serde(deserialize_with = "crate::serde_duration::deserialize")
+    )]
     pub interval: Duration,
 }
 
@@ -235,7 +268,36 @@ impl SlowdownPolicy {
 }
 
 /// All of the guard's tunables.
+///
+/// With the cargo feature `serde` every policy here implements
+/// `serde::Deserialize`, so it can come from a configuration file. Fields
+/// left out keep their defaults, unknown fields are refused, and durations
+/// are written `"250ms"`, `"30s"`, `"5m"` or `"1h"` (module `serde_duration`):
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use std::time::Duration;
+/// use milagro_tls::GuardPolicy;
+///
+/// let policy: GuardPolicy = serde_json::from_str(r#"{
+///     "lockout": { "max_failures": 3, "reservation_ttl": "20s" },
+///     "replay": { "window": "2m" },
+///     "throttle": { "refill_per_sec": 10, "burst": 40 },
+///     "slowdown": { "interval": "500ms" }
+/// }"#)?;
+/// assert_eq!(policy.lockout.max_failures, 3);
+/// assert_eq!(policy.lockout.max_in_flight, 2); // not given: the default
+/// assert_eq!(policy.replay.window, Duration::from_secs(120));
+/// assert_eq!(policy.slowdown.interval, Duration::from_millis(500));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct GuardPolicy {
     /// Lockout and reservations.
     pub lockout: LockoutPolicy,

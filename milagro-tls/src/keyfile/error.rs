@@ -10,6 +10,7 @@ use crate::suite::Suite;
 
 /// Why a key file could not be loaded (or, for a key that cannot exist, written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyFileError {
     /// The text does not start with a `-----BEGIN ` line (empty input, other
     /// text, or explanatory text before the PEM block, which is not allowed).

@@ -69,6 +69,7 @@ mod any;
 mod body;
 mod error;
 mod kinds;
+mod load;
 mod pem;
 
 #[cfg(test)]
@@ -76,6 +77,7 @@ mod tests;
 
 pub use any::{AnyKey, from_pem_any};
 pub use error::KeyFileError;
+pub use load::{LoadError, MAX_KEY_FILE_BYTES, from_pem_any_file};
 
 /// The body format version this build writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
@@ -118,4 +120,12 @@ pub trait KeyFile: Sized {
     /// Decodes and checks a PEM document of this kind (see the module docs
     /// for every check and the error each failure gives).
     fn from_pem(pem: &str) -> Result<Self, KeyFileError>;
+
+    /// Reads and decodes the key file at `path` as [`from_pem`](Self::from_pem)
+    /// does, in memory wiped afterwards. Fails with a [`LoadError`] that names
+    /// the file: unreadable, too large or not text, or invalid contents (the
+    /// [`KeyFileError`] as its source).
+    fn from_pem_file(path: impl AsRef<std::path::Path>) -> Result<Self, LoadError> {
+        load::load(path.as_ref())
+    }
 }

@@ -60,6 +60,7 @@ pub use proof::{
 /// Messages never contain secret values: [`FailedProof`] redacts its
 /// pairing value.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CsError {
     /// The client key share is not exactly [`SHARE_BYTES`] bytes.
     #[error("CS key share must be exactly {expected} bytes, got {0}", expected = SHARE_BYTES)]

@@ -18,6 +18,7 @@ use crate::points::cs_identity_point;
 
 /// Why a PIN or a PIN length was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PinError {
     /// The PIN string is empty.
     #[error("the PIN is empty")]

@@ -37,6 +37,7 @@ fn accepted_epochs(current: &u32, previous: &Option<u32>) -> String {
 
 /// Why a P2P key agreement step or configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum P2pError {
     /// The client share does not have exactly [`CLIENT_SHARE_BYTES`] bytes.
     #[error("P2P client share: expected exactly {CLIENT_SHARE_BYTES} bytes, got {got}")]

@@ -75,6 +75,7 @@ pub const GT_BYTES: usize = 576;
 ///
 /// Every variant means the bytes are refused; none of them is ever "fixed up".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The input did not have the exact length of the encoding.
     #[error("{what}: expected exactly {expected} bytes, got {got}")]

@@ -256,12 +256,13 @@ impl MilagroStart {
 /// Why the accept path refused a ClientHello before any key exchange (it
 /// sent the plaintext `handshake_failure` alert).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AcceptRefusal {
     /// The client's first bytes are not a well-formed ClientHello.
-    #[error("malformed ClientHello: {0}")]
+    #[error("malformed ClientHello")]
     ClientHello(#[from] ClientHelloError),
     /// A ClientHello naming a Milagro group breaks the offer rules.
-    #[error("Milagro offer refused: {0}")]
+    #[error("Milagro offer refused")]
     Offer(#[from] OfferRefusal),
     /// The client offers the other suite's Milagro group.
     #[error("ClientHello offers a Milagro group this server does not serve")]
@@ -274,15 +275,16 @@ pub enum AcceptRefusal {
 /// Why a connection was not accepted. Every variant except `Io`/`Eof` has
 /// already sent an alert to the client.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AcceptError {
     /// Reading or writing failed.
-    #[error("I/O error during accept: {0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     /// The client closed before sending a whole ClientHello.
     #[error("connection closed before a complete ClientHello")]
     Eof,
     /// The accept path refused the ClientHello (plaintext handshake_failure sent).
-    #[error("ClientHello refused: {0}")]
+    #[error("ClientHello refused")]
     Refused(#[from] AcceptRefusal),
     /// Step 1 refused the key share (plaintext `illegal_parameter` or, for
     /// load, `internal_error` sent: [`super::error::refusal_alert`]).

@@ -40,6 +40,7 @@ pub(crate) enum Admission {
 /// share; the client got the plaintext alert of
 /// [`refusal_alert`](super::error::refusal_alert).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdmissionRefusal {
     /// CS `mpin::precheck`: length, day / permit policy or time window.
     #[error("CS key share refused: {0}")]

@@ -110,7 +110,7 @@ impl MilagroClient {
                     .ok()
                     .filter(|id| id == expected)
                     .ok_or_else(|| MilagroError::ServerNameMismatch {
-                        expected: expected.as_str().to_owned(),
+                        expected: expected.clone(),
                         got: server_name.to_owned(),
                     })?;
                 canonical.as_str().to_owned()

@@ -11,6 +11,7 @@ use crate::tls::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERRO
 
 /// What went wrong building, connecting or handshaking a Milagro connection.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MilagroError {
     /// The server refused the key share with `illegal_parameter` before any
     /// ServerHello: a wrong PIN, a lockout (silent: the same alert), a
@@ -47,10 +48,10 @@ pub enum MilagroError {
     },
     /// A P2P client was asked to connect to a name other than its configured
     /// server identity; nothing was sent.
-    #[error("server name {got:?} is not the configured Milagro server identity {expected:?}")]
+    #[error("server name {got:?} is not the configured Milagro server identity \"{expected}\"")]
     ServerNameMismatch {
         /// The configured, canonical server identity.
-        expected: String,
+        expected: crate::identity::Identity,
         /// The name asked for.
         got: String,
     },
@@ -70,7 +71,7 @@ pub enum MilagroError {
     /// Keys given to a builder do not belong together (another identity,
     /// deployment or a non-adjacent epoch).
     #[error("the Milagro keys do not fit together: {0}")]
-    KeyMismatch(String),
+    KeyMismatch(crate::p2p::P2pError),
     /// A P2P server's keys are for neither the current epoch (by its clock)
     /// nor the one before, so it could accept no client
     /// ([`crate::p2p::P2pError::ServerKeysNotCurrent`]); refused unless the
@@ -97,7 +98,7 @@ pub enum MilagroError {
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// Any other TLS error.
-    #[error("TLS error: {0}")]
+    #[error(transparent)]
     Tls(#[from] Error),
 }
 
@@ -216,6 +217,7 @@ pub fn map_client_error_for(suite: Suite, conn: &ClientConnection, err: Error) -
 /// (server) or [`MilagroClient::finish`](super::config::MilagroClient::finish)
 /// (client).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FinishError {
     /// The handshake is not complete.
     #[error("the handshake is not complete")]

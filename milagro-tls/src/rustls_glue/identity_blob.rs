@@ -57,6 +57,7 @@ impl Role {
 
 /// Why bytes are not a valid identity blob.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BlobError {
     /// Fewer bytes than the fixed header.
     #[error("identity blob is {0} bytes long; the header alone is 12")]
@@ -86,7 +87,7 @@ pub enum BlobError {
         actual: usize,
     },
     /// The identity bytes are not a canonical identity.
-    #[error("identity blob carries an invalid identity: {0}")]
+    #[error("identity blob carries an invalid identity")]
     Identity(#[from] IdentityError),
 }
 

@@ -78,7 +78,10 @@ fn p2p_keys_fifteen_epochs_old_refuse_to_start_and_their_shares_are_refused() {
     let e = epoch_of(unix_now(), L);
     let old = e - 15;
 
-    let refused = p2p_tls::server(d.server_key(old), Some(d.server_key(old - 1)), None);
+    let refused = p2p_tls::server(
+        d.server_key(old),
+        p2p_tls::ServerOptions::new().previous_key(d.server_key(old - 1)),
+    );
     let want = P2pError::ServerKeysNotCurrent {
         current: old,
         previous: Some(old - 1),
@@ -97,10 +100,11 @@ fn p2p_keys_fifteen_epochs_old_refuse_to_start_and_their_shares_are_refused() {
         other => panic!("expected ServerKeysNotCurrent, got {other:?}"),
     }
 
-    let acceptor = p2p_tls::server_with(
+    let acceptor = p2p_tls::server(
         d.server_key(old),
-        Some(d.server_key(old - 1)),
-        ServerOptions::new().allow_stale_keys(true),
+        ServerOptions::new()
+            .allow_stale_keys(true)
+            .previous_key(Some(d.server_key(old - 1))),
     )
     .unwrap();
     // A client whose clock is 15 epochs behind believes its key is current.
@@ -140,8 +144,7 @@ fn p2p_accepted_epochs_follow_the_server_clock_not_the_keys_held() {
     CLIENT_NOW.store(mid_epoch(e), Ordering::SeqCst);
     let acceptor = p2p_tls::server_at(
         d.server_key(e),
-        Some(d.server_key(e - 1)),
-        ServerOptions::new(),
+        ServerOptions::new().previous_key(Some(d.server_key(e - 1))),
         server_now,
     )
     .unwrap();
@@ -210,14 +213,26 @@ fn p2p_server_starts_with_keys_for_the_current_or_previous_epoch_only() {
     let d = Dta::new();
     let e = epoch_of(unix_now(), L);
     // Current + previous, previous only (current key one ahead), current only.
-    assert!(p2p_tls::server(d.server_key(e), Some(d.server_key(e - 1)), None).is_ok());
-    assert!(p2p_tls::server(d.server_key(e + 1), Some(d.server_key(e)), None).is_ok());
-    assert!(p2p_tls::server(d.server_key(e - 1), None, None).is_ok());
+    assert!(
+        p2p_tls::server(
+            d.server_key(e),
+            p2p_tls::ServerOptions::new().previous_key(d.server_key(e - 1))
+        )
+        .is_ok()
+    );
+    assert!(
+        p2p_tls::server(
+            d.server_key(e + 1),
+            p2p_tls::ServerOptions::new().previous_key(d.server_key(e))
+        )
+        .is_ok()
+    );
+    assert!(p2p_tls::server(d.server_key(e - 1), p2p_tls::ServerOptions::new()).is_ok());
     assert!(p2p_tls::check_server_keys(&d.server_key(e), None).is_ok());
     // Two ahead, two behind: no usable key.
     for k in [e + 2, e - 2] {
         assert!(matches!(
-            p2p_tls::server(d.server_key(k), None, None),
+            p2p_tls::server(d.server_key(k), p2p_tls::ServerOptions::new()),
             Err(MilagroError::ServerKeysNotCurrent(_))
         ));
     }
@@ -275,7 +290,11 @@ fn p2p_client_refuses_a_key_not_for_the_current_or_previous_epoch_with_a_typed_e
 fn p2p_server_built_without_a_guard_still_throttles_a_flooding_source() {
     let d = Dta::new();
     let e = epoch_of(unix_now() - 30, L);
-    let acceptor = p2p_tls::server(d.server_key(e), Some(d.server_key(e - 1)), None).unwrap();
+    let acceptor = p2p_tls::server(
+        d.server_key(e),
+        p2p_tls::ServerOptions::new().previous_key(d.server_key(e - 1)),
+    )
+    .unwrap();
     let client = p2p_tls::client(d.client_key(e), id(SERVER)).unwrap();
     let mut conn = client.connect(SERVER).unwrap();
     let bytes = client_out(&mut conn);

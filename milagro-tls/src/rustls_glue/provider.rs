@@ -38,6 +38,7 @@ pub const MAX_LIVE_KEYS: usize = 256;
 
 /// Why a Milagro provider could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderError {
     /// Too many distinct Milagro keys are alive in this process.
     #[error(

@@ -842,8 +842,7 @@ fn p2p_good_previous_epoch_accepted_older_refused() {
     let e = now_epoch();
     let acceptor = p2p_tls::server(
         d.server_key(SERVER, e),
-        Some(d.server_key(SERVER, e - 1)),
-        None,
+        p2p_tls::ServerOptions::new().previous_key(d.server_key(SERVER, e - 1)),
     )
     .unwrap();
     for epoch in [e, e - 1] {
@@ -886,12 +885,17 @@ fn p2p_wrong_keys_fail() {
     let e = now_epoch();
     let c = p2p_tls::client(d.client_key(ALICE, e), id(SERVER)).unwrap();
     // A server holding another identity's key.
-    let acceptor = p2p_tls::server(d.server_key("other.example", e), None, None).unwrap();
+    let acceptor = p2p_tls::server(
+        d.server_key("other.example", e),
+        p2p_tls::ServerOptions::new(),
+    )
+    .unwrap();
     let r = go(&acceptor, &c, src(1));
     assert!(r.client_err.is_some());
     // The right identity, another deployment's key (the client's key is then
     // foreign to the server too).
-    let acceptor = p2p_tls::server(other.server_key(SERVER, e), None, None).unwrap();
+    let acceptor =
+        p2p_tls::server(other.server_key(SERVER, e), p2p_tls::ServerOptions::new()).unwrap();
     let mut r = go(&acceptor, &c, src(1));
     assert_eq!(r.client_err, Some(Error::DecryptError));
     if let Ok(Accepted::Milagro(m)) = &mut r.accept {
@@ -903,7 +907,7 @@ fn p2p_wrong_keys_fail() {
 fn p2p_one_bit_in_each_key_share_field_is_refused_with_its_reason() {
     let d = P2p::new(1);
     let e = now_epoch();
-    let acceptor = p2p_tls::server(d.server_key(SERVER, e), None, None).unwrap();
+    let acceptor = p2p_tls::server(d.server_key(SERVER, e), p2p_tls::ServerOptions::new()).unwrap();
     let c = p2p_tls::client(d.client_key(ALICE, e), id(SERVER)).unwrap();
     let bad_point = || Want::Kx(KxError::MalformedShare("P2P point"));
     let other_epoch = || {
@@ -968,7 +972,7 @@ fn p2p_one_bit_in_each_key_share_field_is_refused_with_its_reason() {
 fn p2p_tampered_server_share_and_encrypted_flights_fail_with_their_errors() {
     let d = P2p::new(1);
     let e = now_epoch();
-    let acceptor = p2p_tls::server(d.server_key(SERVER, e), None, None).unwrap();
+    let acceptor = p2p_tls::server(d.server_key(SERVER, e), p2p_tls::ServerOptions::new()).unwrap();
     let c = p2p_tls::client(d.client_key(ALICE, e), id(SERVER)).unwrap();
     tampered_server_side_and_flights(&acceptor, &c, "Pa", SERVER.len());
 }

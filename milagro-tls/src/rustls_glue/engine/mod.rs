@@ -50,6 +50,7 @@ fn secret32(bytes: &[u8; 32]) -> Zeroizing<[u8; 32]> {
 /// (rustls turns any kx error into an `illegal_parameter` alert); the accept
 /// path recovers it by downcasting `rustls::Error::Other`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KxError {
     /// A key share has the wrong length for its suite.
     #[error("key share is {actual} bytes long; the suite needs {expected}")]

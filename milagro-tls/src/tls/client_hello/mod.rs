@@ -55,6 +55,7 @@ pub const MAX_CLIENT_HELLO_BYTES: usize = 70 * 1024;
 /// the accept path writes [`HANDSHAKE_FAILURE_ALERT`](crate::tls::HANDSHAKE_FAILURE_ALERT)
 /// and closes the connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientHelloError {
     /// A record that is not a handshake record arrived before the ClientHello
     /// was complete.

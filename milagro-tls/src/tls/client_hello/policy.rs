@@ -25,6 +25,7 @@ pub enum Offer<'a> {
 
 /// Why a ClientHello that names a Milagro group was refused at accept.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum OfferRefusal {
     /// Both Milagro groups are named (listed or shared).
     #[error("both Milagro groups offered")]

@@ -1,0 +1,17 @@
+//! For writing an I/O adapter (such as `milagro-tls-tokio`) around the
+//! accept and connect paths; applications use [`crate::MilagroAcceptor::accept`]
+//! and [`crate::MilagroClient::connect`] or such an adapter instead.
+//!
+//! [`MilagroAcceptor::decide`](crate::MilagroAcceptor::decide) runs step 1
+//! of docs/protocol.md §6.4 on a parsed ClientHello and returns a
+//! [`Decision`]; a Milagro one is a [`MilagroStart`] whose
+//! [`run`](MilagroStart::run) does the key exchange and resolves the attempt
+//! ([`KxResolution`]) before the adapter does any I/O the peer can make fail.
+//! The alert to send for a refusal is [`refusal_alert`]; a client-side rustls
+//! error becomes a typed [`crate::MilagroError`] through [`map_refusal`] /
+//! [`map_connect_error`] / [`map_client_error_for`].
+
+pub use crate::rustls_glue::accept::{Decision, KxResolution, MilagroSession, MilagroStart};
+pub use crate::rustls_glue::error::{
+    map_client_error_for, map_connect_error, map_refusal, refusal_alert,
+};
