@@ -17,7 +17,7 @@
 //!   when the echo is exactly the message.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -596,12 +596,13 @@ pub struct EchoReply {
     pub exporter: Option<String>,
 }
 
-/// Connects to `addr`, handshakes as `connector` with `server_name`, sends
+/// Connects to `addr` (each address it resolves to in turn, until one
+/// accepts), handshakes as `connector` with `server_name`, sends
 /// `message` as one line and reads one line back; fails with
 /// [`EchoError::WrongEcho`] when the reply differs.
 pub async fn exchange(
     connector: &MilagroConnector,
-    addr: SocketAddr,
+    addr: impl tokio::net::ToSocketAddrs,
     server_name: &str,
     message: &str,
 ) -> Result<EchoReply, EchoError> {
@@ -667,20 +668,6 @@ fn refused_or(what: &'static str) -> impl FnOnce(std::io::Error) -> EchoError {
     }
 }
 
-/// The first address `host_port` (HOST:PORT) resolves to.
-pub async fn resolve(host_port: &str) -> Result<SocketAddr, EchoError> {
-    let err = |source| EchoError::Address {
-        what: "cannot resolve",
-        addr: host_port.to_owned(),
-        source,
-    };
-    tokio::net::lookup_host(host_port)
-        .await
-        .map_err(err)?
-        .next()
-        .ok_or_else(|| err(std::io::ErrorKind::NotFound.into()))
-}
-
 /// The whole `echo-client`: prints `echo: TEXT` and `server identity: NAME`.
 pub async fn run_client(
     cli: &ClientCli,
@@ -688,8 +675,13 @@ pub async fn run_client(
     out: &mut dyn Write,
 ) -> Result<EchoReply, EchoError> {
     let connector = client_connector(cli, pins)?;
-    let addr = resolve(&cli.connect).await?;
-    let reply = exchange(&connector, addr, &cli.server_name, &cli.message).await?;
+    let reply = exchange(
+        &connector,
+        cli.connect.as_str(),
+        &cli.server_name,
+        &cli.message,
+    )
+    .await?;
     writeln!(out, "echo: {}", reply.echo).map_err(io("output"))?;
     writeln!(out, "server identity: {}", reply.server_identity).map_err(io("output"))?;
     writeln!(
