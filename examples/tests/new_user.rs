@@ -16,7 +16,9 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use milagro_test_support::{PROCESS_TIMEOUT, Running, run_bounded, run_on_terminal};
+use milagro_test_support::{
+    PROCESS_TIMEOUT, Running, run_bounded, run_with_input, shell_line, terminal_command,
+};
 
 const ALICE: &str = "alice@example.com";
 const PIN: &str = "123456";
@@ -130,6 +132,13 @@ fn server(dir: &Path, name: &str, args: &[&str]) -> (Running, SocketAddr) {
     Running::listening(Command::new(bin(name)).current_dir(dir).args(args))
 }
 
+/// Runs binary `name` with `args` in a pseudo-terminal in `dir`, typing
+/// `typed`; `None` when util-linux `script` is not installed.
+fn run_on_terminal(name: &str, args: &[&str], dir: &Path, typed: &str) -> Option<Output> {
+    let mut cmd = terminal_command(&shell_line(bin(name), args))?;
+    Some(run_with_input(cmd.current_dir(dir), typed.as_bytes(), PROCESS_TIMEOUT).unwrap())
+}
+
 fn https_url(addr: SocketAddr) -> String {
     format!("https://service.example:{}/", addr.port())
 }
@@ -187,13 +196,7 @@ fn https_client_asks_for_the_pin_on_a_terminal_and_ends_with_a_newline() {
 
     // On a terminal: asked like echo-client ("PIN: "), no echo needed.
     let typed = format!("{PIN}\n");
-    let Some(out) = run_on_terminal(
-        bin("https-client"),
-        &base,
-        dir,
-        typed.as_bytes(),
-        PROCESS_TIMEOUT,
-    ) else {
+    let Some(out) = run_on_terminal("https-client", &base, dir, &typed) else {
         eprintln!("util-linux `script` is not installed: the terminal prompt is not checked");
         return;
     };
@@ -207,7 +210,7 @@ fn https_client_asks_for_the_pin_on_a_terminal_and_ends_with_a_newline() {
     );
     // echo-client asks the same way.
     let Some(out) = run_on_terminal(
-        bin("echo-client"),
+        "echo-client",
         &[
             "--connect",
             "127.0.0.1:9",
@@ -221,8 +224,7 @@ fn https_client_asks_for_the_pin_on_a_terminal_and_ends_with_a_newline() {
             "hi",
         ],
         dir,
-        typed.as_bytes(),
-        PROCESS_TIMEOUT,
+        &typed,
     ) else {
         return;
     };

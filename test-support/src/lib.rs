@@ -162,35 +162,30 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
-/// Runs `program args…` inside a pseudo-terminal (util-linux `script`), so
-/// a program that asks for a PIN on the terminal can be answered: `input`
-/// is typed at it. Standard output and error both arrive on stdout (one
-/// terminal). `None` when `script` is not installed.
-pub fn run_on_terminal(
-    program: &Path,
-    args: &[&str],
-    dir: &Path,
-    input: &[u8],
-    limit: Duration,
-) -> Option<Output> {
+/// A command that runs the shell command line `line` inside a
+/// pseudo-terminal (util-linux `script -qec LINE /dev/null`), so a program
+/// that asks for a PIN on the terminal can be answered: what is written to
+/// the command's standard input (e.g. with [`run_with_input`]) is typed at
+/// it. Standard output and error both arrive on stdout (one terminal), with
+/// line ends as `\r\n`; the exit code is the program's. `None` when
+/// `script` is not installed.
+pub fn terminal_command(line: &str) -> Option<Command> {
     let script = ["/usr/bin/script", "/bin/script"]
         .into_iter()
         .map(Path::new)
         .find(|p| p.exists())?;
-    let line = std::iter::once(program.to_str().expect("UTF-8 path"))
+    let mut cmd = Command::new(script);
+    cmd.args(["-qec", line, "/dev/null"]);
+    Some(cmd)
+}
+
+/// `program` and `args` as one shell command line, each word quoted.
+pub fn shell_line(program: &Path, args: &[&str]) -> String {
+    std::iter::once(program.to_str().expect("UTF-8 path"))
         .chain(args.iter().copied())
         .map(shell_quote)
         .collect::<Vec<_>>()
-        .join(" ");
-    let out = run_with_input(
-        Command::new(script)
-            .current_dir(dir)
-            .args(["-qec", &line, "/dev/null"]),
-        input,
-        limit,
-    )
-    .unwrap();
-    Some(out)
+        .join(" ")
 }
 
 /// `s` quoted for a POSIX shell.

@@ -114,15 +114,11 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
         a.out.out.display()
     );
     if !joined {
-        let params = match deployment {
-            Deployment::Cs(c) => format!("--suite cs --permits {}", permits_name(c.permits)),
-            Deployment::P2p(p) => format!("--suite p2p --epoch-seconds {}", p.epoch_seconds),
-        };
         say!(out, "the other D-TAs join with:");
         say!(
             out,
-            "  milagro dta init {params} --dtas {} --deployment {} --out FILE",
-            deployment.dta_count(),
+            "  milagro dta init {} --deployment {} --out FILE",
+            parameters(&deployment),
             deployment.id()
         );
     }
@@ -236,11 +232,9 @@ fn with_parameter_check(mut d: Deployment) -> Deployment {
     d
 }
 
-fn check_join(a: &InitArgs, d: &Deployment) -> Result<()> {
-    if d.id().0[16 - ID_CHECK_BYTES..] == parameter_tag(d) {
-        return Ok(());
-    }
-    let params = match d {
+/// The `dta init` options that give `d`'s parameters.
+fn parameters(d: &Deployment) -> String {
+    match d {
         Deployment::Cs(c) => format!(
             "--suite cs --dtas {} --permits {}",
             c.dta_count,
@@ -250,7 +244,14 @@ fn check_join(a: &InitArgs, d: &Deployment) -> Result<()> {
             "--suite p2p --dtas {} --epoch-seconds {}",
             p.dta_count, p.epoch_seconds
         ),
-    };
+    }
+}
+
+fn check_join(a: &InitArgs, d: &Deployment) -> Result<()> {
+    if d.id().0[16 - ID_CHECK_BYTES..] == parameter_tag(d) {
+        return Ok(());
+    }
+    let params = parameters(d);
     let id = a.deployment.as_deref().unwrap_or_default();
     Err(KeyToolError::Usage(format!(
         "--deployment {id}: that deployment was not created with {params}; \
