@@ -2,19 +2,23 @@
 //! (either suite) on real TCP sockets, with keys read from files made by the
 //! `milagro` key tool.
 //!
-//! * Server: `echo-server --listen ADDR (--cs-server-secret FILE
+//! * Server: `echo-server --listen HOST:PORT (--cs-server-secret FILE
 //!   [--pin-digits N] | --p2p-key FILE [--p2p-previous-key FILE]
-//!   [--allow-stale-keys])` prints
+//!   [--allow-stale-keys]) [--cert FILE --key FILE]` prints
 //!   `listening on ADDR` (the bound address, so port 0 shows the real port),
 //!   then one `accepted IDENTITY via SUITE_NAME from SOURCE` line per
-//!   authenticated connection, and echoes each line it reads. The guard's
+//!   authenticated connection, and echoes each line it reads. With `--cert`
+//!   and `--key`, standard TLS clients on the same port are echoed too
+//!   (`accepted a standard TLS client from SOURCE`). The guard's
 //!   decisions are printed as `server-side observer: …` lines: how each
 //!   attempt was classified (wrong PIN, invalid credential, …), never the
 //!   PIN error δ, and never sent to the client.
-//! * Client: `echo-client --connect ADDR --server-name NAME (--token FILE
-//!   [--pin PIN] [--permit FILE] | --p2p-key FILE) --message TEXT` sends one
-//!   line, prints `echo: TEXT` and `server identity: NAME`, and succeeds only
-//!   when the echo is exactly the message.
+//! * Client: `echo-client --connect HOST:PORT --server-name NAME (--token
+//!   FILE [--pin PIN | --pin-file FILE] [--permit FILE] | --p2p-key FILE)
+//!   --message TEXT` sends one line, prints `echo: TEXT` and `server
+//!   identity: NAME`, and succeeds only when the echo is exactly the
+//!   message. Without `--pin` or `--pin-file` it asks for the PIN on the
+//!   terminal.
 
 use std::io::Write;
 use std::net::IpAddr;
