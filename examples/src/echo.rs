@@ -2,22 +2,26 @@
 //! (either suite) on real TCP sockets, with keys read from files made by the
 //! `milagro` key tool.
 //!
-//! * Server: `echo-server --listen ADDR (--cs-server-secret FILE
+//! * Server: `echo-server --listen HOST:PORT (--cs-server-secret FILE
 //!   [--pin-digits N] | --p2p-key FILE [--p2p-previous-key FILE]
-//!   [--allow-stale-keys])` prints
+//!   [--allow-stale-keys]) [--cert FILE --key FILE]` prints
 //!   `listening on ADDR` (the bound address, so port 0 shows the real port),
 //!   then one `accepted IDENTITY via SUITE_NAME from SOURCE` line per
-//!   authenticated connection, and echoes each line it reads. The guard's
+//!   authenticated connection, and echoes each line it reads. With `--cert`
+//!   and `--key`, standard TLS clients on the same port are echoed too
+//!   (`accepted a standard TLS client from SOURCE`). The guard's
 //!   decisions are printed as `server-side observer: …` lines: how each
 //!   attempt was classified (wrong PIN, invalid credential, …), never the
 //!   PIN error δ, and never sent to the client.
-//! * Client: `echo-client --connect ADDR --server-name NAME (--token FILE
-//!   [--pin PIN] [--permit FILE] | --p2p-key FILE) --message TEXT` sends one
-//!   line, prints `echo: TEXT` and `server identity: NAME`, and succeeds only
-//!   when the echo is exactly the message.
+//! * Client: `echo-client --connect HOST:PORT --server-name NAME (--token
+//!   FILE [--pin PIN | --pin-file FILE] [--permit FILE] | --p2p-key FILE)
+//!   --message TEXT` sends one line, prints `echo: TEXT` and `server
+//!   identity: NAME`, and succeeds only when the echo is exactly the
+//!   message. Without `--pin` or `--pin-file` it asks for the PIN on the
+//!   terminal.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +34,7 @@ use milagro_tls::cs_tls;
 use milagro_tls::guard::{Guard, GuardObserver, GuardPolicy, MemoryGuard, MonotonicClock, Outcome};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{AnyKey, KeyFileError, from_pem_any};
+use milagro_tls::keys::PermitPolicy;
 use milagro_tls::mpin::{Pin, PinDigits, PinError};
 use milagro_tls::p2p_tls;
 use milagro_tls::suite::Suite;
@@ -38,7 +43,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::net::{TcpListener, TcpStream};
 use zeroize::Zeroizing;
 
-use crate::keytool::PinPrompt;
+use crate::keytool::{KeyToolError, PinPrompt, pin_text};
+use crate::standard::{StandardArgs, StandardError};
 use crate::{CS_SUITE_NAME, P2P_SUITE_NAME};
 
 /// How long a client may take for TCP connect + handshake + echo.
@@ -88,9 +94,20 @@ pub enum EchoError {
     /// The PIN (or PIN length) was refused.
     #[error("PIN: {0}")]
     Pin(#[from] PinError),
-    /// No `--pin` and nobody to ask.
-    #[error("no --pin given and standard input is not a terminal: refusing to read a PIN")]
+    /// No `--pin`, no `--pin-file` and nobody to ask.
+    #[error(
+        "no PIN: standard input is not a terminal to ask on; pass --pin-file FILE (or --pin PIN)"
+    )]
     NoPin,
+    /// The `--pin-file` could not be read.
+    #[error("{0}")]
+    PinFile(KeyToolError),
+    /// The token's deployment requires time permits and no `--permit` was given.
+    #[error("{}: this deployment requires a daily time permit; pass --permit FILE (today's)", token.display())]
+    MissingPermit {
+        /// The token file.
+        token: PathBuf,
+    },
     /// The terminal could not be read.
     #[error("cannot read the PIN from the terminal: {0}")]
     PinPrompt(String),
@@ -103,10 +120,23 @@ pub enum EchoError {
     /// The acceptor could not be built.
     #[error("{0}")]
     Build(#[from] milagro_tls_tokio::BuildError),
+    /// `--cert` / `--key` could not be used.
+    #[error(transparent)]
+    Standard(#[from] StandardError),
     /// The classifier could not be built.
     #[error("classifier: {0}")]
     Classifier(String),
-    /// Binding, connecting, reading or writing failed.
+    /// Binding or connecting to an address failed.
+    #[error("{what} {addr}: {source}")]
+    Address {
+        /// What was being done.
+        what: &'static str,
+        /// The address as given.
+        addr: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reading or writing failed.
     #[error("{what}: {source}")]
     Io {
         /// What was being done.
@@ -175,12 +205,15 @@ macro_rules! load_as {
     about = "Milagro TLS line echo server (CS or P2P)"
 )]
 pub struct ServerCli {
-    /// The address to listen on (port 0: any free port, printed).
-    #[arg(long, value_name = "ADDR")]
-    pub listen: SocketAddr,
+    /// The address to listen on, HOST:PORT (port 0: any free port, printed).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: String,
     /// Which suite and keys.
     #[command(flatten)]
     pub keys: ServerKeys,
+    /// Standard TLS clients on the same listener.
+    #[command(flatten)]
+    pub standard: StandardArgs,
 }
 
 /// The server's keys: exactly one suite.
@@ -363,7 +396,8 @@ pub enum ServerEvent {
         /// Why.
         reason: String,
     },
-    /// A standard TLS client (not served by these programs).
+    /// A standard TLS client (served only with `--cert` / `--key`: echoed
+    /// like a Milagro one, without an identity).
     Standard {
         /// The client's address.
         source: IpAddr,
@@ -391,7 +425,7 @@ impl std::fmt::Display for ServerEvent {
                 suite_name(*suite)
             ),
             Self::Refused { source, reason } => write!(f, "refused from {source}: {reason}"),
-            Self::Standard { source } => write!(f, "standard TLS client from {source} dropped"),
+            Self::Standard { source } => write!(f, "accepted a standard TLS client from {source}"),
             Self::Ended { source, reason } => {
                 write!(f, "connection from {source} ended: {reason}")
             }
@@ -427,7 +461,15 @@ pub async fn serve(
                         });
                     }
                 }
-                Ok(AcceptedStream::Standard(_)) => report(ServerEvent::Standard { source }),
+                Ok(AcceptedStream::Standard(tls)) => {
+                    report(ServerEvent::Standard { source });
+                    if let Err(e) = echo_lines(tls).await {
+                        report(ServerEvent::Ended {
+                            source,
+                            reason: e.to_string(),
+                        });
+                    }
+                }
                 Err(e) => report(ServerEvent::Refused {
                     source,
                     reason: e.to_string(),
@@ -437,14 +479,23 @@ pub async fn serve(
     }
 }
 
-/// The whole `echo-server`: builds the acceptor, binds, prints `listening on
-/// ADDR` and serves until killed.
+/// The whole `echo-server`: builds the acceptor (with the standard
+/// configuration of `--cert` / `--key`, if given), binds, prints `listening
+/// on ADDR` and serves until killed.
 pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
-    let acceptor = server_acceptor(&cli.keys)?;
-    let listener = TcpListener::bind(cli.listen)
+    let mut acceptor = server_acceptor(&cli.keys)?;
+    if let Some(standard) = cli.standard.server_config()? {
+        acceptor = acceptor.with_standard(standard)?;
+    }
+    let listen_err = |source| EchoError::Address {
+        what: "cannot listen on",
+        addr: cli.listen.clone(),
+        source,
+    };
+    let listener = TcpListener::bind(cli.listen.as_str())
         .await
-        .map_err(io("cannot listen"))?;
-    let addr = listener.local_addr().map_err(io("cannot listen"))?;
+        .map_err(listen_err)?;
+    let addr = listener.local_addr().map_err(listen_err)?;
     println!("listening on {addr}");
     serve(acceptor, listener, Arc::new(|event| println!("{event}")))
         .await
@@ -462,9 +513,9 @@ pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
     about = "Milagro TLS line echo client (CS or P2P)"
 )]
 pub struct ClientCli {
-    /// The server's address.
-    #[arg(long, value_name = "ADDR")]
-    pub connect: SocketAddr,
+    /// The server's address, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: String,
     /// The server name: for P2P the server's identity (checked), for CS the
     /// service name sent as SNI.
     #[arg(long, value_name = "NAME")]
@@ -479,8 +530,17 @@ pub struct ClientCli {
     pub token: Option<PathBuf>,
     /// CS: the PIN. For scripts and tests only (visible to other users);
     /// omit it to be asked on the terminal.
-    #[arg(long, value_name = "PIN", requires = "token")]
+    #[arg(
+        long,
+        value_name = "PIN",
+        requires = "token",
+        conflicts_with = "pin_file"
+    )]
     pub pin: Option<String>,
+    /// CS: read the PIN from the first line of FILE (for scripts: unlike
+    /// --pin, not visible in the process list).
+    #[arg(long, value_name = "FILE", requires = "token")]
+    pub pin_file: Option<PathBuf>,
     /// CS: today's time permit file (when the deployment requires permits).
     #[arg(long, value_name = "FILE", requires = "token")]
     pub permit: Option<PathBuf>,
@@ -509,15 +569,20 @@ pub fn client_connector(
     let token = load_as!(path, CsToken, LABEL_CS_TOKEN);
     let permit = match &cli.permit {
         Some(p) => Some(load_as!(p, CsTimePermit, LABEL_CS_TIME_PERMIT)),
+        None if token.deployment().permits == PermitPolicy::Required => {
+            return Err(EchoError::MissingPermit {
+                token: path.clone(),
+            });
+        }
         None => None,
     };
-    let pin = match &cli.pin {
-        Some(p) => Zeroizing::new(p.clone()),
-        None if pins.is_interactive() => pins
-            .prompt("PIN: ")
-            .map_err(|e| EchoError::PinPrompt(e.to_string()))?,
-        None => return Err(EchoError::NoPin),
-    };
+    let pin = pin_text(cli.pin.as_deref(), cli.pin_file.as_deref(), pins, "PIN: ").map_err(
+        |e| match e {
+            KeyToolError::NoTerminal => EchoError::NoPin,
+            KeyToolError::PinRead(e) => EchoError::PinPrompt(e.to_string()),
+            other => EchoError::PinFile(other),
+        },
+    )?;
     // Any PIN length up to the maximum: the value, not the length, matters.
     let pin = Pin::parse(pin.trim(), PinDigits::new(6)?)?;
     Ok(MilagroConnector::new(cs_tls::client(token, pin, permit)?))
@@ -536,12 +601,13 @@ pub struct EchoReply {
     pub exporter: Option<String>,
 }
 
-/// Connects to `addr`, handshakes as `connector` with `server_name`, sends
+/// Connects to `addr` (each address it resolves to in turn, until one
+/// accepts), handshakes as `connector` with `server_name`, sends
 /// `message` as one line and reads one line back; fails with
 /// [`EchoError::WrongEcho`] when the reply differs.
 pub async fn exchange(
     connector: &MilagroConnector,
-    addr: SocketAddr,
+    addr: impl tokio::net::ToSocketAddrs,
     server_name: &str,
     message: &str,
 ) -> Result<EchoReply, EchoError> {
@@ -614,7 +680,13 @@ pub async fn run_client(
     out: &mut dyn Write,
 ) -> Result<EchoReply, EchoError> {
     let connector = client_connector(cli, pins)?;
-    let reply = exchange(&connector, cli.connect, &cli.server_name, &cli.message).await?;
+    let reply = exchange(
+        &connector,
+        cli.connect.as_str(),
+        &cli.server_name,
+        &cli.message,
+    )
+    .await?;
     writeln!(out, "echo: {}", reply.echo).map_err(io("output"))?;
     writeln!(out, "server identity: {}", reply.server_identity).map_err(io("output"))?;
     writeln!(

@@ -8,12 +8,15 @@
 //!   tokio, real sockets, keys from the key tool's files).
 //! * [`https`]: the `https-server` / `https-client` programs (hyper over
 //!   the Milagro tokio adapter).
+//! * [`standard`]: the servers' `--cert` / `--key` for standard X.509
+//!   clients on the Milagro listener.
 //! * [`time`]: days and dates without a calendar dependency.
 
 pub mod demo;
 pub mod echo;
 pub mod https;
 pub mod keytool;
+pub mod standard;
 pub mod time;
 
 /// A short, public fingerprint of a secret: the first 4 bytes of its SHA-256

@@ -12,133 +12,29 @@
 //! The `milagro-dta` binary belongs to another package: it is built once
 //! with `cargo build -p milagro-dta --bin milagro-dta` (same profile).
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use milagro_dta::api::{CreateEnrolment, ErrorCode};
 use milagro_dta::client::tls_config;
 use milagro_dta::enrol::enrol_all;
 use milagro_dta::{Client, Trust};
+use milagro_test_support::{Running, run};
 use serde_json::Value;
 
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
-const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
 const DAY: i64 = 86_400;
 
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/…")
-        .to_owned()
-}
-
-/// The `milagro-dta` binary, built (or brought up to date) once per run.
+/// The `milagro-dta` binary, built (or brought up to date) once per run:
+/// it belongs to another package than this test.
 fn dta_binary() -> PathBuf {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let dir = bin_dir();
-    let built = BUILT.get_or_init(|| {
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "milagro-dta", "--bin", "milagro-dta"]);
-        if dir.file_name().is_some_and(|p| p == "release") {
-            cmd.arg("--release");
-        }
-        let out = run_bounded(&mut cmd, BUILD_TIMEOUT)?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    if let Err(e) = built {
-        panic!("cannot build milagro-dta: {e}");
-    }
-    dir.join(format!("milagro-dta{}", std::env::consts::EXE_SUFFIX))
+    milagro_test_support::fresh_binary("milagro-dta", "milagro-dta")
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    let mut child = Killed(child);
-    let drain = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = drain(child.0.stdout.take().map(|s| Box::new(s) as _));
-    let err = drain(child.0.stderr.take().map(|s| Box::new(s) as _));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.0.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => return Err(format!("{cmd:?} did not finish within {limit:?}; killed")),
-            Err(e) => return Err(format!("waiting for {cmd:?}: {e}")),
-        }
-    };
-    Ok(Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
-}
-
-/// A finished command's outcome: Ok(stdout) or Err(stderr).
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let out = run_bounded(cmd, PROCESS_TIMEOUT).unwrap();
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-/// Starts a long-running child and returns it with the address it printed
-/// in a line containing `listening on ADDR`.
-fn start_listening(cmd: &mut Command) -> (Killed, SocketAddr) {
-    let mut child = Killed(
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start server"),
-    );
-    let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on ").nth(1) {
-                let _ = tx.send(addr.trim().to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(LISTEN_TIMEOUT)
-        .unwrap_or_else(|_| panic!("{cmd:?} printed no address"));
-    (child, addr.parse().unwrap())
+/// A long-running child and the address it printed as `listening on ADDR`.
+fn start_listening(cmd: &mut Command) -> (Running, SocketAddr) {
+    Running::listening(cmd)
 }
 
 fn milagro() -> Command {
@@ -367,7 +263,7 @@ impl Env {
         .unwrap();
     }
 
-    fn echo_server(&self, args: &[String]) -> (Killed, SocketAddr) {
+    fn echo_server(&self, args: &[String]) -> (Running, SocketAddr) {
         start_listening(
             Command::new(env!("CARGO_BIN_EXE_echo-server"))
                 .args(["--listen", "127.0.0.1:0"])
@@ -394,7 +290,7 @@ impl Env {
 }
 
 struct Dta {
-    _child: Killed,
+    _child: Running,
     url: String,
 }
 

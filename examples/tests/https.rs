@@ -30,6 +30,22 @@ use milagro_tls_tokio::{ConnectError, TlsAcceptor};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::time::timeout;
+use zeroize::Zeroizing;
+
+/// No terminal: a client without `--pin` must not wait for one.
+struct NoTerminal;
+
+impl milagro_examples::keytool::PinPrompt for NoTerminal {
+    fn is_interactive(&self) -> bool {
+        false
+    }
+    fn prompt(
+        &self,
+        _message: &str,
+    ) -> Result<Zeroizing<String>, milagro_examples::keytool::KeyToolError> {
+        Err(milagro_examples::keytool::KeyToolError::NoTerminal)
+    }
+}
 
 const LIMIT: Duration = Duration::from_secs(30);
 const PIN: &str = "1234";
@@ -167,18 +183,24 @@ async fn cs_request_reaches_the_handler_with_the_identity() {
     .unwrap();
     let addr = start(server).await;
 
-    let (status, body) = timeout(LIMIT, run_client(&client_args(addr, &token, PIN)))
-        .await
-        .unwrap()
-        .unwrap();
+    let (status, body) = timeout(
+        LIMIT,
+        run_client(&client_args(addr, &token, PIN), &NoTerminal),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "hello alice@example.com, CS");
 
     // A wrong PIN: the server refuses the key share; the client says so.
-    let err = timeout(LIMIT, run_client(&client_args(addr, &token, "1243")))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = timeout(
+        LIMIT,
+        run_client(&client_args(addr, &token, "1243"), &NoTerminal),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
     match &err {
         CliError::Https(e) => {
             assert!(e.is_credential_refused(), "{e:?}");

@@ -966,7 +966,7 @@ fn wrong_kinds_and_bad_combinations_are_refused() {
     fails(
         dir,
         &["token", "--secret", "alice.secret", "--out", "t6"],
-        &["no --pin given and standard input is not a terminal"],
+        &["no PIN: standard input is not a terminal to ask on; pass --pin-file FILE"],
     );
     fails(
         dir,

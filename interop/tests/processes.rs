@@ -12,103 +12,14 @@
 //! bounded by a timeout. Every child process is bounded by a timeout and
 //! killed at the end of its test.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output};
 
-/// Bound on one key-tool or client process.
-const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound on building the binaries when they are missing.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
-/// Bound on the server printing its address.
-const LISTEN_TIMEOUT: Duration = Duration::from_secs(30);
+use milagro_test_support::{PROCESS_TIMEOUT, Running, run_bounded};
 
-/// `target/<profile>/`: the test executable is `target/<profile>/deps/processes-…`.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/…")
-        .to_owned()
-}
-
-/// The path of one of this project's binaries, built if missing.
-fn binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let dir = bin_dir();
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !path.exists() {
-        let built = BUILT.get_or_init(|| {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "-p", "milagro-examples", "--bins"]);
-            if dir.file_name().is_some_and(|p| p == "release") {
-                cmd.arg("--release");
-            }
-            let out = run_bounded(&mut cmd, BUILD_TIMEOUT)?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(String::from_utf8_lossy(&out.stderr).into_owned())
-            }
-        });
-        if let Err(e) = built {
-            panic!(
-                "cannot build the example binaries (run `cargo build -p milagro-examples --bins` first): {e}"
-            );
-        }
-    }
-    assert!(path.exists(), "{} missing after the build", path.display());
-    path
-}
-
-/// Kills (and reaps) a child when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `cmd` to completion within `limit` (killed otherwise: an `Err`).
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<Output, String> {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    let mut child = Killed(child);
-    let drain = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = drain(child.0.stdout.take().map(|s| Box::new(s) as _));
-    let err = drain(child.0.stderr.take().map(|s| Box::new(s) as _));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.0.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => return Err(format!("{cmd:?} did not finish within {limit:?}; killed")),
-            Err(e) => return Err(format!("waiting for {cmd:?}: {e}")),
-        }
-    };
-    Ok(Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
+/// One of this project's example binaries (built if missing).
+fn binary(name: &str) -> std::path::PathBuf {
+    milagro_test_support::binary("milagro-examples", name)
 }
 
 /// Runs the key tool in `dir`; panics with its stderr unless it succeeds.
@@ -239,84 +150,36 @@ fn p2p_files(dir: &Path) {
     );
 }
 
-/// A running `echo-server` process: its address and its stdout lines.
+/// A running `echo-server` process and the address it printed.
 struct Server {
-    _child: Killed,
+    process: Running,
     addr: String,
-    lines: Mutex<mpsc::Receiver<String>>,
-    /// Every line received so far, in order.
-    printed: Mutex<Vec<String>>,
 }
 
 impl Server {
     fn start(dir: &Path, keys: &[&str]) -> Self {
-        let mut child = Killed(
+        let (process, addr) = Running::listening(
             Command::new(binary("echo-server"))
                 .current_dir(dir)
                 .args(["--listen", "127.0.0.1:0"])
-                .args(keys)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start echo-server"),
+                .args(keys),
         );
-        let stdout = child.0.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = rx
-            .recv_timeout(LISTEN_TIMEOUT)
-            .expect("echo-server prints its address");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-        assert_ne!(addr, "127.0.0.1:0", "the real port is printed");
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_ne!(addr.port(), 0, "the real port is printed");
         Self {
-            _child: child,
-            addr,
-            lines: Mutex::new(rx),
-            printed: Mutex::new(vec![first]),
+            process,
+            addr: addr.to_string(),
         }
     }
 
-    /// Everything the server printed so far (lines already received and
-    /// those waiting), in order.
+    /// Everything the server printed so far, in order.
     fn printed(&self) -> Vec<String> {
-        let rx = self.lines.lock().unwrap();
-        let mut printed = self.printed.lock().unwrap();
-        while let Ok(line) = rx.try_recv() {
-            printed.push(line);
-        }
-        printed.clone()
+        self.process.printed()
     }
 
     /// Waits (bounded) for a line containing `needle`; returns it.
     fn expect_line(&self, needle: &str) -> String {
-        let rx = self.lines.lock().unwrap();
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        let mut seen = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    self.printed.lock().unwrap().push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                    seen.push(line);
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("echo-server never printed {needle:?}; it printed {seen:?}")
+        self.process.expect_line(needle)
     }
 }
 

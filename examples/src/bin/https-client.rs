@@ -6,13 +6,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use milagro_examples::https::cli::{ClientArgs, run_client};
+use milagro_examples::keytool::Terminal;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = ClientArgs::parse();
-    match run_client(&args).await {
+    match run_client(&args, &Terminal).await {
         Ok((status, body)) => {
-            print!("{body}");
+            // The body as sent, ending with a newline so a shell prompt
+            // does not run on after it.
+            if body.ends_with('\n') {
+                print!("{body}");
+            } else {
+                println!("{body}");
+            }
             if status.is_success() {
                 ExitCode::SUCCESS
             } else {

@@ -13,15 +13,18 @@ use milagro_tls::guard::{Classifier, ClassifierError};
 use milagro_tls::guard::{Guard, GuardPolicy};
 use milagro_tls::identity::{Identity, IdentityError};
 use milagro_tls::keyfile::KeyFile;
-use milagro_tls::keys::{CsServerSecret, CsTimePermit, CsToken, P2pClientKey, P2pServerKey};
+use milagro_tls::keys::{
+    CsServerSecret, CsTimePermit, CsToken, P2pClientKey, P2pServerKey, PermitPolicy,
+};
 use milagro_tls::mpin::{Pin, PinDigits, PinError};
 use milagro_tls::p2p_tls;
-use milagro_tls_tokio::TlsAcceptor;
+use milagro_tls_tokio::{BuildError, TlsAcceptor};
 use tokio::net::TcpListener;
 
 use super::{HttpsError, HttpsServer, MilagroHttpsClient};
-use crate::keytool::KeyToolError;
 use crate::keytool::files::read_text;
+use crate::keytool::{KeyToolError, PinPrompt, pin_text};
+use crate::standard::{StandardArgs, StandardError};
 
 /// Classifier threads of the CS server (wrong-PIN searches).
 const CLASSIFIER_WORKERS: usize = 2;
@@ -30,10 +33,10 @@ const CLASSIFIER_WORKERS: usize = 2;
 #[derive(Debug, Parser)]
 #[command(name = "https-server", version, about)]
 pub struct ServerArgs {
-    /// The address to listen on (port 0: any free port; the one chosen is
-    /// printed as `listening on ADDR`).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
-    pub listen: SocketAddr,
+    /// The address to listen on, HOST:PORT (port 0: any free port; the one
+    /// chosen is printed as `listening on ADDR`).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8443")]
+    pub listen: String,
     /// Serve the CS suite with this combined CS server secret file.
     #[arg(
         long,
@@ -57,6 +60,10 @@ pub struct ServerArgs {
     /// keys' epoch begins.
     #[arg(long, requires = "p2p_key")]
     pub allow_stale_keys: bool,
+    /// Standard TLS clients on the same listener (answered
+    /// `401 Unauthorized`: they have no Milagro identity).
+    #[command(flatten)]
+    pub standard: StandardArgs,
 }
 
 /// `https-client`: GET one URL over milagro-tls and print the body.
@@ -75,14 +82,23 @@ pub struct ClientArgs {
         long,
         value_name = "FILE",
         required_unless_present = "p2p_key",
-        conflicts_with = "p2p_key",
-        requires = "pin"
+        conflicts_with = "p2p_key"
     )]
     pub token: Option<PathBuf>,
     /// CS: the PIN. For scripts and tests only: a PIN on the command line is
-    /// visible to other users of the machine.
-    #[arg(long, value_name = "PIN", requires = "token")]
+    /// visible to other users of the machine. Omit it (and --pin-file) to be
+    /// asked on the terminal.
+    #[arg(
+        long,
+        value_name = "PIN",
+        requires = "token",
+        conflicts_with = "pin_file"
+    )]
     pub pin: Option<String>,
+    /// CS: read the PIN from the first line of FILE (for scripts: unlike
+    /// --pin, not visible in the process list).
+    #[arg(long, value_name = "FILE", requires = "token")]
+    pub pin_file: Option<PathBuf>,
     /// CS: the deployment's PIN length.
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub pin_digits: u8,
@@ -116,11 +132,23 @@ pub enum CliError {
     /// The classifier could not start.
     #[error("classifier: {0}")]
     Classifier(#[from] ClassifierError),
+    /// The token's deployment requires time permits and no `--permit` was given.
+    #[error("{}: this deployment requires a daily time permit; pass --permit FILE (today's)", token.display())]
+    MissingPermit {
+        /// The token file.
+        token: PathBuf,
+    },
+    /// `--cert` / `--key` could not be used.
+    #[error(transparent)]
+    Standard(#[from] StandardError),
+    /// The standard configuration does not fit the Milagro acceptor.
+    #[error("--cert/--key: {0}")]
+    Build(#[from] BuildError),
     /// Listening failed.
-    #[error("listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Listen {
-        /// The address.
-        addr: SocketAddr,
+        /// The address as given.
+        addr: String,
         /// The I/O error.
         source: io::Error,
     },
@@ -170,7 +198,11 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
         // clap requires one of the two.
         (None, None) => return Err(CliError::Milagro(MilagroError::SuiteMismatch)),
     };
-    Ok(HttpsServer::new(TlsAcceptor::new(sync)))
+    let mut acceptor = TlsAcceptor::new(sync);
+    if let Some(standard) = args.standard.server_config()? {
+        acceptor = acceptor.with_standard(standard)?;
+    }
+    Ok(HttpsServer::new(acceptor))
 }
 
 /// Builds the server, binds `args.listen`, writes `listening on ADDR` (the
@@ -178,27 +210,41 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
 pub async fn run_server(args: &ServerArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let server = build_server(args)?;
     let listen_err = |source| CliError::Listen {
-        addr: args.listen,
+        addr: args.listen.clone(),
         source,
     };
-    let listener = TcpListener::bind(args.listen).await.map_err(listen_err)?;
+    let listener = TcpListener::bind(args.listen.as_str())
+        .await
+        .map_err(listen_err)?;
     let addr = listener.local_addr().map_err(listen_err)?;
     writeln!(out, "listening on {addr}").map_err(listen_err)?;
     out.flush().map_err(listen_err)?;
     server.serve(listener).await.map_err(listen_err)
 }
 
-/// The client for `args`.
-pub fn build_client(args: &ClientArgs) -> Result<MilagroHttpsClient, CliError> {
+/// The client for `args`; without `--pin` or `--pin-file` the PIN is
+/// asked of `pins` (the terminal), and refused when nobody can be asked.
+/// A token whose deployment requires permits, given without `--permit`, is
+/// refused naming `--permit`.
+pub fn build_client(
+    args: &ClientArgs,
+    pins: &dyn PinPrompt,
+) -> Result<MilagroHttpsClient, CliError> {
     let client = match (&args.token, &args.p2p_key) {
-        (Some(token), _) => {
-            let token: CsToken = load_key(token)?;
-            let digits = PinDigits::new(args.pin_digits)?;
-            let pin = Pin::parse(args.pin.as_deref().unwrap_or_default(), digits)?;
+        (Some(token_path), _) => {
+            let token: CsToken = load_key(token_path)?;
             let permit = match &args.permit {
                 Some(p) => Some(load_key::<CsTimePermit>(p)?),
+                None if token.deployment().permits == PermitPolicy::Required => {
+                    return Err(CliError::MissingPermit {
+                        token: token_path.clone(),
+                    });
+                }
                 None => None,
             };
+            let digits = PinDigits::new(args.pin_digits)?;
+            let text = pin_text(args.pin.as_deref(), args.pin_file.as_deref(), pins, "PIN: ")?;
+            let pin = Pin::parse(text.trim(), digits)?;
             MilagroHttpsClient::cs(token, pin, permit)?
         }
         (None, Some(key)) => {
@@ -217,7 +263,10 @@ pub fn build_client(args: &ClientArgs) -> Result<MilagroHttpsClient, CliError> {
     })
 }
 
-/// Builds the client and GETs `args.url`.
-pub async fn run_client(args: &ClientArgs) -> Result<(StatusCode, String), CliError> {
-    Ok(build_client(args)?.get(&args.url).await?)
+/// Builds the client (asking `pins` for the PIN if needed) and GETs `args.url`.
+pub async fn run_client(
+    args: &ClientArgs,
+    pins: &dyn PinPrompt,
+) -> Result<(StatusCode, String), CliError> {
+    Ok(build_client(args, pins)?.get(&args.url).await?)
 }

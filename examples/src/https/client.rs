@@ -55,7 +55,7 @@ pub enum HttpsError {
     /// host that is not the pinned server identity is
     /// `Tls(ConnectError::Milagro(MilagroError::ServerNameMismatch{..}))`,
     /// found before anything is sent.
-    #[error("TLS: {0}")]
+    #[error(transparent)]
     Tls(#[from] ConnectError),
     /// The HTTP exchange failed.
     #[error("HTTP: {0}")]

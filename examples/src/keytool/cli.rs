@@ -239,8 +239,12 @@ pub struct TokenArgs {
     pub secret: PathBuf,
     /// The PIN. For scripts and tests only: a PIN on the command line is
     /// visible to other users of the machine. Omit it to be asked.
-    #[arg(long, value_name = "PIN")]
+    #[arg(long, value_name = "PIN", conflicts_with = "pin_file")]
     pub pin: Option<String>,
+    /// Read the PIN from the first line of FILE (for scripts: unlike --pin,
+    /// not visible in the process list).
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
     /// The deployment's PIN length (1–6 digits; the servers' setting).
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub pin_digits: u8,

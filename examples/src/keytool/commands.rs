@@ -114,15 +114,11 @@ fn init(a: &InitArgs, out: &mut dyn Write) -> Result<()> {
         a.out.out.display()
     );
     if !joined {
-        let params = match deployment {
-            Deployment::Cs(c) => format!("--suite cs --permits {}", permits_name(c.permits)),
-            Deployment::P2p(p) => format!("--suite p2p --epoch-seconds {}", p.epoch_seconds),
-        };
         say!(out, "the other D-TAs join with:");
         say!(
             out,
-            "  milagro dta init {params} --dtas {} --deployment {} --out FILE",
-            deployment.dta_count(),
+            "  milagro dta init {} --deployment {} --out FILE",
+            parameters(&deployment),
             deployment.id()
         );
     }
@@ -156,6 +152,7 @@ fn deployment_from_args(a: &InitArgs, rng: &dyn EntropySource) -> Result<Deploym
         rng.fill(&mut b).map_err(|_| KeyToolError::Random)?;
         Ok(DeploymentId(b))
     };
+    let given_id = id.is_some();
     let deployment = match a.suite {
         SuiteArg::Cs => {
             let permits = match a.permits {
@@ -192,7 +189,75 @@ fn deployment_from_args(a: &InitArgs, rng: &dyn EntropySource) -> Result<Deploym
             })
         }
     };
-    Ok(deployment)
+    if given_id {
+        check_join(a, &deployment)?;
+        Ok(deployment)
+    } else {
+        Ok(with_parameter_check(deployment))
+    }
+}
+
+/// The parameters a deployment id created here commits to: suite tag,
+/// `dta_count`, permit policy or epoch length (docs/protocol.md §5.1).
+fn parameter_tag(d: &Deployment) -> [u8; ID_CHECK_BYTES] {
+    let id = d.id().0;
+    let (suite, policy) = match d {
+        Deployment::Cs(c) => (1u8, u32::from(c.permits == PermitPolicy::Required)),
+        Deployment::P2p(p) => (2u8, p.epoch_seconds),
+    };
+    let digest = milagro_tls::pairing::sha256(&[
+        b"milagro key tool: deployment parameters",
+        &id[..16 - ID_CHECK_BYTES],
+        &[suite, d.dta_count()],
+        &policy.to_be_bytes(),
+    ]);
+    let mut tag = [0u8; ID_CHECK_BYTES];
+    tag.copy_from_slice(&digest[..ID_CHECK_BYTES]);
+    tag
+}
+
+/// How many of a created deployment id's 16 bytes check its parameters
+/// (the other 12 are random), so that a D-TA joining by id with another
+/// `--dtas`, permit policy or epoch length is refused at `dta init` instead
+/// of producing shares that never combine.
+const ID_CHECK_BYTES: usize = 4;
+
+fn with_parameter_check(mut d: Deployment) -> Deployment {
+    let tag = parameter_tag(&d);
+    let id = match &mut d {
+        Deployment::Cs(c) => &mut c.id,
+        Deployment::P2p(p) => &mut p.id,
+    };
+    id.0[16 - ID_CHECK_BYTES..].copy_from_slice(&tag);
+    d
+}
+
+/// The `dta init` options that give `d`'s parameters.
+fn parameters(d: &Deployment) -> String {
+    match d {
+        Deployment::Cs(c) => format!(
+            "--suite cs --dtas {} --permits {}",
+            c.dta_count,
+            permits_name(c.permits)
+        ),
+        Deployment::P2p(p) => format!(
+            "--suite p2p --dtas {} --epoch-seconds {}",
+            p.dta_count, p.epoch_seconds
+        ),
+    }
+}
+
+fn check_join(a: &InitArgs, d: &Deployment) -> Result<()> {
+    if d.id().0[16 - ID_CHECK_BYTES..] == parameter_tag(d) {
+        return Ok(());
+    }
+    let params = parameters(d);
+    let id = a.deployment.as_deref().unwrap_or_default();
+    Err(KeyToolError::Usage(format!(
+        "--deployment {id}: that deployment was not created with {params}; \
+         use the exact join line its first D-TA printed (or --deployment-from FILE \
+         with a file of the deployment)"
+    )))
 }
 
 fn parse_deployment_id(text: &str) -> Result<DeploymentId> {
@@ -570,13 +635,15 @@ fn describe_key_meta(key: &AnyKey) -> String {
 // ---------------------------------------------------------------------------
 
 fn read_pin(a: &TokenArgs, pins: &dyn PinPrompt, digits: PinDigits) -> Result<Pin> {
-    if let Some(text) = &a.pin {
-        return Pin::parse(text, digits).map_err(KeyToolError::Pin);
+    let message = format!("PIN ({} digits at most): ", digits.get());
+    if a.pin.is_some() || a.pin_file.is_some() {
+        let text = super::pin_text(a.pin.as_deref(), a.pin_file.as_deref(), pins, &message)?;
+        return Pin::parse(&text, digits).map_err(KeyToolError::Pin);
     }
     if !pins.is_interactive() {
         return Err(KeyToolError::NoTerminal);
     }
-    let first = pins.prompt(&format!("PIN ({} digits at most): ", digits.get()))?;
+    let first = pins.prompt(&message)?;
     let pin = Pin::parse(&first, digits).map_err(KeyToolError::Pin)?;
     let again = pins.prompt("PIN again: ")?;
     if *first != *again {

@@ -122,7 +122,9 @@ pub enum KeyToolError {
     #[error("PIN: the two entries differ")]
     PinMismatch,
     /// No `--pin` and standard input is not a terminal.
-    #[error("no --pin given and standard input is not a terminal: refusing to read a PIN")]
+    #[error(
+        "no PIN: standard input is not a terminal to ask on; pass --pin-file FILE (or --pin PIN)"
+    )]
     NoTerminal,
     /// The terminal could not be read.
     #[error("cannot read the PIN from the terminal: {0}")]

@@ -21,6 +21,7 @@ pub mod files;
 pub mod network;
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 use zeroize::Zeroizing;
 
@@ -57,4 +58,28 @@ impl PinPrompt for Terminal {
 /// failed command writes no output file (an output file is written last).
 pub fn run(cli: &Cli, out: &mut dyn Write, pins: &dyn PinPrompt) -> Result<(), KeyToolError> {
     commands::run(cli, out, pins)
+}
+
+/// The PIN as text, from the first place that has one: `pin` (`--pin`),
+/// the first line of `pin_file` (`--pin-file`), or `pins` asked once with
+/// `message`. Fails with [`KeyToolError::NoTerminal`] when there is none
+/// of the three, and names the file when it cannot be read.
+pub fn pin_text(
+    pin: Option<&str>,
+    pin_file: Option<&Path>,
+    pins: &dyn PinPrompt,
+    message: &str,
+) -> Result<Zeroizing<String>, KeyToolError> {
+    if let Some(pin) = pin {
+        return Ok(Zeroizing::new(pin.to_owned()));
+    }
+    if let Some(path) = pin_file {
+        let text = files::read_text(path)?;
+        let line = text.lines().next().unwrap_or_default().trim();
+        return Ok(Zeroizing::new(line.to_owned()));
+    }
+    if !pins.is_interactive() {
+        return Err(KeyToolError::NoTerminal);
+    }
+    pins.prompt(message)
 }

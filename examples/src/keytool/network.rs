@@ -48,8 +48,12 @@ pub struct EnrollArgs {
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// CS: the PIN (scripts and tests only: visible to other users). Omit it to be asked.
-    #[arg(long, value_name = "PIN")]
+    #[arg(long, value_name = "PIN", conflicts_with = "pin_file")]
     pub pin: Option<String>,
+    /// CS: read the PIN from the first line of FILE (for scripts: unlike
+    /// --pin, not visible in the process list).
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
     /// CS: the deployment's PIN length (1–6).
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub pin_digits: u8,
@@ -117,9 +121,11 @@ fn write_key<K: KeyFile>(key: &K, path: &Path, force: bool) -> Result<()> {
 }
 
 fn read_pin(a: &EnrollArgs, pins: &dyn PinPrompt, digits: PinDigits) -> Result<Pin> {
-    let text = match &a.pin {
-        Some(p) => Zeroizing::new(p.clone()),
-        None => {
+    let text = match (&a.pin, &a.pin_file) {
+        (Some(_), _) | (_, Some(_)) => {
+            super::pin_text(a.pin.as_deref(), a.pin_file.as_deref(), pins, "")?
+        }
+        (None, None) => {
             if !pins.is_interactive() {
                 return Err(KeyToolError::NoTerminal);
             }
