@@ -166,6 +166,7 @@
 //!   PIN = PIN′ − δ.)
 
 mod attempts;
+mod block;
 mod clock;
 mod handle;
 mod memory;
@@ -178,6 +179,7 @@ mod throttle;
 #[cfg(test)]
 mod tests;
 
+pub use block::block_on;
 pub use clock::{Clock, GuardTime, ManualClock, MonotonicClock};
 pub use handle::{
     Attempt, DiscardedClassification, Guard, PendingClassification, ProvedReservation, Reservation,
@@ -190,7 +192,9 @@ pub use policy::{
     ThrottlePolicy,
 };
 pub use replay::ReplayKey;
-pub use store::{GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts};
+pub use store::{
+    GuardStore, IdentityStatus, ReservationTicket, StoreFuture, WrongPinCounts, ready,
+};
 pub use throttle::SourceKey;
 
 /// Why the guard refused a handshake. The client never sees which: this is
@@ -245,6 +249,13 @@ pub enum Refusal {
     /// handshake is refused (nothing counted).
     #[error("attempt reservation expired")]
     ReservationExpired,
+    /// The guard's store failed or did not answer within its timeout (a
+    /// shared store that is down or unreachable). Global: the guard fails
+    /// closed, refusing every Milagro attempt (plaintext `internal_error`,
+    /// which a client reports as a busy server) until the store answers
+    /// again; standard clients on a mixed listener are not affected.
+    #[error("guard store unavailable: refusing Milagro handshakes (fail closed)")]
+    StoreUnavailable,
 }
 
 impl Refusal {
@@ -254,7 +265,8 @@ impl Refusal {
     /// step 1, "Why silent"): `LockedOut`, `LockedUntilReenrolled`,
     /// `TooManyInFlight`, `AttemptTableFull` and `SlowedDown`. False for the global ones
     /// and those about the share's own bytes (`Replay`, `ReplayCacheFull`,
-    /// `Throttled`, `SourceTableFull`, `ClassifierBusy`, `ReservationExpired`).
+    /// `Throttled`, `SourceTableFull`, `ClassifierBusy`, `ReservationExpired`,
+    /// `StoreUnavailable`).
     pub fn is_per_identity(&self) -> bool {
         match self {
             Self::LockedOut
@@ -267,7 +279,8 @@ impl Refusal {
             | Self::ReplayCacheFull
             | Self::Throttled
             | Self::SourceTableFull
-            | Self::ReservationExpired => false,
+            | Self::ReservationExpired
+            | Self::StoreUnavailable => false,
         }
     }
 }
