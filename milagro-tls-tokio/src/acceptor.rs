@@ -498,7 +498,7 @@ impl MilagroAcceptor {
             Some(s) => s,
             None => return Err(plain_refusal(&mut io, AcceptError::UnknownServerName).await),
         };
-        let start = match server.decide(source, &hello) {
+        let start = match server.decide_async(source, &hello).await {
             Ok(Decision::Standard(config)) => {
                 let stream = StartHandshake::from_parts(accepted, io).into_stream(config);
                 return match tokio::time::timeout_at(deadline, stream).await {
@@ -572,7 +572,7 @@ impl MilagroAcceptor {
             Ok(Err(e)) => return Err(AcceptError::Handshake(e)),
             Ok(Ok(tls)) => tls,
         };
-        let identity = session.finish(tls.get_ref().1)?;
+        let identity = session.finish_async(tls.get_ref().1).await?;
         Ok(Accepted::Milagro(
             AuthenticatedIdentity {
                 identity,
