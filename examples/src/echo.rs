@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::guard_store::GuardSpec;
 use clap::{Args, Parser};
 use milagro_tls::cs_tls;
 use milagro_tls::guard::{Guard, GuardObserver, GuardPolicy, MemoryGuard, MonotonicClock, Outcome};
@@ -59,6 +60,9 @@ pub fn suite_name(suite: Suite) -> &'static str {
 /// Why an echo program failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EchoError {
+    /// `--guard` could not be used.
+    #[error(transparent)]
+    Guard(#[from] crate::guard_store::GuardSpecError),
     /// A key file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -181,6 +185,12 @@ pub struct ServerCli {
     /// Which suite and keys.
     #[command(flatten)]
     pub keys: ServerKeys,
+    /// Where the guard keeps lockout counts, the replay cache and the
+    /// throttles: `memory` (this process) or `redis://host:port/db`
+    /// (shared by every server using that Redis; Milagro handshakes are
+    /// refused while it does not answer).
+    #[arg(long, value_name = "STORE", default_value = "memory")]
+    pub guard: String,
 }
 
 /// The server's keys: exactly one suite.
@@ -273,13 +283,18 @@ pub fn cs_server(
     Ok((acceptor, classifier))
 }
 
-/// Builds the server's acceptor from its key files.
+/// Builds the server's acceptor from its key files, with an in-memory guard.
 pub fn server_acceptor(keys: &ServerKeys) -> Result<MilagroAcceptor, EchoError> {
+    server_acceptor_with(keys, guard_with(Arc::new(PrintingObserver)))
+}
+
+/// Builds the server's acceptor from its key files with `guard`.
+pub fn server_acceptor_with(keys: &ServerKeys, guard: Guard) -> Result<MilagroAcceptor, EchoError> {
     let sync = match (&keys.cs_server_secret, &keys.p2p_key) {
         (Some(path), None) => {
             let secret = load_as!(path, CsServerSecret, LABEL_CS_SERVER_SECRET);
             let digits = PinDigits::new(keys.pin_digits)?;
-            cs_server(secret, digits, guard_with(Arc::new(PrintingObserver)))?.0
+            cs_server(secret, digits, guard.clone())?.0
         }
         (None, Some(path)) => {
             let current = load_as!(path, P2pServerKey, LABEL_P2P_SERVER_KEY);
@@ -293,7 +308,7 @@ pub fn server_acceptor(keys: &ServerKeys) -> Result<MilagroAcceptor, EchoError> 
                 }
             }
             let options = p2p_tls::ServerOptions::new()
-                .guard(guard_with(Arc::new(PrintingObserver)))
+                .guard(guard.clone())
                 .allow_stale_keys(keys.allow_stale_keys);
             p2p_tls::server_with(current, previous, options)?
         }
@@ -440,7 +455,12 @@ pub async fn serve(
 /// The whole `echo-server`: builds the acceptor, binds, prints `listening on
 /// ADDR` and serves until killed.
 pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
-    let acceptor = server_acceptor(&cli.keys)?;
+    let spec = GuardSpec::parse(Some(&cli.guard))?;
+    let guard = spec
+        .open(GuardPolicy::default(), Arc::new(PrintingObserver))
+        .await?;
+    let acceptor = server_acceptor_with(&cli.keys, guard)?;
+    eprintln!("guard state: {}", spec.describe());
     let listener = TcpListener::bind(cli.listen)
         .await
         .map_err(io("cannot listen"))?;
