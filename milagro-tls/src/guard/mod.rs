@@ -154,7 +154,9 @@
 //!   servers and no shared [`GuardStore`] allows N guesses (and the cumulative
 //!   cap) *per server*, and a ClientHello recorded at one server can be
 //!   replayed at another. The [`GuardStore`] trait is the seam for a shared
-//!   store. The classifier cap is per [`Guard`] (each process has its own
+//!   store; the `milagro-guard-redis` crate implements it in Redis, shared
+//!   by every server using that Redis (fail closed with
+//!   [`Refusal::StoreUnavailable`] when it does not answer). The classifier cap is per [`Guard`] (each process has its own
 //!   classifier).
 //! * **Locked means locked.** There is no time-based unlock: after N confirmed
 //!   wrong PINs the identity is refused until [`Guard::unlock`] (resets the
