@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::guard_store::GuardSpec;
 use clap::{Args, Parser};
 use milagro_tls::Classifier;
 use milagro_tls::MilagroAcceptor;
@@ -65,6 +66,9 @@ pub fn suite_name(suite: Suite) -> &'static str {
 /// Why an echo program failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EchoError {
+    /// `--guard` could not be used.
+    #[error(transparent)]
+    Guard(#[from] crate::guard_store::GuardSpecError),
     /// A key file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -214,6 +218,12 @@ pub struct ServerCli {
     /// Standard TLS clients on the same listener.
     #[command(flatten)]
     pub standard: StandardArgs,
+    /// Where the guard keeps lockout counts, the replay cache and the
+    /// throttles: `memory` (this process) or `redis://host:port/db`
+    /// (shared by every server using that Redis; Milagro handshakes are
+    /// refused while it does not answer).
+    #[arg(long, value_name = "STORE", default_value = "memory")]
+    pub guard: String,
 }
 
 /// The server's keys: exactly one suite.
@@ -306,13 +316,18 @@ pub fn cs_server(
     Ok((acceptor, classifier))
 }
 
-/// Builds the server's acceptor from its key files.
+/// Builds the server's acceptor from its key files, with an in-memory guard.
 pub fn server_acceptor(keys: &ServerKeys) -> Result<TlsAcceptor, EchoError> {
+    server_acceptor_with(keys, guard_with(Arc::new(PrintingObserver)))
+}
+
+/// Builds the server's acceptor from its key files with `guard`.
+pub fn server_acceptor_with(keys: &ServerKeys, guard: Guard) -> Result<TlsAcceptor, EchoError> {
     let sync = match (&keys.cs_server_secret, &keys.p2p_key) {
         (Some(path), None) => {
             let secret = load_as!(path, CsServerSecret, LABEL_CS_SERVER_SECRET);
             let digits = PinDigits::new(keys.pin_digits)?;
-            cs_server(secret, digits, guard_with(Arc::new(PrintingObserver)))?.0
+            cs_server(secret, digits, guard.clone())?.0
         }
         (None, Some(path)) => {
             let current = load_as!(path, P2pServerKey, LABEL_P2P_SERVER_KEY);
@@ -326,7 +341,7 @@ pub fn server_acceptor(keys: &ServerKeys) -> Result<TlsAcceptor, EchoError> {
                 }
             }
             let options = p2p_tls::ServerOptions::new()
-                .guard(guard_with(Arc::new(PrintingObserver)))
+                .guard(guard.clone())
                 .allow_stale_keys(keys.allow_stale_keys);
             p2p_tls::server(current, options.previous_key(previous))?
         }
@@ -483,7 +498,12 @@ pub async fn serve(
 /// configuration of `--cert` / `--key`, if given), binds, prints `listening
 /// on ADDR` and serves until killed.
 pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
-    let mut acceptor = server_acceptor(&cli.keys)?;
+    let spec = GuardSpec::parse(Some(&cli.guard))?;
+    let guard = spec
+        .open(GuardPolicy::default(), Arc::new(PrintingObserver))
+        .await?;
+    let mut acceptor = server_acceptor_with(&cli.keys, guard)?;
+    eprintln!("guard state: {}", spec.describe());
     if let Some(standard) = cli.standard.server_config()? {
         acceptor = acceptor.with_standard(standard)?;
     }

@@ -14,6 +14,7 @@
 
 pub mod demo;
 pub mod echo;
+pub mod guard_store;
 pub mod https;
 pub mod keytool;
 pub mod standard;

@@ -532,7 +532,7 @@ impl TlsAcceptor {
             Some(s) => s,
             None => return Err(plain_refusal(&mut io, TlsAcceptError::UnknownServerName).await),
         };
-        let start = match server.decide(source, &hello) {
+        let start = match server.decide_async(source, &hello).await {
             Ok(Decision::Standard(config)) => {
                 let stream = StartHandshake::from_parts(accepted, io).into_stream(config);
                 return match tokio::time::timeout_at(deadline, stream).await {
@@ -606,7 +606,7 @@ impl TlsAcceptor {
             Ok(Err(e)) => return Err(TlsAcceptError::Handshake(e)),
             Ok(Ok(tls)) => tls,
         };
-        let identity = session.finish(tls.get_ref().1)?;
+        let identity = session.finish_async(tls.get_ref().1).await?;
         Ok(AcceptedStream::Milagro(
             AuthenticatedIdentity {
                 identity,

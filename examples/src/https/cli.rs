@@ -64,6 +64,12 @@ pub struct ServerArgs {
     /// `401 Unauthorized`: they have no Milagro identity).
     #[command(flatten)]
     pub standard: StandardArgs,
+    /// Where the guard keeps lockout counts, the replay cache and the
+    /// throttles: `memory` (this process) or `redis://host:port/db`
+    /// (shared by every server using that Redis; Milagro handshakes are
+    /// refused while it does not answer).
+    #[arg(long, value_name = "STORE", default_value = "memory")]
+    pub guard: String,
 }
 
 /// `https-client`: GET one URL over milagro-tls and print the body.
@@ -120,6 +126,9 @@ pub enum CliError {
     /// A key file could not be read or decoded.
     #[error(transparent)]
     Key(#[from] KeyToolError),
+    /// `--guard` could not be used.
+    #[error(transparent)]
+    Guard(#[from] crate::guard_store::GuardSpecError),
     /// The PIN or PIN length is invalid.
     #[error("PIN: {0}")]
     Pin(#[from] PinError),
@@ -169,14 +178,18 @@ pub fn load_key<K: KeyFile>(path: &Path) -> Result<K, CliError> {
 /// current nor the previous epoch are refused, or, with
 /// `--allow-stale-keys`, reported as a warning on standard error.
 pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
+    build_server_with(args, Guard::in_memory(GuardPolicy::default()))
+}
+
+/// [`build_server`] with `guard` (e.g. one over a shared Redis store:
+/// [`crate::guard_store::GuardSpec`]).
+pub fn build_server_with(args: &ServerArgs, guard: Guard) -> Result<HttpsServer, CliError> {
     let sync = match (&args.cs_server_secret, &args.p2p_key) {
         (Some(ss), _) => {
             let ss: CsServerSecret = load_key(ss)?;
-            let options = cs_tls::ServerOptions::new(
-                Guard::in_memory(GuardPolicy::default()),
-                Classifier::new(CLASSIFIER_WORKERS)?,
-            )
-            .pin_digits(PinDigits::new(args.pin_digits)?);
+            let options =
+                cs_tls::ServerOptions::new(guard.clone(), Classifier::new(CLASSIFIER_WORKERS)?)
+                    .pin_digits(PinDigits::new(args.pin_digits)?);
             cs_tls::server(ss, options)?
         }
         (None, Some(current)) => {
@@ -191,7 +204,7 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
                 }
             }
             let options = p2p_tls::ServerOptions::new()
-                .guard(Guard::in_memory(GuardPolicy::default()))
+                .guard(guard.clone())
                 .allow_stale_keys(args.allow_stale_keys);
             p2p_tls::server(current, options.previous_key(previous))?
         }
@@ -208,7 +221,15 @@ pub fn build_server(args: &ServerArgs) -> Result<HttpsServer, CliError> {
 /// Builds the server, binds `args.listen`, writes `listening on ADDR` (the
 /// bound address) to `out`, then serves until the listener fails.
 pub async fn run_server(args: &ServerArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let server = build_server(args)?;
+    let spec = crate::guard_store::GuardSpec::parse(Some(&args.guard))?;
+    let guard = spec
+        .open(
+            GuardPolicy::default(),
+            std::sync::Arc::new(milagro_tls::guard::NoopObserver),
+        )
+        .await?;
+    let server = build_server_with(args, guard)?;
+    eprintln!("guard state: {}", spec.describe());
     let listen_err = |source| CliError::Listen {
         addr: args.listen.clone(),
         source,

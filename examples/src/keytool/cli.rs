@@ -51,6 +51,10 @@ pub enum Command {
     /// Renew through the D-TA services: today's time permit (CS) or the next
     /// epoch's key (P2P) from every D-TA, combined.
     Renew(super::network::RenewArgs),
+    /// The CS guard's state for one identity in the servers' shared store
+    /// (`--guard redis://…`): show it, or lift a lockout.
+    #[command(subcommand)]
+    Guard(super::guard::GuardCommand),
 }
 
 /// `milagro dta …`.

@@ -39,6 +39,7 @@ pub(super) fn run(cli: &Cli, out: &mut dyn Write, pins: &dyn PinPrompt) -> Resul
         Command::Inspect(a) => inspect(a, out),
         Command::Enroll(a) => super::network::enroll(a, out, pins),
         Command::Renew(a) => super::network::renew(a, out),
+        Command::Guard(c) => super::guard::run(c, out),
     }
 }
 

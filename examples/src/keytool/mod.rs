@@ -18,6 +18,7 @@ pub mod cli;
 mod commands;
 pub mod error;
 pub mod files;
+pub mod guard;
 pub mod network;
 
 use std::io::{IsTerminal, Write};

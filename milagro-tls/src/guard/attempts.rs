@@ -6,7 +6,7 @@
 //! through its classification (or the counted drop of its handle), never by
 //! time (docs/protocol.md §6.4 step 3, "classifier flooding").
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use super::Refusal;
 use super::clock::GuardTime;
@@ -52,7 +52,17 @@ pub(super) struct Attempts {
     /// (tat, HID) of every entry with a slow-down bucket not yet drained.
     draining: BTreeSet<(GuardTime, Hid)>,
     next_id: u64,
+    /// Ids of the last [`RESOLVED_MEMORY`] terminal resolutions, so that a
+    /// second resolution of one ticket changes nothing (the store contract:
+    /// never counted twice).
+    resolved: HashSet<u64>,
+    resolved_order: VecDeque<u64>,
 }
+
+/// How many terminal resolutions the table remembers for idempotency. The
+/// guard's handles resolve each ticket once; this only guards callers of the
+/// store itself, which retry soon if at all.
+const RESOLVED_MEMORY: usize = 4096;
 
 impl Attempts {
     pub(super) fn new(policy: LockoutPolicy, slowdown: SlowdownPolicy) -> Self {
@@ -63,6 +73,8 @@ impl Attempts {
             expiry: BTreeSet::new(),
             draining: BTreeSet::new(),
             next_id: 1,
+            resolved: HashSet::new(),
+            resolved_order: VecDeque::new(),
         }
     }
 
@@ -78,6 +90,30 @@ impl Attempts {
     fn slowed(&self, e: &Entry, now: GuardTime) -> bool {
         e.tat
             .is_some_and(|tat| tat > now.saturating_add(self.slowdown_allowance()))
+    }
+
+    /// Marks `id` resolved; false when it already was (then the caller
+    /// changes nothing).
+    fn first_resolution(&mut self, id: u64) -> bool {
+        if !self.resolved.insert(id) {
+            return false;
+        }
+        self.resolved_order.push_back(id);
+        if self.resolved_order.len() > RESOLVED_MEMORY {
+            if let Some(old) = self.resolved_order.pop_front() {
+                self.resolved.remove(&old);
+            }
+        }
+        true
+    }
+
+    fn counts(&self, e: &Entry) -> WrongPinCounts {
+        WrongPinCounts {
+            confirmed: e.confirmed,
+            cumulative: e.cumulative,
+            locked_out: e.confirmed >= self.policy.max_failures,
+            locked_until_reenrolled: e.cumulative >= self.policy.cumulative_cap,
+        }
     }
 
     pub(super) fn len(&self) -> usize {
@@ -212,6 +248,9 @@ impl Attempts {
     /// slow-down disabled (`interval = 0`) this is a plain release.
     pub(super) fn invalid_credential(&mut self, hid: &Hid, id: u64, now: GuardTime) -> bool {
         self.prune(now);
+        if !self.first_resolution(id) {
+            return self.entries.get(hid).is_some_and(|e| self.slowed(e, now));
+        }
         self.take_slot(hid, id);
         let interval = self.slowdown.interval;
         if interval.is_zero() {
@@ -244,6 +283,9 @@ impl Attempts {
         now: GuardTime,
     ) -> Option<WrongPinCounts> {
         self.prune(now);
+        if !self.first_resolution(id) {
+            return self.entries.get(hid).map(|e| self.counts(e));
+        }
         self.take_slot(hid, id);
         if !self.entries.contains_key(hid) && self.entries.len() >= self.policy.max_identities {
             return None;
@@ -251,18 +293,16 @@ impl Attempts {
         let e = self.entries.entry(*hid).or_default();
         e.confirmed = e.confirmed.saturating_add(1);
         e.cumulative = e.cumulative.saturating_add(1);
-        Some(WrongPinCounts {
-            confirmed: e.confirmed,
-            cumulative: e.cumulative,
-            locked_out: e.confirmed >= self.policy.max_failures,
-            locked_until_reenrolled: e.cumulative >= self.policy.cumulative_cap,
-        })
+        self.entries.get(hid).map(|e| self.counts(e))
     }
 
     /// A handshake with a good proof completed: its slot is released and the
     /// confirmed count reset (the cumulative count stays).
     pub(super) fn completed(&mut self, hid: &Hid, id: u64, now: GuardTime) {
         self.prune(now);
+        if !self.first_resolution(id) {
+            return;
+        }
         self.take_slot(hid, id);
         if let Some(e) = self.entries.get_mut(hid) {
             e.confirmed = 0;

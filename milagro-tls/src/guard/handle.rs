@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::Refusal;
+use super::block::{block_on, poll_once};
 use super::clock::{Clock, MonotonicClock};
 use super::memory::MemoryGuard;
 use super::observer::{GuardObserver, NoopObserver, Outcome, Stage};
@@ -49,16 +50,35 @@ impl Shared {
             });
     }
 
-    /// Records a confirmed failure for `ticket` and tells the observer:
+    /// Reports a store failure while resolving `ticket` (the operation's
+    /// name); the attempt's handshake is refused or already resolved.
+    fn store_failed(&self, ticket: &ReservationTicket, operation: &'static str) {
+        self.tell(Outcome::StoreFailed {
+            hid: *ticket.hid(),
+            source: ticket.source(),
+            operation,
+        });
+    }
+
+    /// Tells the observer what recording a confirmed failure for `ticket`
+    /// gave (`result`, `None` when the store's answer is not known yet):
     /// `classified` for a wrong PIN the classifier found, otherwise a dropped
     /// classification counted as one.
-    fn record_wrong_pin(
+    fn report_wrong_pin(
         &self,
         ticket: &ReservationTicket,
         classified: bool,
+        result: Option<Result<Option<WrongPinCounts>, Refusal>>,
     ) -> Option<WrongPinCounts> {
         let (hid, source) = (*ticket.hid(), ticket.source());
-        let counts = self.store.wrong_pin(ticket, self.clock.now());
+        let counts = match result {
+            Some(Ok(c)) => c,
+            Some(Err(_)) => {
+                self.store_failed(ticket, "wrong_pin");
+                None
+            }
+            None => None,
+        };
         match (classified, counts) {
             (true, Some(c)) => self.tell(Outcome::WrongPin {
                 hid,
@@ -154,8 +174,22 @@ impl Guard {
     /// A per-identity refusal returned here has already given its
     /// pending-classification slot back; an accept path that refuses
     /// silently must use [`attempt`](Self::attempt) instead, which keeps it.
+    ///
+    /// With a network store this blocks the calling thread until the store
+    /// answers (at most its timeout): on an async task use
+    /// [`admit_async`](Self::admit_async).
     pub fn admit(&self, hid: &Hid, u: &[u8; 48], source: IpAddr) -> Result<Reservation, Refusal> {
-        match self.attempt(hid, u, source)? {
+        block_on(self.admit_async(hid, u, source))
+    }
+
+    /// [`admit`](Self::admit), awaiting the store instead of blocking.
+    pub async fn admit_async(
+        &self,
+        hid: &Hid,
+        u: &[u8; 48],
+        source: IpAddr,
+    ) -> Result<Reservation, Refusal> {
+        match self.attempt_async(hid, u, source).await? {
             Attempt::Reserved(r) => Ok(r),
             Attempt::Silent(silent) => Err(silent.refusal()),
         }
@@ -169,38 +203,61 @@ impl Guard {
     /// silent"). So the number of slots held, and with it the
     /// [`Refusal::ClassifierBusy`] refusal of the next attempt, never depends
     /// on whether an identity is locked. Resolve it through the same table
-    /// as a reservation ([`SilentAttempt`]). Every other refusal is an `Err`.
+    /// as a reservation ([`SilentAttempt`]). Every other refusal is an `Err`,
+    /// [`Refusal::StoreUnavailable`] included (a store that failed or timed
+    /// out: fail closed).
+    ///
+    /// Blocks like [`admit`](Self::admit); on an async task use
+    /// [`attempt_async`](Self::attempt_async).
     pub fn attempt(&self, hid: &Hid, u: &[u8; 48], source: IpAddr) -> Result<Attempt, Refusal> {
+        block_on(self.attempt_async(hid, u, source))
+    }
+
+    /// [`attempt`](Self::attempt), awaiting the store instead of blocking.
+    /// If this future is dropped after the store reserved, the reservation
+    /// is left to its TTL (nothing counted).
+    pub async fn attempt_async(
+        &self,
+        hid: &Hid,
+        u: &[u8; 48],
+        source: IpAddr,
+    ) -> Result<Attempt, Refusal> {
         let s = &self.shared;
         let now = s.clock.now();
         let key = ReplayKey::new(hid, u);
+        let refused = |refusal: Refusal| {
+            s.tell(Outcome::Refused {
+                hid: *hid,
+                source,
+                refusal,
+            });
+            Err(refusal)
+        };
+        if let Err(r) = s.store.replay_seen(&key, now).await {
+            return refused(r);
+        }
+        if let Err(r) = s.store.admit_source(source, now).await {
+            return refused(r);
+        }
         // The global cap is checked before, and independently of, anything
         // about `hid`, so ClassifierBusy reveals nothing about any identity.
-        let result = s
-            .store
-            .replay_seen(&key, now)
-            .and_then(|()| s.store.admit_source(source, now))
-            .and_then(|()| {
-                if s.take_classifier_slot() {
-                    Ok(())
-                } else {
-                    Err(Refusal::ClassifierBusy)
-                }
-            })
-            .map(|()| s.store.reserve(hid, source, now));
-        match result {
-            Ok(Ok(ticket)) => {
+        if !s.take_classifier_slot() {
+            return refused(Refusal::ClassifierBusy);
+        }
+        let slot = Slot::new(s);
+        match s.store.reserve(hid, source, now).await {
+            Ok(ticket) => {
                 let mut h = Handle::new(s, ticket, Stage::Reserved);
                 h.classifier_slot = true;
+                slot.disarm();
                 Ok(Attempt::Reserved(Reservation { h, key }))
             }
-            Ok(Err(refusal)) => {
+            Err(refusal) => {
                 s.tell(Outcome::Refused {
                     hid: *hid,
                     source,
                     refusal,
                 });
-                let slot = Slot(Arc::clone(s));
                 if refusal.is_per_identity() {
                     // The slot stays taken, as a reservation's would.
                     Ok(Attempt::Silent(SilentAttempt {
@@ -211,14 +268,6 @@ impl Guard {
                 } else {
                     Err(refusal)
                 }
-            }
-            Err(refusal) => {
-                s.tell(Outcome::Refused {
-                    hid: *hid,
-                    source,
-                    refusal,
-                });
-                Err(refusal)
             }
         }
     }
@@ -232,7 +281,9 @@ impl Guard {
     /// forced-failure step 2 ends.
     pub fn charge_silent_refusal(&self, source: IpAddr) {
         let s = &self.shared;
-        s.store.charge_source(source, s.clock.now());
+        // A store failure here charges nothing: the store refuses every new
+        // attempt while it fails, so there is nothing to throttle.
+        let _ = block_on(s.store.charge_source(source, s.clock.now()));
     }
 
     /// Attempts now holding one of the [`LockoutPolicy::max_pending_classifications`]
@@ -268,10 +319,19 @@ impl Guard {
     /// e.g. P2P): spends one ClientHello's tokens of `source`'s bucket.
     /// Refusals go to the observer like [`admit`](Self::admit)'s, with the
     /// all-zero HID.
+    ///
+    /// Blocks like [`admit`](Self::admit); on an async task use
+    /// [`admit_source_async`](Self::admit_source_async).
     pub fn admit_source(&self, source: IpAddr) -> Result<(), Refusal> {
+        block_on(self.admit_source_async(source))
+    }
+
+    /// [`admit_source`](Self::admit_source), awaiting the store.
+    pub async fn admit_source_async(&self, source: IpAddr) -> Result<(), Refusal> {
         let s = &self.shared;
         s.store
             .admit_source(source, s.clock.now())
+            .await
             .inspect_err(|&refusal| {
                 s.tell(Outcome::Refused {
                     hid: Hid([0; 32]),
@@ -282,29 +342,71 @@ impl Guard {
     }
 
     /// Administrative: `hid` was re-enrolled; its confirmed and cumulative
-    /// counts reset (reservations in flight stay).
+    /// counts reset (reservations in flight stay). A store failure is
+    /// ignored: with a network store use [`try_reenrolled`](Self::try_reenrolled).
     pub fn reenrolled(&self, hid: &Hid) {
-        self.shared.store.reenrolled(hid);
+        let _ = self.try_reenrolled(hid);
+    }
+
+    /// [`reenrolled`](Self::reenrolled), failing with
+    /// [`Refusal::StoreUnavailable`] when the store did not apply it.
+    pub fn try_reenrolled(&self, hid: &Hid) -> Result<(), Refusal> {
+        block_on(self.reenrolled_async(hid))
+    }
+
+    /// [`try_reenrolled`](Self::try_reenrolled), awaiting the store.
+    pub async fn reenrolled_async(&self, hid: &Hid) -> Result<(), Refusal> {
+        self.shared.store.reenrolled(hid).await?;
         self.shared.tell(Outcome::Reenrolled { hid: *hid });
+        Ok(())
     }
 
     /// Administrative: resets `hid`'s confirmed count (a lockout), keeping
-    /// the cumulative count, so the cumulative cap still holds.
+    /// the cumulative count, so the cumulative cap still holds. A store
+    /// failure is ignored: with a network store use
+    /// [`try_unlock`](Self::try_unlock).
     pub fn unlock(&self, hid: &Hid) {
-        self.shared.store.unlock(hid);
+        let _ = self.try_unlock(hid);
+    }
+
+    /// [`unlock`](Self::unlock), failing with [`Refusal::StoreUnavailable`]
+    /// when the store did not apply it.
+    pub fn try_unlock(&self, hid: &Hid) -> Result<(), Refusal> {
+        block_on(self.unlock_async(hid))
+    }
+
+    /// [`try_unlock`](Self::try_unlock), awaiting the store.
+    pub async fn unlock_async(&self, hid: &Hid) -> Result<(), Refusal> {
+        self.shared.store.unlock(hid).await?;
         self.shared.tell(Outcome::Unlocked { hid: *hid });
+        Ok(())
     }
 
-    /// `hid`'s counters now.
+    /// `hid`'s counters now (all zero when the store fails: with a network
+    /// store use [`try_status`](Self::try_status)).
     pub fn status(&self, hid: &Hid) -> IdentityStatus {
-        self.shared.store.status(hid, self.shared.clock.now())
+        self.try_status(hid).unwrap_or_default()
     }
 
-    /// Whole tokens `source` holds now (negative when in debt).
+    /// `hid`'s counters now, or [`Refusal::StoreUnavailable`].
+    pub fn try_status(&self, hid: &Hid) -> Result<IdentityStatus, Refusal> {
+        block_on(self.status_async(hid))
+    }
+
+    /// [`try_status`](Self::try_status), awaiting the store.
+    pub async fn status_async(&self, hid: &Hid) -> Result<IdentityStatus, Refusal> {
+        self.shared.store.status(hid, self.shared.clock.now()).await
+    }
+
+    /// Whole tokens `source` holds now (negative when in debt; 0 when the
+    /// store fails).
     pub fn source_tokens(&self, source: IpAddr) -> i64 {
-        self.shared
-            .store
-            .source_tokens(source, self.shared.clock.now())
+        block_on(
+            self.shared
+                .store
+                .source_tokens(source, self.shared.clock.now()),
+        )
+        .unwrap_or(0)
     }
 }
 
@@ -354,14 +456,22 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        // A drop may run on an async task: it never blocks. Store operations
+        // take effect without being awaited (GuardStore), so the in-memory
+        // store's answer is known at once and a network store's lands on its
+        // runtime.
         if self.armed {
+            let s = &self.shared;
             if self.stage == Stage::AwaitingClassification {
                 // Counted: see "A dropped classification counts" in mod.rs.
-                self.shared.record_wrong_pin(&self.ticket, false);
+                let result = poll_once(s.store.wrong_pin(&self.ticket, s.clock.now()));
+                s.report_wrong_pin(&self.ticket, false, result);
             } else {
-                let now = self.shared.clock.now();
-                self.shared.store.release(&self.ticket, now);
-                self.shared.tell(Outcome::Abandoned {
+                let result = poll_once(s.store.release(&self.ticket, s.clock.now()));
+                if let Some(Err(_)) = result {
+                    s.store_failed(&self.ticket, "release");
+                }
+                s.tell(Outcome::Abandoned {
                     hid: self.hid(),
                     source: self.source(),
                     stage: self.stage,
@@ -409,8 +519,11 @@ impl Reservation {
         self.h.armed = false;
         let s = &self.h.shared;
         let now = s.clock.now();
-        s.store.release(&self.h.ticket, now);
-        s.store.charge_source(self.h.source(), now);
+        let released = block_on(s.store.release(&self.h.ticket, now));
+        let charged = block_on(s.store.charge_source(self.h.source(), now));
+        if released.and(charged).is_err() {
+            s.store_failed(&self.h.ticket, "bad_dleq");
+        }
         s.tell(Outcome::BadProof {
             hid: self.h.hid(),
             source: self.h.source(),
@@ -429,8 +542,11 @@ impl Reservation {
         self.h.armed = false;
         let s = &self.h.shared;
         let now = s.clock.now();
-        s.store.release(&self.h.ticket, now);
-        s.store.charge_source(self.h.source(), now);
+        let released = block_on(s.store.release(&self.h.ticket, now));
+        let charged = block_on(s.store.charge_source(self.h.source(), now));
+        if released.and(charged).is_err() {
+            s.store_failed(&self.h.ticket, "refused_before_proof");
+        }
         s.tell(Outcome::Abandoned {
             hid: self.h.hid(),
             source: self.h.source(),
@@ -441,15 +557,18 @@ impl Reservation {
     /// The proof was good: (HID, U) enters the replay cache and the slot is
     /// kept until the handshake completes. Fails — releasing the slot,
     /// counting nothing — with `Replay` (these bytes were accepted within the
-    /// window), `ReplayCacheFull`, or `ReservationExpired` (the slot's TTL
-    /// passed first); the handshake must then be refused.
+    /// window), `ReplayCacheFull`, `ReservationExpired` (the slot's TTL
+    /// passed first) or `StoreUnavailable` (the store did not confirm the
+    /// insert: fail closed); the handshake must then be refused.
     pub fn proof_ok(mut self) -> Result<ProvedReservation, Refusal> {
         self.h.armed = false;
         let s = Arc::clone(&self.h.shared);
         let now = s.clock.now();
         let (hid, source) = (self.h.hid(), self.h.source());
         let refused = |refusal: Refusal| {
-            s.store.release(&self.h.ticket, now);
+            if block_on(s.store.release(&self.h.ticket, now)).is_err() {
+                s.store_failed(&self.h.ticket, "release");
+            }
             s.tell(Outcome::Refused {
                 hid,
                 source,
@@ -457,16 +576,20 @@ impl Reservation {
             });
             Err(refusal)
         };
-        if let Err(r) = s.store.insert_after_good_proof(&self.key, now) {
+        if let Err(r) = block_on(s.store.insert_after_good_proof(&self.key, now)) {
             return refused(r);
         }
-        if !s.store.proof_ok(&self.h.ticket, now) {
-            s.tell(Outcome::Expired {
-                hid,
-                source,
-                stage: Stage::Proved,
-            });
-            return refused(Refusal::ReservationExpired);
+        match block_on(s.store.proof_ok(&self.h.ticket, now)) {
+            Ok(true) => {}
+            Ok(false) => {
+                s.tell(Outcome::Expired {
+                    hid,
+                    source,
+                    stage: Stage::Proved,
+                });
+                return refused(Refusal::ReservationExpired);
+            }
+            Err(r) => return refused(r),
         }
         Ok(ProvedReservation {
             h: self.h.moved_to(Stage::Proved, false),
@@ -480,17 +603,23 @@ impl Reservation {
     /// slot — is held **until the failure is classified**, however long that
     /// takes (no TTL). If the reservation's TTL had already passed before the
     /// proof, the observer hears [`Outcome::Expired`] and a wrong PIN found by
-    /// the classification still counts.
+    /// the classification still counts (so it does when the store failed to
+    /// mark the slot: [`Outcome::StoreFailed`]).
     pub fn proof_failed(mut self) -> PendingClassification {
         let s = Arc::clone(&self.h.shared);
         let now = s.clock.now();
-        s.store.charge_source(self.h.source(), now);
-        if !s.store.proof_failed(&self.h.ticket, now) {
-            s.tell(Outcome::Expired {
+        let charged = block_on(s.store.charge_source(self.h.source(), now));
+        match block_on(s.store.proof_failed(&self.h.ticket, now)) {
+            Ok(true) => {}
+            Ok(false) => s.tell(Outcome::Expired {
                 hid: self.h.hid(),
                 source: self.h.source(),
                 stage: Stage::AwaitingClassification,
-            });
+            }),
+            Err(_) => s.store_failed(&self.h.ticket, "proof_failed"),
+        }
+        if charged.is_err() {
+            s.store_failed(&self.h.ticket, "charge_source");
         }
         PendingClassification {
             h: self.h.moved_to(Stage::AwaitingClassification, true),
@@ -525,9 +654,13 @@ impl PendingClassification {
     ///
     /// The source is not charged here: it was charged at
     /// [`Reservation::proof_failed`], identically for every classification.
+    ///
+    /// Blocks until the store answers (a classifier thread may).
     pub fn wrong_pin(mut self) -> Option<WrongPinCounts> {
         self.h.armed = false;
-        self.h.shared.record_wrong_pin(&self.h.ticket, true)
+        let s = &self.h.shared;
+        let result = block_on(s.store.wrong_pin(&self.h.ticket, s.clock.now()));
+        s.report_wrong_pin(&self.h.ticket, true, Some(result))
     }
 
     /// No δ within the search range (a valid DLEQ on garbage): the slot is
@@ -542,7 +675,13 @@ impl PendingClassification {
     pub fn invalid_credential(mut self) {
         self.h.armed = false;
         let s = &self.h.shared;
-        let slowed = s.store.invalid_credential(&self.h.ticket, s.clock.now());
+        let slowed = match block_on(s.store.invalid_credential(&self.h.ticket, s.clock.now())) {
+            Ok(slowed) => slowed,
+            Err(_) => {
+                s.store_failed(&self.h.ticket, "invalid_credential");
+                false
+            }
+        };
         s.tell(Outcome::InvalidCredential {
             hid: self.h.hid(),
             source: self.h.source(),
@@ -571,10 +710,23 @@ impl ProvedReservation {
     /// The full handshake completed: the slot is released and the confirmed
     /// count reset to 0. The cumulative count stays: an identity at the
     /// cumulative cap stays locked until re-enrolled.
-    pub fn handshake_completed(mut self) {
+    ///
+    /// Blocks until the store answers: on an async task use
+    /// [`handshake_completed_async`](Self::handshake_completed_async).
+    pub fn handshake_completed(self) {
+        block_on(self.handshake_completed_async())
+    }
+
+    /// [`handshake_completed`](Self::handshake_completed), awaiting the
+    /// store. Once polled, the completion is applied even if this future is
+    /// then dropped; dropped unpolled, it releases like a dropped handle.
+    pub async fn handshake_completed_async(mut self) {
         self.h.armed = false;
-        let s = &self.h.shared;
-        s.store.completed(&self.h.ticket, s.clock.now());
+        let s = Arc::clone(&self.h.shared);
+        let result = s.store.completed(&self.h.ticket, s.clock.now()).await;
+        if result.is_err() {
+            s.store_failed(&self.h.ticket, "completed");
+        }
         s.tell(Outcome::Completed {
             hid: self.h.hid(),
             source: self.h.source(),
@@ -593,12 +745,25 @@ pub enum Attempt {
     Silent(SilentAttempt),
 }
 
-/// One pending-classification slot, given back when dropped.
-struct Slot(Arc<Shared>);
+/// One pending-classification slot, given back when dropped (unless
+/// disarmed: a handle took it over).
+struct Slot(Arc<Shared>, bool);
+
+impl Slot {
+    fn new(shared: &Arc<Shared>) -> Self {
+        Self(Arc::clone(shared), true)
+    }
+
+    fn disarm(mut self) {
+        self.1 = false;
+    }
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.release_classifier_slot();
+        if self.1 {
+            self.0.release_classifier_slot();
+        }
     }
 }
 
@@ -636,7 +801,7 @@ impl SilentAttempt {
     /// charge it, and the slot is given back at once.
     pub fn failed(self) {
         let s = &self.slot.0;
-        s.store.charge_source(self.source, s.clock.now());
+        let _ = block_on(s.store.charge_source(self.source, s.clock.now()));
     }
 
     /// The forced-failure key exchange found a failed proof: the source is
@@ -645,7 +810,7 @@ impl SilentAttempt {
     /// same cost as a counted one has run on it.
     pub fn proof_failed(self) -> DiscardedClassification {
         let s = &self.slot.0;
-        s.store.charge_source(self.source, s.clock.now());
+        let _ = block_on(s.store.charge_source(self.source, s.clock.now()));
         DiscardedClassification { _slot: self.slot }
     }
 }

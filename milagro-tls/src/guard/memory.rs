@@ -9,7 +9,9 @@ use super::clock::GuardTime;
 use super::observer::Stage;
 use super::policy::GuardPolicy;
 use super::replay::{ReplayCache, ReplayKey};
-use super::store::{GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts};
+use super::store::{
+    GuardStore, IdentityStatus, ReservationTicket, StoreFuture, WrongPinCounts, ready,
+};
 use super::throttle::Throttle;
 use crate::identity::Hid;
 
@@ -85,24 +87,37 @@ impl MemoryGuard {
 }
 
 impl GuardStore for MemoryGuard {
-    fn replay_seen(&self, key: &ReplayKey, now: GuardTime) -> Result<(), Refusal> {
-        lock(&self.replay).check(key, now)
+    fn replay_seen(&self, key: &ReplayKey, now: GuardTime) -> StoreFuture<'_, Result<(), Refusal>> {
+        ready(lock(&self.replay).check(key, now))
     }
 
-    fn insert_after_good_proof(&self, key: &ReplayKey, now: GuardTime) -> Result<(), Refusal> {
-        lock(&self.replay).insert(key, now)
+    fn insert_after_good_proof(
+        &self,
+        key: &ReplayKey,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>> {
+        ready(lock(&self.replay).insert(key, now))
     }
 
-    fn admit_source(&self, source: IpAddr, now: GuardTime) -> Result<(), Refusal> {
-        lock(&self.throttle).admit(source, self.hello_cost, now)
+    fn admit_source(&self, source: IpAddr, now: GuardTime) -> StoreFuture<'_, Result<(), Refusal>> {
+        ready(lock(&self.throttle).admit(source, self.hello_cost, now))
     }
 
-    fn charge_source(&self, source: IpAddr, now: GuardTime) {
-        lock(&self.throttle).charge(source, self.invalid_cost, now)
+    fn charge_source(
+        &self,
+        source: IpAddr,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>> {
+        lock(&self.throttle).charge(source, self.invalid_cost, now);
+        ready(Ok(()))
     }
 
-    fn source_tokens(&self, source: IpAddr, now: GuardTime) -> i64 {
-        lock(&self.throttle).tokens(source, now)
+    fn source_tokens(
+        &self,
+        source: IpAddr,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<i64, Refusal>> {
+        ready(Ok(lock(&self.throttle).tokens(source, now)))
     }
 
     fn reserve(
@@ -110,45 +125,91 @@ impl GuardStore for MemoryGuard {
         hid: &Hid,
         source: IpAddr,
         now: GuardTime,
-    ) -> Result<ReservationTicket, Refusal> {
-        let id = lock(&self.attempts).reserve(hid, now)?;
-        Ok(ReservationTicket::new(*hid, source, id))
+    ) -> StoreFuture<'_, Result<ReservationTicket, Refusal>> {
+        let id = lock(&self.attempts).reserve(hid, now);
+        ready(id.map(|id| ReservationTicket::new(*hid, source, id)))
     }
 
-    fn proof_failed(&self, t: &ReservationTicket, now: GuardTime) -> bool {
-        lock(&self.attempts).advance(t.hid(), t.id(), Stage::AwaitingClassification, now)
+    fn proof_failed(
+        &self,
+        t: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>> {
+        ready(Ok(lock(&self.attempts).advance(
+            t.hid(),
+            t.id(),
+            Stage::AwaitingClassification,
+            now,
+        )))
     }
 
-    fn proof_ok(&self, t: &ReservationTicket, now: GuardTime) -> bool {
-        lock(&self.attempts).advance(t.hid(), t.id(), Stage::Proved, now)
+    fn proof_ok(
+        &self,
+        t: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>> {
+        ready(Ok(lock(&self.attempts).advance(
+            t.hid(),
+            t.id(),
+            Stage::Proved,
+            now,
+        )))
     }
 
-    fn release(&self, t: &ReservationTicket, now: GuardTime) {
-        lock(&self.attempts).release(t.hid(), t.id(), now)
+    fn release(
+        &self,
+        t: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>> {
+        lock(&self.attempts).release(t.hid(), t.id(), now);
+        ready(Ok(()))
     }
 
-    fn invalid_credential(&self, t: &ReservationTicket, now: GuardTime) -> bool {
-        lock(&self.attempts).invalid_credential(t.hid(), t.id(), now)
+    fn invalid_credential(
+        &self,
+        t: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>> {
+        ready(Ok(lock(&self.attempts).invalid_credential(
+            t.hid(),
+            t.id(),
+            now,
+        )))
     }
 
-    fn wrong_pin(&self, t: &ReservationTicket, now: GuardTime) -> Option<WrongPinCounts> {
-        lock(&self.attempts).wrong_pin(t.hid(), t.id(), now)
+    fn wrong_pin(
+        &self,
+        t: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<Option<WrongPinCounts>, Refusal>> {
+        ready(Ok(lock(&self.attempts).wrong_pin(t.hid(), t.id(), now)))
     }
 
-    fn completed(&self, t: &ReservationTicket, now: GuardTime) {
-        lock(&self.attempts).completed(t.hid(), t.id(), now)
+    fn completed(
+        &self,
+        t: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>> {
+        lock(&self.attempts).completed(t.hid(), t.id(), now);
+        ready(Ok(()))
     }
 
-    fn reenrolled(&self, hid: &Hid) {
-        lock(&self.attempts).reenrolled(hid)
+    fn reenrolled(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>> {
+        lock(&self.attempts).reenrolled(hid);
+        ready(Ok(()))
     }
 
-    fn unlock(&self, hid: &Hid) {
-        lock(&self.attempts).unlock(hid)
+    fn unlock(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>> {
+        lock(&self.attempts).unlock(hid);
+        ready(Ok(()))
     }
 
-    fn status(&self, hid: &Hid, now: GuardTime) -> IdentityStatus {
-        lock(&self.attempts).status(hid, now)
+    fn status(
+        &self,
+        hid: &Hid,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<IdentityStatus, Refusal>> {
+        ready(Ok(lock(&self.attempts).status(hid, now)))
     }
 
     fn max_pending_classifications(&self) -> usize {

@@ -154,7 +154,9 @@
 //!   servers and no shared [`GuardStore`] allows N guesses (and the cumulative
 //!   cap) *per server*, and a ClientHello recorded at one server can be
 //!   replayed at another. The [`GuardStore`] trait is the seam for a shared
-//!   store. The classifier cap is per [`Guard`] (each process has its own
+//!   store; the `milagro-guard-redis` crate implements it in Redis, shared
+//!   by every server using that Redis (fail closed with
+//!   [`Refusal::StoreUnavailable`] when it does not answer). The classifier cap is per [`Guard`] (each process has its own
 //!   classifier).
 //! * **Locked means locked.** There is no time-based unlock: after N confirmed
 //!   wrong PINs the identity is refused until [`Guard::unlock`] (resets the
@@ -166,6 +168,7 @@
 //!   PIN = PIN′ − δ.)
 
 mod attempts;
+mod block;
 mod classifier;
 mod clock;
 mod handle;
@@ -179,6 +182,7 @@ mod throttle;
 #[cfg(test)]
 mod tests;
 
+pub use block::block_on;
 pub use classifier::{Classifier, ClassifierError};
 pub use clock::{Clock, GuardTime, ManualClock, MonotonicClock};
 pub use handle::{
@@ -192,7 +196,9 @@ pub use policy::{
     ThrottlePolicy,
 };
 pub use replay::ReplayKey;
-pub use store::{GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts};
+pub use store::{
+    GuardStore, IdentityStatus, ReservationTicket, StoreFuture, WrongPinCounts, ready,
+};
 pub use throttle::SourceKey;
 
 /// Why the guard refused a handshake. The client never sees which: this is
@@ -247,6 +253,13 @@ pub enum Refusal {
     /// handshake is refused (nothing counted).
     #[error("attempt reservation expired")]
     ReservationExpired,
+    /// The guard's store failed or did not answer within its timeout (a
+    /// shared store that is down or unreachable). Global: the guard fails
+    /// closed, refusing every Milagro attempt (plaintext `internal_error`,
+    /// which a client reports as a busy server) until the store answers
+    /// again; standard clients on a mixed listener are not affected.
+    #[error("guard store unavailable: refusing Milagro handshakes (fail closed)")]
+    StoreUnavailable,
 }
 
 impl Refusal {
@@ -256,7 +269,8 @@ impl Refusal {
     /// step 1, "Why silent"): `LockedOut`, `LockedUntilReenrolled`,
     /// `TooManyInFlight`, `AttemptTableFull` and `SlowedDown`. False for the global ones
     /// and those about the share's own bytes (`Replay`, `ReplayCacheFull`,
-    /// `Throttled`, `SourceTableFull`, `ClassifierBusy`, `ReservationExpired`).
+    /// `Throttled`, `SourceTableFull`, `ClassifierBusy`, `ReservationExpired`,
+    /// `StoreUnavailable`).
     pub fn is_per_identity(&self) -> bool {
         match self {
             Self::LockedOut
@@ -269,7 +283,8 @@ impl Refusal {
             | Self::ReplayCacheFull
             | Self::Throttled
             | Self::SourceTableFull
-            | Self::ReservationExpired => false,
+            | Self::ReservationExpired
+            | Self::StoreUnavailable => false,
         }
     }
 }

@@ -73,6 +73,18 @@ pub enum Outcome {
         /// The identity.
         hid: Hid,
     },
+    /// The store failed (or timed out) while resolving an attempt: what the
+    /// operation should have recorded may be missing (a network store retries
+    /// counting operations itself; see its documentation). An operator
+    /// should look at the store.
+    StoreFailed {
+        /// The identity.
+        hid: Hid,
+        /// The connection's source.
+        source: IpAddr,
+        /// The store operation that failed.
+        operation: &'static str,
+    },
     /// The identity's invalid classifications exceed its
     /// [`crate::guard::SlowdownPolicy`]: its attempts are refused (silently)
     /// until the bucket refills. Reported when an invalid classification

@@ -1,7 +1,9 @@
 //! The storage seam: everything the guard remembers, behind one trait, so a
 //! store shared between servers can replace the in-memory one.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 
 use super::Refusal;
 use super::clock::GuardTime;
@@ -72,31 +74,68 @@ pub struct IdentityStatus {
     pub slowed_down: bool,
 }
 
-/// Everything the guard remembers. Each method is atomic with respect to the
-/// others; times are passed in, so implementations need no clock.
+/// A store operation in progress: a boxed future, so `Arc<dyn GuardStore>`
+/// stays object-safe. It borrows only the store.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A store result that is already known (what an in-process store returns).
+pub fn ready<'a, T: Send + 'a>(value: T) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+/// Everything the guard remembers. Each operation is atomic with respect to
+/// the others and fails only with [`Refusal::StoreUnavailable`] (a network
+/// store that did not answer within its timeout; the in-memory store never
+/// fails that way). Times are passed in, so in-process implementations need
+/// no clock; a shared store may use its own single clock instead (and says
+/// so), so that servers with skewed clocks agree.
+///
+/// **Operations start when called.** An operation takes effect whether or
+/// not the returned future is polled to completion: the in-memory store
+/// completes it before returning (the future is ready); a network store
+/// starts it on its own runtime. The [`crate::guard::Guard`] relies on this
+/// to resolve a dropped handle without awaiting anything, and the
+/// synchronous accept path drives the futures with
+/// [`block_on`](super::block_on), which never blocks on a ready future.
+///
+/// **Idempotent resolution.** Each reservation has an id unique within the
+/// store; applying one of [`wrong_pin`](Self::wrong_pin),
+/// [`invalid_credential`](Self::invalid_credential),
+/// [`completed`](Self::completed) or [`release`](Self::release) to a ticket a
+/// second time (a retry after a timeout or a reconnect) changes nothing: a
+/// reservation is never counted twice.
 ///
 /// Implementations must keep the guarantees documented on
 /// [`crate::guard::MemoryGuard`]: bounded state, refusal without counting,
 /// fail closed when full.
 pub trait GuardStore: Send + Sync {
     /// `Err(Replay)` when (HID, U) was accepted within the replay window.
-    fn replay_seen(&self, key: &ReplayKey, now: GuardTime) -> Result<(), Refusal>;
+    fn replay_seen(&self, key: &ReplayKey, now: GuardTime) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// Records (HID, U) after a good proof, atomically with the lookup:
     /// `Err(Replay)` for a live key, `Err(ReplayCacheFull)` when full of live
     /// entries (nothing evicted).
-    fn insert_after_good_proof(&self, key: &ReplayKey, now: GuardTime) -> Result<(), Refusal>;
+    fn insert_after_good_proof(
+        &self,
+        key: &ReplayKey,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// Takes a ClientHello's cost from the source's bucket, or refuses
     /// (`Throttled`, `SourceTableFull`) taking nothing.
-    fn admit_source(&self, source: IpAddr, now: GuardTime) -> Result<(), Refusal>;
+    fn admit_source(&self, source: IpAddr, now: GuardTime) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// Charges the source for a failed attempt: a bad DLEQ, a failed proof or
     /// a silent per-identity refusal — one fixed amount for all three.
-    fn charge_source(&self, source: IpAddr, now: GuardTime);
+    fn charge_source(&self, source: IpAddr, now: GuardTime)
+    -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// Whole tokens the source holds at `now` (negative when in debt).
-    fn source_tokens(&self, source: IpAddr, now: GuardTime) -> i64;
+    fn source_tokens(
+        &self,
+        source: IpAddr,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<i64, Refusal>>;
 
     /// Atomically reserves an attempt for `hid`, or refuses without counting
     /// (`LockedUntilReenrolled`, `LockedOut`, `TooManyInFlight`,
@@ -107,19 +146,31 @@ pub trait GuardStore: Send + Sync {
         hid: &Hid,
         source: IpAddr,
         now: GuardTime,
-    ) -> Result<ReservationTicket, Refusal>;
+    ) -> StoreFuture<'_, Result<ReservationTicket, Refusal>>;
 
     /// The proof failed: the slot waits for classification, with no expiry
     /// (only [`wrong_pin`](Self::wrong_pin) or [`release`](Self::release)
     /// frees it). False when the slot is already gone.
-    fn proof_failed(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
+    fn proof_failed(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>>;
 
     /// The proof was good: the slot waits for the handshake to complete
     /// (reservation TTL from `now`). False when the slot is already gone.
-    fn proof_ok(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
+    fn proof_ok(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>>;
 
     /// Releases the slot, counting nothing.
-    fn release(&self, ticket: &ReservationTicket, now: GuardTime);
+    fn release(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// A failed proof was classified "invalid credential": releases the slot
     /// (nothing counted against the identity) and spends one unit of the
@@ -127,24 +178,37 @@ pub trait GuardStore: Send + Sync {
     /// [`reserve`](Self::reserve) must then honour with
     /// [`Refusal::SlowedDown`]. Returns true when the identity is slowed
     /// down after this one.
-    fn invalid_credential(&self, ticket: &ReservationTicket, now: GuardTime) -> bool;
+    fn invalid_credential(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>>;
 
     /// Records a classified wrong PIN (confirmed and cumulative counts), even
-    /// if the slot has expired. `None` when it could not be recorded (table
-    /// full and no entry for the identity).
-    fn wrong_pin(&self, ticket: &ReservationTicket, now: GuardTime) -> Option<WrongPinCounts>;
+    /// if the slot has expired. `Ok(None)` when it could not be recorded
+    /// (table full and no entry for the identity).
+    fn wrong_pin(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<Option<WrongPinCounts>, Refusal>>;
 
     /// The handshake completed: releases the slot, resets the confirmed count.
-    fn completed(&self, ticket: &ReservationTicket, now: GuardTime);
+    fn completed(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// Administrative: the identity was re-enrolled; both counts reset.
-    fn reenrolled(&self, hid: &Hid);
+    fn reenrolled(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// Administrative: resets the confirmed count, keeps the cumulative one.
-    fn unlock(&self, hid: &Hid);
+    fn unlock(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>>;
 
     /// The identity's counters at `now`.
-    fn status(&self, hid: &Hid, now: GuardTime) -> IdentityStatus;
+    fn status(&self, hid: &Hid, now: GuardTime)
+    -> StoreFuture<'_, Result<IdentityStatus, Refusal>>;
 
     /// The cap a [`crate::guard::Guard`] built over this store puts on its
     /// pending classifications

@@ -45,6 +45,40 @@ impl Fixture {
     }
 }
 
+/// The in-memory store called directly, its (ready) futures driven by
+/// [`block_on`].
+struct Direct(MemoryGuard);
+
+impl Direct {
+    fn replay_seen(&self, k: &ReplayKey, now: GuardTime) -> Result<(), Refusal> {
+        block_on(self.0.replay_seen(k, now))
+    }
+
+    fn insert_after_good_proof(&self, k: &ReplayKey, now: GuardTime) -> Result<(), Refusal> {
+        block_on(self.0.insert_after_good_proof(k, now))
+    }
+
+    fn admit_source(&self, s: IpAddr, now: GuardTime) -> Result<(), Refusal> {
+        block_on(self.0.admit_source(s, now))
+    }
+
+    fn charge_source(&self, s: IpAddr, now: GuardTime) {
+        block_on(self.0.charge_source(s, now)).unwrap();
+    }
+
+    fn source_tokens(&self, s: IpAddr, now: GuardTime) -> i64 {
+        block_on(self.0.source_tokens(s, now)).unwrap()
+    }
+
+    fn replay_entries(&self) -> usize {
+        self.0.replay_entries()
+    }
+
+    fn tracked_sources(&self) -> usize {
+        self.0.tracked_sources()
+    }
+}
+
 fn hid(n: u32) -> Hid {
     let mut b = [0xA5u8; 32];
     b[..4].copy_from_slice(&n.to_be_bytes());
@@ -615,7 +649,7 @@ fn replay_cache_full_fails_closed_and_prunes_expired() {
 fn replay_store_api_direct() {
     let mut p = policy();
     p.replay.capacity = 2;
-    let m = MemoryGuard::new(p);
+    let m = Direct(MemoryGuard::new(p));
     let t0 = GuardTime::from_millis(0);
     let k1 = ReplayKey::new(&hid(1), &u(1));
     let k2 = ReplayKey::new(&hid(1), &u(2));
@@ -645,7 +679,7 @@ fn throttle_refills_over_time() {
         invalid_cost: 10,
         max_sources: 16,
     };
-    let m = MemoryGuard::new(p);
+    let m = Direct(MemoryGuard::new(p));
     let t = |ms| GuardTime::from_millis(ms);
     let src = ip(5);
     for _ in 0..3 {
@@ -681,7 +715,7 @@ fn ipv6_sources_count_per_64_and_mapped_v4_is_v4() {
 
     let mut p = policy();
     p.throttle.burst = 2;
-    let m = MemoryGuard::new(p);
+    let m = Direct(MemoryGuard::new(p));
     let t0 = GuardTime::from_millis(0);
     assert_eq!(m.admit_source(a, t0), Ok(()));
     assert_eq!(m.admit_source(b, t0), Ok(()));
@@ -741,7 +775,7 @@ fn source_table_stays_bounded() {
         invalid_cost: 10,
         max_sources: 4,
     };
-    let m = MemoryGuard::new(p);
+    let m = Direct(MemoryGuard::new(p));
     let t = |ms| GuardTime::from_millis(ms);
     for n in 0..4 {
         assert_eq!(m.admit_source(ip(n), t(0)), Ok(()));

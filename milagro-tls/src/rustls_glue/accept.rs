@@ -149,10 +149,22 @@ impl MilagroSession {
     /// for): requires a complete, full handshake on the binding's Milagro
     /// group and a client identity blob bound to the key share; then reports
     /// completion to the guard (once) and returns the identity.
+    ///
+    /// With a network guard store this blocks until the store answers: on an
+    /// async task use [`finish_async`](Self::finish_async).
     pub fn finish(&mut self, conn: &ServerConnection) -> Result<Identity, FinishError> {
         let id = check_finished(&self.binding, conn)?;
         if let Some(proved) = self.proved.take() {
             proved.handshake_completed();
+        }
+        Ok(id)
+    }
+
+    /// [`finish`](Self::finish), awaiting the guard's store.
+    pub async fn finish_async(&mut self, conn: &ServerConnection) -> Result<Identity, FinishError> {
+        let id = check_finished(&self.binding, conn)?;
+        if let Some(proved) = self.proved.take() {
+            proved.handshake_completed_async().await;
         }
         Ok(id)
     }
@@ -449,7 +461,21 @@ impl MilagroAcceptor {
     /// ClientHello's throttle token), except for I/O it does itself. Per-identity
     /// guard refusals are not errors here: they come back as a `Milagro`
     /// decision whose key exchange is forced to fail.
+    ///
+    /// With a network guard store this blocks until the store answers: on an
+    /// async task use [`decide_async`](Self::decide_async).
     pub fn decide(
+        &self,
+        source: IpAddr,
+        hello: &ParsedClientHello,
+    ) -> Result<Decision, AcceptError> {
+        crate::guard::block_on(self.decide_async(source, hello))
+    }
+
+    /// [`decide`](Self::decide), awaiting the guard's store instead of
+    /// blocking (for async adapters: a network store must not block their
+    /// workers).
+    pub async fn decide_async(
         &self,
         source: IpAddr,
         hello: &ParsedClientHello,
@@ -466,7 +492,10 @@ impl MilagroAcceptor {
         if group != self.milagro.suite() {
             return Err(AcceptRefusal::WrongSuite.into());
         }
-        let admitted = self.admit(share, source).map_err(AcceptError::Admission)?;
+        let admitted = self
+            .admit(share, source)
+            .await
+            .map_err(AcceptError::Admission)?;
         let binding = self
             .milagro
             .binding(share)
@@ -519,8 +548,8 @@ impl MilagroAcceptor {
     }
 
     /// Step 1 with the source address (see the module documentation).
-    fn admit(&self, share: &[u8], source: IpAddr) -> Result<Admitted, AdmissionRefusal> {
-        self.milagro.admission.admit(share, source)
+    async fn admit(&self, share: &[u8], source: IpAddr) -> Result<Admitted, AdmissionRefusal> {
+        self.milagro.admission.admit(share, source).await
     }
 
     /// The one resolution table (docs/protocol.md §6.4 step 2–3): what a

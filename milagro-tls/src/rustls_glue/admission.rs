@@ -73,7 +73,11 @@ impl Admission {
     /// 1, §7.4): the suite's cheap checks on the share's bytes, then the
     /// guard's. A per-identity refusal is not an error but
     /// [`Admitted::Silent`].
-    pub(crate) fn admit(&self, share: &[u8], source: IpAddr) -> Result<Admitted, AdmissionRefusal> {
+    pub(crate) async fn admit(
+        &self,
+        share: &[u8],
+        source: IpAddr,
+    ) -> Result<Admitted, AdmissionRefusal> {
         match self {
             #[cfg(test)]
             Self::Open => Ok(Admitted::Free),
@@ -82,7 +86,8 @@ impl Admission {
                     .check_client_share_at(share, now())
                     .map_err(AdmissionRefusal::P2p)?;
                 guard
-                    .admit_source(source)
+                    .admit_source_async(source)
+                    .await
                     .map_err(AdmissionRefusal::Guard)?;
                 Ok(Admitted::Free)
             }
@@ -91,7 +96,7 @@ impl Admission {
             } => {
                 let pre = precheck(share, checks, now()).map_err(AdmissionRefusal::Cs)?;
                 let key = pre.replay_key();
-                match guard.attempt(&key.hid, &key.u, source) {
+                match guard.attempt_async(&key.hid, &key.u, source).await {
                     Ok(Attempt::Reserved(reservation)) => Ok(Admitted::Reserved(reservation)),
                     Ok(Attempt::Silent(silent)) => Ok(Admitted::Silent(silent)),
                     Err(r) => Err(AdmissionRefusal::Guard(r)),
