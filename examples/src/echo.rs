@@ -503,7 +503,6 @@ pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
         .open(GuardPolicy::default(), Arc::new(PrintingObserver))
         .await?;
     let mut acceptor = server_acceptor_with(&cli.keys, guard)?;
-    eprintln!("guard state: {}", spec.describe());
     if let Some(standard) = cli.standard.server_config()? {
         acceptor = acceptor.with_standard(standard)?;
     }
@@ -516,6 +515,8 @@ pub async fn run_server(cli: &ServerCli) -> Result<(), EchoError> {
         .await
         .map_err(listen_err)?;
     let addr = listener.local_addr().map_err(listen_err)?;
+    // Only once serving is certain, so a refusal to start stays one line.
+    eprintln!("guard state: {}", spec.describe());
     println!("listening on {addr}");
     serve(acceptor, listener, Arc::new(|event| println!("{event}")))
         .await

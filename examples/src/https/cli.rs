@@ -229,7 +229,6 @@ pub async fn run_server(args: &ServerArgs, out: &mut dyn Write) -> Result<(), Cl
         )
         .await?;
     let server = build_server_with(args, guard)?;
-    eprintln!("guard state: {}", spec.describe());
     let listen_err = |source| CliError::Listen {
         addr: args.listen.clone(),
         source,
@@ -238,6 +237,8 @@ pub async fn run_server(args: &ServerArgs, out: &mut dyn Write) -> Result<(), Cl
         .await
         .map_err(listen_err)?;
     let addr = listener.local_addr().map_err(listen_err)?;
+    // Only once serving is certain, so a refusal to start stays one line.
+    eprintln!("guard state: {}", spec.describe());
     writeln!(out, "listening on {addr}").map_err(listen_err)?;
     out.flush().map_err(listen_err)?;
     server.serve(listener).await.map_err(listen_err)
