@@ -70,12 +70,10 @@ fn run(stream: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> Outcome {
 fn check_offer(hello: &ParsedClientHello) {
     match classify(hello) {
         Ok(Offer::Milagro { group, share }) => {
-            assert_eq!(hello.supported_groups(), &[group.code_point()]);
+            assert_eq!(hello.supported_groups(), &[group.group()]);
             assert_eq!(hello.key_shares().len(), 1);
             assert_eq!(
-                hello
-                    .key_share(group.code_point())
-                    .map(|s| s.key_exchange()),
+                hello.key_share(group.group()).map(|s| s.key_exchange()),
                 Some(share)
             );
             assert!(!share.is_empty());
