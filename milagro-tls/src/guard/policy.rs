@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Lockout and reservation rules (design §5 steps 1, 3, 4).
+/// Lockout and reservation rules (docs/protocol.md §6.4 steps 1, 3, 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -156,7 +156,7 @@ impl ReplayPolicy {
     }
 }
 
-/// Per-source token buckets (design §8, DoS).
+/// Per-source token buckets (docs/protocol.md §9.5).
 ///
 /// Sources are aggregated: an IPv4 address (or IPv4-mapped IPv6 address) is
 /// one source; an IPv6 address counts as its /64 prefix, the unit one host
@@ -180,8 +180,8 @@ pub struct ThrottlePolicy {
     /// before and whatever its classification), and a silent per-identity
     /// refusal ([`crate::guard::Guard::charge_silent_refusal`]). No
     /// source-visible state may depend on the classification
-    /// (docs/protocol.md §6.4 "Why silent"). Default 10. (The name predates
-    /// that rule; it is kept for API stability.)
+    /// (docs/protocol.md §6.4 "Why silent"). Default 10. (Named after the
+    /// first of these causes, a share that is not a valid credential.)
     pub invalid_cost: u32,
     /// Sources tracked at once. A source whose bucket is full is forgotten
     /// (it is indistinguishable from a new one). When the table is full of
