@@ -69,7 +69,13 @@ fn p2p_files(dir: &Path) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let e = epoch_of(now, 3600);
+    // The client judges its key by `now − skew` (docs/protocol.md §7.4), so a
+    // key for the epoch that began less than the skew ago is not yet usable:
+    // issue for the epoch of a moment older than the skew.
+    let e = epoch_of(
+        now.saturating_sub(2 * milagro_tls::p2p_tls::DEFAULT_SKEW_SECS),
+        3600,
+    );
     let sk = P2pServerKey::combine(&[dta
         .issue_p2p_server_key(&Identity::new("server.example").unwrap(), e)
         .unwrap()])
