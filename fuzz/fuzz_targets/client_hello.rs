@@ -21,7 +21,8 @@ use milagro_tls::tls::{ClientHelloRecorder, Offer, ParsedClientHello, Progress, 
 #[derive(Debug, PartialEq)]
 enum Outcome {
     NeedMore,
-    Complete(ParsedClientHello),
+    // Boxed: a parsed ClientHello is far larger than the other outcomes.
+    Complete(Box<ParsedClientHello>),
     Failed(milagro_tls::tls::ClientHelloError),
 }
 
@@ -55,7 +56,7 @@ fn run(stream: &[u8], sizes: &mut dyn Iterator<Item = usize>) -> Outcome {
                     &stream[..fed],
                     "bytes after completion are not recorded"
                 );
-                return Outcome::Complete(h);
+                return Outcome::Complete(Box::new(h));
             }
             Err(e) => {
                 assert_eq!(rec.recorded(), &stream[..fed]);

@@ -41,9 +41,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Identity::new(s), Err(e));
         }
     }
-    if let Ok(s) = std::str::from_utf8(data) {
-        if let Ok(id) = Identity::new(s) {
-            check_canonical(&id);
-        }
+    if let Ok(s) = std::str::from_utf8(data)
+        && let Ok(id) = Identity::new(s)
+    {
+        check_canonical(&id);
     }
 });

@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 Err(e) => {
-                    assert_eq!(nonzero.err(), Some(e.clone()));
+                    assert_eq!(nonzero.err(), Some(e));
                     if bytes.len() == SCALAR_BYTES {
                         assert_eq!(e, DecodeError::ScalarOutOfRange);
                         // Out of range means ≥ r: the top byte cannot be small.

@@ -336,6 +336,15 @@ pub fn drain<S: SideData>(conn: &mut ConnectionCommon<S>) -> Vec<u8> {
     out
 }
 
+/// Why [`feed`] stopped before the end of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedStopped {
+    /// The connection took no more bytes (or its reader failed).
+    NotRead,
+    /// The connection refused what it had read.
+    Refused,
+}
+
 /// Feeds `bytes` to `conn` (as much as it takes per `read_tls`), processing
 /// after each read and appending what it writes to `out`. Stops at the
 /// first error.
@@ -343,16 +352,16 @@ pub fn feed<S: SideData>(
     conn: &mut ConnectionCommon<S>,
     mut bytes: &[u8],
     out: &mut Vec<u8>,
-) -> Result<(), ()> {
+) -> Result<(), FeedStopped> {
     while !bytes.is_empty() {
         match conn.read_tls(&mut bytes) {
-            Ok(0) | Err(_) => return Err(()),
+            Ok(0) | Err(_) => return Err(FeedStopped::NotRead),
             Ok(_) => {}
         }
         let r = conn.process_new_packets();
         out.extend(drain(conn));
         if r.is_err() {
-            return Err(());
+            return Err(FeedStopped::Refused);
         }
     }
     Ok(())
@@ -486,11 +495,11 @@ pub fn echo_session_id(flight: &[u8], hello: &[u8]) -> Vec<u8> {
     if let (Some(&a), Some(&b)) = (hello.get(SESSION_ID_AT), out.get(SESSION_ID_AT)) {
         let n = usize::from(a);
         let range = SESSION_ID_AT + 1..SESSION_ID_AT + 1 + n;
-        if a == b {
-            if let (Some(src), Some(_)) = (hello.get(range.clone()), out.get(range.clone())) {
-                let src = src.to_vec();
-                out[range].copy_from_slice(&src);
-            }
+        if a == b
+            && let (Some(src), Some(_)) = (hello.get(range.clone()), out.get(range.clone()))
+        {
+            let src = src.to_vec();
+            out[range].copy_from_slice(&src);
         }
     }
     out

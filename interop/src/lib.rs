@@ -217,6 +217,41 @@ pub fn enc_gt(f: &Fq12) -> [u8; 576] {
     out
 }
 
+/// SHA-256 over the concatenation of `parts`.
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// arkworks' pairing `e(p, q)` as an Fq12 value (the normative pairing,
+/// docs/protocol.md §2.1; encode it with [`enc_gt`]).
+pub fn ark_pairing(p: &G1Projective, q: &G2Projective) -> Fq12 {
+    Bls12_381::pairing(p.into_affine(), q.into_affine()).0
+}
+
+/// The compressed encoding of a projective G1 point.
+pub fn g1_bytes(p: &G1Projective) -> [u8; 48] {
+    enc_g1(&p.into_affine())
+}
+
+/// The compressed encoding of a projective G2 point.
+pub fn g2_bytes(p: &G2Projective) -> [u8; 96] {
+    enc_g2(&p.into_affine())
+}
+
+/// The standard G1 generator.
+pub fn g1_generator() -> G1Projective {
+    G1Affine::generator().into()
+}
+
+/// The standard G2 generator (the protocol's Q).
+pub fn g2_generator() -> G2Projective {
+    G2Affine::generator().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,39 +295,4 @@ mod tests {
             Some(8160)
         );
     }
-}
-
-/// SHA-256 over the concatenation of `parts`.
-pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
-}
-
-/// arkworks' pairing `e(p, q)` as an Fq12 value (the normative pairing,
-/// docs/protocol.md §2.1; encode it with [`enc_gt`]).
-pub fn ark_pairing(p: &G1Projective, q: &G2Projective) -> Fq12 {
-    Bls12_381::pairing(p.into_affine(), q.into_affine()).0
-}
-
-/// The compressed encoding of a projective G1 point.
-pub fn g1_bytes(p: &G1Projective) -> [u8; 48] {
-    enc_g1(&p.into_affine())
-}
-
-/// The compressed encoding of a projective G2 point.
-pub fn g2_bytes(p: &G2Projective) -> [u8; 96] {
-    enc_g2(&p.into_affine())
-}
-
-/// The standard G1 generator.
-pub fn g1_generator() -> G1Projective {
-    G1Affine::generator().into()
-}
-
-/// The standard G2 generator (the protocol's Q).
-pub fn g2_generator() -> G2Projective {
-    G2Affine::generator().into()
 }

@@ -36,14 +36,13 @@
 //! original Milagro design). Note that `s_i·Q` is never published, so a client
 //! cannot check one D-TA's share by itself.
 
-use core::fmt;
-
 use crate::identity::Identity;
 use crate::keys::{
-    CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId, DtaId,
+    CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId,
     P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share,
 };
-use crate::pairing::{EntropySource, G2, RandomError, Scalar};
+pub use crate::keys::{DtaError, MIN_EPOCH_SECONDS, MasterShare};
+use crate::pairing::G2;
 pub use crate::points::{cs_identity_point, cs_permit_point, p2p_client_point, p2p_server_point};
 use crate::suite::Suite;
 
@@ -72,167 +71,11 @@ pub fn check_permit_day(day: u32, today: u32) -> Result<(), DtaError> {
     Ok(())
 }
 
-/// The shortest P2P epoch, in seconds. Shorter epochs would make clock skew
-/// between peers reject most handshakes.
-pub const MIN_EPOCH_SECONDS: u32 = 60;
-
-/// Why a D-TA operation or a combination of shares was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum DtaError {
-    /// A deployment needs at least one D-TA.
-    #[error("a deployment needs at least one D-TA; dta_count is 0")]
-    NoDtas,
-    /// The P2P epoch length is below [`MIN_EPOCH_SECONDS`].
-    #[error("the P2P epoch length must be at least {MIN_EPOCH_SECONDS} seconds; {0} given")]
-    EpochTooShort(u32),
-    /// The entropy source failed.
-    #[error(transparent)]
-    Random(#[from] RandomError),
-    /// The master share belongs to the other suite.
-    #[error(
-        "this master share is for the {found} suite; issuing a {expected} key needs a {expected} master share"
-    )]
-    WrongSuite {
-        /// The suite the requested key belongs to.
-        expected: Suite,
-        /// The suite of the master share.
-        found: Suite,
-    },
-    /// A time permit was requested in a deployment whose permit policy is off.
-    #[error("this CS deployment does not use time permits (policy off); no permit can be issued")]
-    PermitsOff,
-    /// Day 0 is reserved for "no permit" and is refused when permits are required.
-    #[error("day 0 means \"no permit\" and cannot carry a time permit")]
-    DayZero,
-    /// A time permit was requested for a day more than
-    /// [`PERMIT_DAYS_AHEAD`] day after the D-TA's today
-    /// ([`check_permit_day`]).
-    #[error(
-        "a D-TA issues a time permit at most one day ahead (day <= today + 1), so that revocation takes effect within two days: day {day} is {} days after today (day {today})",
-        u64::from(*day) - u64::from(*today)
-    )]
-    PermitTooFarAhead {
-        /// The day asked for.
-        day: u32,
-        /// The D-TA's today, `floor(unix_time / 86400)`.
-        today: u32,
-    },
-    /// `combine` was given no shares.
-    #[error("no shares given")]
-    NoShares,
-    /// The shares belong to different deployments (or differ in a deployment parameter).
-    #[error("the shares belong to different deployments ({first} and {other})")]
-    MixedDeployments {
-        /// The deployment of the first share.
-        first: DeploymentId,
-        /// The first deployment that differs from it (equal ids mean a parameter differs).
-        other: DeploymentId,
-    },
-    /// The shares were issued to different identities.
-    #[error("the shares were issued to different identities ({first} and {other})")]
-    MixedIdentities {
-        /// The identity of the first share.
-        first: Identity,
-        /// The first identity that differs from it.
-        other: Identity,
-    },
-    /// The permit shares are for different days.
-    #[error("the time-permit shares are for different days ({first} and {other})")]
-    MixedDays {
-        /// The day of the first share.
-        first: u32,
-        /// The first day that differs from it.
-        other: u32,
-    },
-    /// The P2P key shares are for different epochs.
-    #[error("the key shares are for different epochs ({first} and {other})")]
-    MixedEpochs {
-        /// The epoch of the first share.
-        first: u32,
-        /// The first epoch that differs from it.
-        other: u32,
-    },
-    /// Two shares come from the same D-TA.
-    #[error("two shares come from the same D-TA {0}")]
-    DuplicateDta(DtaId),
-    /// The number of shares is not the deployment's number of D-TAs.
-    #[error("this deployment has {expected} D-TAs; {got} shares given")]
-    WrongShareCount {
-        /// The deployment's `dta_count`.
-        expected: u8,
-        /// How many shares were given.
-        got: usize,
-    },
-    /// The shares add up to the identity point (they cancel out): not a usable key.
-    #[error("the shares add up to the identity point; refusing the key")]
-    IdentityKey,
-}
-
 // ---------------------------------------------------------------------------
-// Master shares
+// Issuing
 // ---------------------------------------------------------------------------
 
-/// One D-TA's master share `s_i` for one suite of one deployment.
-pub struct MasterShare {
-    pub(crate) deployment: Deployment,
-    pub(crate) dta: DtaId,
-    pub(crate) secret: Scalar,
-}
-
 impl MasterShare {
-    /// The deployment this share belongs to.
-    pub fn deployment(&self) -> &Deployment {
-        &self.deployment
-    }
-    /// This D-TA's identifier.
-    pub fn dta(&self) -> DtaId {
-        self.dta
-    }
-}
-
-impl fmt::Debug for MasterShare {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterShare")
-            .field("deployment", &self.deployment)
-            .field("dta", &self.dta)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
-}
-
-/// Checks the invariants every deployment must keep (`dta_count ≥ 1`,
-/// `epoch_seconds ≥ MIN_EPOCH_SECONDS`).
-pub(crate) fn check_deployment(deployment: &Deployment) -> Result<(), DtaError> {
-    if deployment.dta_count() == 0 {
-        return Err(DtaError::NoDtas);
-    }
-    if let Deployment::P2p(d) = deployment {
-        if d.epoch_seconds < MIN_EPOCH_SECONDS {
-            return Err(DtaError::EpochTooShort(d.epoch_seconds));
-        }
-    }
-    Ok(())
-}
-
-impl MasterShare {
-    /// A new D-TA for `deployment`: a uniformly random non-zero master share
-    /// `s_i` and a random [`DtaId`]. Fails if the deployment is invalid
-    /// (`dta_count` 0, epoch too short) or the entropy source fails.
-    pub fn generate(deployment: Deployment, rng: &dyn EntropySource) -> Result<Self, DtaError> {
-        check_deployment(&deployment)?;
-        Ok(Self {
-            deployment,
-            dta: DtaId::random(rng)?,
-            secret: Scalar::random(rng)?,
-        })
-    }
-
-    /// The suite of this master share.
-    pub fn suite(&self) -> Suite {
-        self.deployment.suite()
-    }
-
     fn cs(&self) -> Result<CsDeployment, DtaError> {
         match self.deployment {
             Deployment::Cs(d) => Ok(d),
@@ -515,7 +358,8 @@ pub(crate) fn combine_unchecked<K: Shareable>(shares: &[Share<K>]) -> Option<K> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pairing::{G1, G1Domain, G2Domain, SeededEntropy, pairing};
+    use crate::keys::DtaId;
+    use crate::pairing::{G1, G1Domain, G2Domain, Scalar, SeededEntropy, pairing};
 
     fn cs_dep(n: u8, rng: &SeededEntropy) -> Deployment {
         Deployment::Cs(CsDeployment::new(n, PermitPolicy::Required, rng).unwrap())

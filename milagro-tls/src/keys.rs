@@ -3,17 +3,17 @@
 //! Every key carries the metadata that decides where it may be used — suite,
 //! deployment, identity, day or epoch, permit policy — so that a key from
 //! another deployment, suite or identity is refused by type or by a checked
-//! field, never silently combined or used. [`crate::dta`] issues and combines
-//! these, [`crate::keyfile`] stores them, and the protocol modules use them.
+//! field, never silently combined or used. A D-TA's [`MasterShare`] and the
+//! deployment types are made here, with the [`DtaError`] their constructors
+//! return; [`crate::dta`] issues and combines keys, [`crate::keyfile`] stores
+//! them, and the protocol modules use them.
 //!
 //! All secret values are zeroized on drop and never appear in `Debug` output.
 
 use core::fmt;
 
-pub use crate::dta::MasterShare;
-use crate::dta::{DtaError, MIN_EPOCH_SECONDS};
 use crate::identity::Identity;
-use crate::pairing::{EntropySource, G1, G2, RandomError};
+use crate::pairing::{EntropySource, G1, G2, RandomError, Scalar};
 use crate::suite::Suite;
 
 /// Seconds in a time-permit day.
@@ -28,6 +28,15 @@ pub fn day_of(unix_seconds: u64) -> u32 {
 /// `epoch_seconds` is never zero in a valid [`P2pDeployment`].
 pub fn epoch_of(unix_seconds: u64, epoch_seconds: u32) -> u32 {
     u32::try_from(unix_seconds / u64::from(epoch_seconds.max(1))).unwrap_or(u32::MAX)
+}
+
+/// The epoch a P2P client treats as current: `epoch_of(now − skew)`
+/// (docs/protocol.md §7.2), the allowance capped at half an epoch so that a
+/// short epoch is never skipped. A client whose clock runs ahead of the
+/// server's then still picks an epoch the server accepts.
+pub(crate) fn client_epoch_with_skew(unix_seconds: u64, epoch_seconds: u32, skew_secs: u64) -> u32 {
+    let skew = skew_secs.min(u64::from(epoch_seconds / 2));
+    epoch_of(unix_seconds.saturating_sub(skew), epoch_seconds)
 }
 
 /// A deployment's identifier: 16 random bytes chosen when the D-TAs are set up.
@@ -210,6 +219,163 @@ impl Deployment {
     }
 }
 
+/// One D-TA's master share `s_i` for one suite of one deployment.
+pub struct MasterShare {
+    pub(crate) deployment: Deployment,
+    pub(crate) dta: DtaId,
+    pub(crate) secret: Scalar,
+}
+
+impl fmt::Debug for MasterShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MasterShare")
+            .field("deployment", &self.deployment)
+            .field("dta", &self.dta)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Checks the invariants every deployment must keep (`dta_count ≥ 1`,
+/// `epoch_seconds ≥ MIN_EPOCH_SECONDS`).
+fn check_deployment(deployment: &Deployment) -> Result<(), DtaError> {
+    if deployment.dta_count() == 0 {
+        return Err(DtaError::NoDtas);
+    }
+    if let Deployment::P2p(d) = deployment {
+        if d.epoch_seconds < MIN_EPOCH_SECONDS {
+            return Err(DtaError::EpochTooShort(d.epoch_seconds));
+        }
+    }
+    Ok(())
+}
+
+impl MasterShare {
+    /// A new D-TA for `deployment`: a uniformly random non-zero master share
+    /// `s_i` and a random [`DtaId`]. Fails if the deployment is invalid
+    /// (`dta_count` 0, epoch too short) or the entropy source fails.
+    pub fn generate(deployment: Deployment, rng: &dyn EntropySource) -> Result<Self, DtaError> {
+        check_deployment(&deployment)?;
+        Ok(Self {
+            deployment,
+            dta: DtaId::random(rng)?,
+            secret: Scalar::random(rng)?,
+        })
+    }
+
+    /// The deployment this share belongs to.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// This D-TA's identifier.
+    pub fn dta(&self) -> DtaId {
+        self.dta
+    }
+
+    /// The suite of this master share.
+    pub fn suite(&self) -> Suite {
+        self.deployment.suite()
+    }
+}
+
+/// The shortest P2P epoch, in seconds. Shorter epochs would make clock skew
+/// between peers reject most handshakes.
+pub const MIN_EPOCH_SECONDS: u32 = 60;
+
+/// Why a D-TA operation or a combination of shares was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DtaError {
+    /// A deployment needs at least one D-TA.
+    #[error("a deployment needs at least one D-TA; dta_count is 0")]
+    NoDtas,
+    /// The P2P epoch length is below [`MIN_EPOCH_SECONDS`].
+    #[error("the P2P epoch length must be at least {MIN_EPOCH_SECONDS} seconds; {0} given")]
+    EpochTooShort(u32),
+    /// The entropy source failed.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+    /// The master share belongs to the other suite.
+    #[error(
+        "this master share is for the {found} suite; issuing a {expected} key needs a {expected} master share"
+    )]
+    WrongSuite {
+        /// The suite the requested key belongs to.
+        expected: Suite,
+        /// The suite of the master share.
+        found: Suite,
+    },
+    /// A time permit was requested in a deployment whose permit policy is off.
+    #[error("this CS deployment does not use time permits (policy off); no permit can be issued")]
+    PermitsOff,
+    /// Day 0 is reserved for "no permit" and is refused when permits are required.
+    #[error("day 0 means \"no permit\" and cannot carry a time permit")]
+    DayZero,
+    /// A time permit was requested for a day more than
+    /// [`PERMIT_DAYS_AHEAD`](crate::dta::PERMIT_DAYS_AHEAD) day after the D-TA's today
+    /// ([`check_permit_day`](crate::dta::check_permit_day)).
+    #[error(
+        "a D-TA issues a time permit at most one day ahead (day <= today + 1), so that revocation takes effect within two days: day {day} is {} days after today (day {today})",
+        u64::from(*day) - u64::from(*today)
+    )]
+    PermitTooFarAhead {
+        /// The day asked for.
+        day: u32,
+        /// The D-TA's today, `floor(unix_time / 86400)`.
+        today: u32,
+    },
+    /// `combine` was given no shares.
+    #[error("no shares given")]
+    NoShares,
+    /// The shares belong to different deployments (or differ in a deployment parameter).
+    #[error("the shares belong to different deployments ({first} and {other})")]
+    MixedDeployments {
+        /// The deployment of the first share.
+        first: DeploymentId,
+        /// The first deployment that differs from it (equal ids mean a parameter differs).
+        other: DeploymentId,
+    },
+    /// The shares were issued to different identities.
+    #[error("the shares were issued to different identities ({first} and {other})")]
+    MixedIdentities {
+        /// The identity of the first share.
+        first: Identity,
+        /// The first identity that differs from it.
+        other: Identity,
+    },
+    /// The permit shares are for different days.
+    #[error("the time-permit shares are for different days ({first} and {other})")]
+    MixedDays {
+        /// The day of the first share.
+        first: u32,
+        /// The first day that differs from it.
+        other: u32,
+    },
+    /// The P2P key shares are for different epochs.
+    #[error("the key shares are for different epochs ({first} and {other})")]
+    MixedEpochs {
+        /// The epoch of the first share.
+        first: u32,
+        /// The first epoch that differs from it.
+        other: u32,
+    },
+    /// Two shares come from the same D-TA.
+    #[error("two shares come from the same D-TA {0}")]
+    DuplicateDta(DtaId),
+    /// The number of shares is not the deployment's number of D-TAs.
+    #[error("this deployment has {expected} D-TAs; {got} shares given")]
+    WrongShareCount {
+        /// The deployment's `dta_count`.
+        expected: u8,
+        /// How many shares were given.
+        got: usize,
+    },
+    /// The shares add up to the identity point (they cancel out): not a usable key.
+    #[error("the shares add up to the identity point; refusing the key")]
+    IdentityKey,
+}
+
 macro_rules! secret_key {
     (
         $(#[$doc:meta])*
@@ -347,6 +513,12 @@ mod tests {
         assert_eq!(day_of(86_400), 1);
         assert_eq!(day_of(1_764_000_000), 20_416);
         assert_eq!(epoch_of(3_600 * 5 + 1, 3_600), 5);
+        // In an epoch's first `skew` seconds the client still uses the one before.
+        assert_eq!(client_epoch_with_skew(3_600 * 5 + 29, 3_600, 30), 4);
+        assert_eq!(client_epoch_with_skew(3_600 * 5 + 30, 3_600, 30), 5);
+        // The allowance is at most half an epoch.
+        assert_eq!(client_epoch_with_skew(60 * 5 + 30, 60, 45), 5);
+        assert_eq!(client_epoch_with_skew(60 * 5 + 29, 60, 45), 4);
     }
 
     #[test]

@@ -99,6 +99,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(typo.contains("max_failure"), "{typo}");
+        // There is no expiry for a failed proof awaiting classification, so a
+        // configuration that sets one is refused rather than silently ignored.
+        let ttl =
+            serde_json::from_str::<GuardPolicy>(r#"{"lockout": {"classification_ttl": "2m"}}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(ttl.contains("classification_ttl"), "{ttl}");
         let bad = serde_json::from_str::<GuardPolicy>(r#"{"replay": {"window": "2 weeks"}}"#)
             .unwrap_err()
             .to_string();

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 /// A vector file: its header fields (before the first `msg`) and its records
 /// (each starting at a `msg` line). `#` lines are comments.
-pub struct VectorFile {
-    pub header: BTreeMap<String, String>,
-    pub records: Vec<BTreeMap<String, String>>,
+pub(crate) struct VectorFile {
+    pub(crate) header: BTreeMap<String, String>,
+    pub(crate) records: Vec<BTreeMap<String, String>>,
 }
 
-pub fn read_vectors(name: &str) -> VectorFile {
+pub(crate) fn read_vectors(name: &str) -> VectorFile {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut header = BTreeMap::new();
@@ -34,6 +34,6 @@ pub fn read_vectors(name: &str) -> VectorFile {
     VectorFile { header, records }
 }
 
-pub fn hex48(s: &str) -> [u8; 48] {
+pub(crate) fn hex48(s: &str) -> [u8; 48] {
     hex::decode(s).expect("hex").try_into().expect("48 bytes")
 }

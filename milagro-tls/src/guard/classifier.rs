@@ -105,15 +105,16 @@ impl core::fmt::Debug for Classifier {
 }
 
 /// Why a classifier could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClassifierError {
     /// `workers` must be at least 1.
     #[error("a classifier needs at least one worker")]
     Empty,
-    /// The operating system refused to start a worker thread.
-    #[error("could not start a classifier thread: {0}")]
-    Spawn(String),
+    /// The operating system refused to start a worker thread (its error is
+    /// the `source()`).
+    #[error("could not start a classifier thread")]
+    Spawn(#[source] std::io::Error),
 }
 
 impl Classifier {
@@ -138,7 +139,7 @@ impl Classifier {
             let h = std::thread::Builder::new()
                 .name(format!("milagro-classifier-{i}"))
                 .spawn(move || worker(&inner))
-                .map_err(|e| ClassifierError::Spawn(e.to_string()))?;
+                .map_err(ClassifierError::Spawn)?;
             handles.push(h);
         }
         Ok(Self {
@@ -262,7 +263,7 @@ mod tests {
 
     #[test]
     fn needs_a_worker_and_drains_when_empty() {
-        assert_eq!(Classifier::new(0).err(), Some(ClassifierError::Empty));
+        assert!(matches!(Classifier::new(0), Err(ClassifierError::Empty)));
         let c = Classifier::new(1).unwrap();
         assert_eq!(c.unfinished(), 0);
         c.drain(); // nothing queued: returns at once

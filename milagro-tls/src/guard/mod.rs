@@ -209,6 +209,7 @@ pub use throttle::SourceKey;
 /// `internal_error` for the load refusals (docs/protocol.md §6.4 step 1,
 /// §8.4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The identity has `max_failures` confirmed wrong PINs since its last
     /// successful login; it stays refused until unlocked or re-enrolled.

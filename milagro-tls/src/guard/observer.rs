@@ -14,6 +14,7 @@ use crate::identity::Hid;
 
 /// Where an unresolved reservation was when its handle was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Stage {
     /// Reserved, proof not yet checked.
     Reserved,
@@ -26,6 +27,7 @@ pub enum Stage {
 /// Something the guard decided, for the server's logs and metrics. Never
 /// shown to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// [`crate::guard::Guard::admit`] or a proof-time replay check refused.
     Refused {

@@ -9,6 +9,7 @@ use std::time::Duration;
     derive(serde::Deserialize),
     serde(default, deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub struct LockoutPolicy {
     /// N: confirmed wrong PINs since the last successful login that lock the
     /// identity; also the bound on `confirmed + in_flight`. Default 5.
@@ -27,22 +28,17 @@ pub struct LockoutPolicy {
     /// slot is released only by its classification (docs/protocol.md §6.4
     /// step 3). Must exceed the worst delay between
     /// [`crate::guard::Guard::admit`] and the proof check. Default 30 s.
+    ///
+    /// There is deliberately no time limit on a failed proof awaiting
+    /// classification (letting it expire would let a thief flood the
+    /// classifier until its own wrong guesses went uncounted); with the
+    /// `serde` feature a configuration that sets one (`classification_ttl`)
+    /// is refused as an unknown field.
     #[cfg_attr(
         feature = "serde",
         serde(deserialize_with = "crate::serde_duration::deserialize")
     )]
     pub reservation_ttl: Duration,
-    /// Ignored. It used to release an unclassified failed proof after this
-    /// long, which let a thief flood the classifier so that its own wrong
-    /// guesses expired uncounted ("classifier flooding", docs/protocol.md
-    /// §6.4 step 3). A failed proof's slot is now released only by its
-    /// classification; back-pressure comes from
-    /// [`max_pending_classifications`](Self::max_pending_classifications).
-    /// Kept so existing struct literals still compile.
-    #[cfg_attr(feature = "serde", serde(skip))]
-    #[deprecated(note = "a failed proof's slot never expires (protocol §6.4 step 3); \
-                         see max_pending_classifications")]
-    pub classification_ttl: Duration,
     /// Identities tracked at once (those with attempts in flight or any wrong
     /// PIN since re-enrolment). When full, attempts for identities not in the
     /// table are refused ([`crate::guard::Refusal::AttemptTableFull`]): entries
@@ -65,14 +61,12 @@ pub struct LockoutPolicy {
 }
 
 impl Default for LockoutPolicy {
-    #[allow(deprecated)] // classification_ttl: kept for struct-literal stability only
     fn default() -> Self {
         Self {
             max_failures: 5,
             max_in_flight: 2,
             cumulative_cap: 20,
             reservation_ttl: Duration::from_secs(30),
-            classification_ttl: Duration::from_secs(120),
             max_identities: 65_536,
             max_pending_classifications: 64,
         }
@@ -113,6 +107,7 @@ pub const REPLAY_SLACK: Duration = Duration::from_secs(2);
     derive(serde::Deserialize),
     serde(default, deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub struct ReplayPolicy {
     /// How long (HID, U) is remembered after a good proof. Must be at least
     /// `2 × clock window + REPLAY_SLACK` (the lifetime rule above). Default
@@ -167,6 +162,7 @@ impl ReplayPolicy {
     derive(serde::Deserialize),
     serde(default, deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub struct ThrottlePolicy {
     /// Tokens regained per second. Default 5.
     pub refill_per_sec: u32,
@@ -235,6 +231,7 @@ impl Default for ThrottlePolicy {
     derive(serde::Deserialize),
     serde(default, deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub struct SlowdownPolicy {
     /// Invalid classifications an identity absorbs at once before it is
     /// slowed down. Default 10. (0 behaves as 1.)
@@ -298,6 +295,7 @@ impl SlowdownPolicy {
     derive(serde::Deserialize),
     serde(default, deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub struct GuardPolicy {
     /// Lockout and reservations.
     pub lockout: LockoutPolicy,

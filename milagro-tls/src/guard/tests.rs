@@ -481,8 +481,7 @@ fn pending_classifications_never_expire_by_time() {
     let h = hid(7);
     let pending = f.guard.admit(&h, &u(1), ip(1)).unwrap().proof_failed();
     let pending2 = f.guard.admit(&h, &u(2), ip(1)).unwrap().proof_failed();
-    // Far beyond every TTL (reservation 30 s, the old classification 120 s,
-    // the replay window): ten days.
+    // Far beyond every TTL (reservation 30 s, the replay window): ten days.
     f.advance_ms(10 * 24 * 3600 * 1000);
     let st = f.guard.status(&h);
     assert_eq!((st.confirmed, st.cumulative, st.in_flight), (0, 0, 2));

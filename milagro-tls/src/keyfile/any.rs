@@ -11,6 +11,7 @@ use crate::keys::{
 
 /// A key file of any kind, as returned by [`from_pem_any`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum AnyKey {
     /// `MILAGRO DTA MASTER SHARE`.
     MasterShare(MasterShare),

@@ -4,8 +4,8 @@
 use zeroize::Zeroizing;
 
 use super::{FORMAT_VERSION, KeyFileError};
-use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::{Identity, IdentityError};
+use crate::keys::MIN_EPOCH_SECONDS;
 use crate::keys::{CsDeployment, Deployment, DeploymentId, P2pDeployment, PermitPolicy};
 use crate::pairing::{G1, G1_BYTES, G2, G2_BYTES};
 use crate::suite::Suite;

@@ -2,9 +2,9 @@
 
 #[cfg(doc)]
 use super::FORMAT_VERSION;
-#[cfg(doc)]
-use crate::dta::MIN_EPOCH_SECONDS;
 use crate::identity::IdentityError;
+#[cfg(doc)]
+use crate::keys::MIN_EPOCH_SECONDS;
 use crate::pairing::DecodeError;
 use crate::suite::Suite;
 

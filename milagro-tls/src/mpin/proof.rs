@@ -111,6 +111,7 @@ pub struct ReplayKey {
 
 /// The server's cheap checks on a share, applied by [`precheck`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ShareChecks {
     /// The deployment's permit policy.
     pub permits: PermitPolicy,
@@ -217,8 +218,8 @@ pub fn precheck(bytes: &[u8], checks: &ShareChecks, now: u64) -> Result<Precheck
 /// zeroized, so keep this value for the configuration's lifetime only.
 pub struct PreparedServerSecret {
     pub(crate) deployment: crate::keys::CsDeployment,
-    /// Kept so the secret point itself is zeroized on drop; the prepared form
-    /// is what the pairings use.
+    /// Held only so that the secret point is zeroized on drop (the prepared
+    /// form, which the pairings use, cannot be).
     _ss: G2,
     pub(crate) ss: G2Prepared,
     pub(crate) q: G2Prepared,

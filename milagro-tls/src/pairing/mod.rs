@@ -46,7 +46,10 @@
 #[cfg(feature = "engine-blst")]
 mod blst;
 #[cfg(feature = "engine-pure")]
-#[cfg_attr(feature = "engine-blst", allow(dead_code, unused_imports))]
+#[cfg_attr(
+    feature = "engine-blst",
+    allow(dead_code, unused_imports, unreachable_pub)
+)]
 mod pure;
 
 #[cfg(all(test, feature = "engine-blst", feature = "engine-pure"))]
@@ -178,6 +181,7 @@ pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
 /// The hash-to-G1 domains of the protocol (RFC 9380
 /// `BLS12381G1_XMD:SHA-256_SSWU_RO_` with the project's DSTs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum G1Domain {
     /// CS identity point `A = H(HID)`.
     CsIdentity,
@@ -200,6 +204,7 @@ impl G1Domain {
 
 /// The hash-to-G2 domains of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum G2Domain {
     /// P2P client identity point `H2(HID_B)`.
     P2pIdentity,
@@ -217,6 +222,7 @@ impl G2Domain {
 /// The hash-to-scalar domains (RFC 9380 `hash_to_field` over Fr, L = 48,
 /// expand_message_xmd with SHA-256).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScalarDomain {
     /// CS key-agreement challenge `h`.
     CsH,

@@ -3,7 +3,7 @@
 //! the plaintext alert the accept path sends when it refuses one itself
 //! (docs/protocol.md §8.4.3, §8.4.4).
 //!
-//! The rustls accept path ([`crate::rustls_glue::accept`]) reads the client's first bytes
+//! The rustls accept path ([`MilagroAcceptor`](crate::MilagroAcceptor)) reads the client's first bytes
 //! through a [`ClientHelloRecorder`], decides from the parsed ClientHello
 //! which `ServerConfig` to use, then hands *all* recorded bytes to rustls.
 //! Nothing here names a rustls type, so this parser can be reviewed and fuzzed

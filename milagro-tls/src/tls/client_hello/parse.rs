@@ -39,7 +39,7 @@ impl KeyShare {
 }
 
 /// The fields of a ClientHello the accept path needs. Only
-/// [`ClientHelloRecorder`] builds one, so every instance satisfies the rules
+/// [`ClientHelloRecorder`](super::ClientHelloRecorder) builds one, so every instance satisfies the rules
 /// in the module documentation (no duplicate extensions, no duplicate
 /// key-share groups, exact lengths).
 #[derive(Debug, Clone, PartialEq, Eq)]
