@@ -150,7 +150,7 @@
 //!
 //! ```
 //! use milagro_tls::dta::Combine;
-//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of};
+//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey};
 //! use milagro_tls::p2p_tls;
 //! use milagro_tls::pairing::OsEntropy;
 //! use milagro_tls::{Accepted, Identity};
@@ -177,7 +177,7 @@
 //! ];
 //! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 //! // The epoch a client uses (allowing for clock skew) is also one the server accepts.
-//! let epoch = epoch_of(now.saturating_sub(p2p_tls::DEFAULT_SKEW_SECS), 3600);
+//! let epoch = p2p_tls::client_epoch(now, 3600);
 //! let server_id = Identity::new("server.example")?;
 //! let bob = Identity::new("bob@example.com")?;
 //! let server_key = P2pServerKey::combine(&[
@@ -218,7 +218,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use milagro_tls::dta::Combine;
-//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of};
+//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey};
 //! use milagro_tls::p2p_tls;
 //! use milagro_tls::pairing::OsEntropy;
 //! use milagro_tls::{Accepted, Identity};
@@ -240,7 +240,7 @@
 //! # let dep = P2pDeployment::new(1, 3600, &OsEntropy)?;
 //! # let dta = MasterShare::generate(Deployment::P2p(dep), &OsEntropy)?;
 //! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-//! # let epoch = epoch_of(now.saturating_sub(p2p_tls::DEFAULT_SKEW_SECS), 3600);
+//! # let epoch = p2p_tls::client_epoch(now, 3600);
 //! # let server_id = Identity::new("server.example")?;
 //! # let bob = Identity::new("bob@example.com")?;
 //! # let server_key = P2pServerKey::combine(&[dta.issue_p2p_server_key(&server_id, epoch)?])?;
@@ -315,12 +315,13 @@ pub mod tls;
 
 pub use guard::{Classifier, Guard, GuardPolicy};
 pub use identity::Identity;
-pub use rustls_glue::accept::{
-    AcceptError, AcceptRefusal, Accepted, AdmissionRefusal, MilagroAcceptor, MilagroConnection,
-};
+pub use rustls_glue::accept::{Accepted, MilagroAcceptor, MilagroConnection};
+pub use rustls_glue::admission::AdmissionRefusal;
 pub use rustls_glue::config::MilagroClient;
-pub use rustls_glue::engine::{Binding, KxError};
-pub use rustls_glue::error::{FinishError, MilagroError, map_client_error};
+pub use rustls_glue::engine::{Binding, ClientKeyError, KxError};
+pub use rustls_glue::error::{
+    AcceptError, AcceptRefusal, FinishError, MilagroError, map_client_error,
+};
 pub use rustls_glue::identity_blob;
 pub use rustls_glue::{MAX_LIVE_KEYS, ProviderError};
 pub use suite::Suite;

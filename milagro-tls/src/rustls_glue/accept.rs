@@ -46,29 +46,26 @@
 //! handshake through `accept`, and one listener serving standard (X.509) and
 //! Milagro clients side by side.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls::server::Acceptor;
 use rustls::{Error, ServerConfig, ServerConnection};
 
-pub use super::admission::AdmissionRefusal;
-use super::admission::{Admission, Admitted};
+use super::admission::{Admission, AdmissionRefusal, Admitted};
 use super::config::MilagroServer;
 use super::engine::{Binding, KxError, KxFailure};
-use super::error::FinishError;
+use super::error::{AcceptError, AcceptRefusal, FinishError};
 use super::finish::peer_blob;
 use super::kx::{KxOutcome, ShareDigest, bound_exchange};
-use crate::guard::{Attempt, ProvedReservation, Refusal};
+use crate::guard::{Attempt, ProvedReservation};
 use crate::identity::Identity;
 use crate::suite::Suite;
 use crate::tls::{
-    ClientHelloError, ClientHelloRecorder, Offer, OfferRefusal, ParsedClientHello, Progress,
-    classify,
+    ClientHelloError, ClientHelloRecorder, HANDSHAKE_FAILURE_ALERT, Offer, ParsedClientHello,
+    Progress, classify,
 };
-
-pub use crate::tls::HANDSHAKE_FAILURE_ALERT;
 
 /// How many bytes one read may add to the recording.
 const READ_CHUNK: usize = 4096;
@@ -265,62 +262,13 @@ impl MilagroStart {
     }
 }
 
-/// Why the accept path refused a ClientHello before any key exchange (it
-/// sent the plaintext `handshake_failure` alert).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AcceptRefusal {
-    /// The client's first bytes are not a well-formed ClientHello.
-    #[error("malformed ClientHello")]
-    ClientHello(#[from] ClientHelloError),
-    /// A ClientHello naming a Milagro group breaks the offer rules.
-    #[error("Milagro offer refused")]
-    Offer(#[from] OfferRefusal),
-    /// The client offers the other suite's Milagro group.
-    #[error("ClientHello offers a Milagro group this server does not serve")]
-    WrongSuite,
-    /// A standard (non-Milagro) client, and this listener has no standard config.
-    #[error("standard TLS client on a Milagro-only listener")]
-    NoStandardConfig,
-}
-
-/// Why a connection was not accepted. Every variant except `Io`/`Eof` has
-/// already sent an alert to the client.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AcceptError {
-    /// Reading or writing failed.
-    #[error(transparent)]
-    Io(#[from] io::Error),
-    /// The client closed before sending a whole ClientHello.
-    #[error("connection closed before a complete ClientHello")]
-    Eof,
-    /// The accept path refused the ClientHello (plaintext handshake_failure sent).
-    #[error("ClientHello refused")]
-    Refused(#[from] AcceptRefusal),
-    /// Step 1 refused the key share (plaintext `illegal_parameter` or, for
-    /// load, `internal_error` sent: [`super::error::refusal_alert`]).
-    #[error("key share refused at accept: {0}")]
-    Admission(AdmissionRefusal),
-    /// A per-identity guard refusal, sent as a failed key exchange
-    /// (`illegal_parameter`, indistinguishable from a wrong PIN).
-    #[error("refused silently by the guard: {0}")]
-    SilentlyRefused(Refusal),
-    /// The Milagro key share was refused (the typed reason; the client got
-    /// rustls's `illegal_parameter`, or handshake_failure for a share the
-    /// accept path could not even bind).
-    #[error("Milagro key share refused: {0}")]
-    KeyExchange(KxError),
-    /// rustls refused the ClientHello or the configuration (its alert sent).
-    #[error("TLS error during accept: {0}")]
-    Tls(Error),
-}
-
 /// Chooses, per connection, between a Milagro config and a standard one.
 #[derive(Debug, Clone)]
 pub struct MilagroAcceptor {
     milagro: Arc<MilagroServer>,
     standard: Option<Arc<ServerConfig>>,
+    /// The ALPN protocols Milagro connections may negotiate.
+    alpn: Arc<[Vec<u8>]>,
 }
 
 impl MilagroAcceptor {
@@ -341,13 +289,32 @@ impl MilagroAcceptor {
                 return None;
             }
         }
-        Some(Self { milagro, standard })
+        Some(Self {
+            milagro,
+            standard,
+            alpn: Arc::from([]),
+        })
     }
 
     /// The same acceptor, also serving standard clients with `standard`.
-    /// Returns `None` if `standard` offers a Milagro group.
+    /// Returns `None` if `standard` offers a Milagro group. The Milagro
+    /// connections' ALPN protocols are kept; `standard` brings its own.
     pub fn with_standard(&self, standard: Arc<ServerConfig>) -> Option<Self> {
-        Self::new(self.milagro.clone(), Some(standard))
+        let mut with = Self::new(self.milagro.clone(), Some(standard))?;
+        with.alpn = self.alpn.clone();
+        Some(with)
+    }
+
+    /// The same acceptor, negotiating ALPN (RFC 7301) on Milagro connections:
+    /// `protocols` in the server's order of preference (e.g. `b"h2"` then
+    /// `b"http/1.1"`). A client offering none of them is refused with
+    /// `no_application_protocol`, as rustls does; a client offering no ALPN
+    /// at all is served without. Empty (the default): ALPN is not
+    /// negotiated. Standard clients follow their own configuration's
+    /// `alpn_protocols`.
+    pub fn with_alpn_protocols(mut self, protocols: Vec<Vec<u8>>) -> Self {
+        self.alpn = protocols.into();
+        self
     }
 
     /// Reads one ClientHello from `rd` (a connection from `source`) and
@@ -504,7 +471,7 @@ impl MilagroAcceptor {
         let forced = matches!(admitted, Admitted::Silent(_));
         let config = self
             .milagro
-            .config_for_outcome(binding, forced)
+            .config_for_outcome(binding, forced, &self.alpn)
             .map_err(|e| AcceptError::Tls(Error::General(e.to_string())))?;
         Ok(Decision::Milagro(MilagroStart {
             acceptor: self.clone(),
@@ -787,7 +754,10 @@ mod tests {
             "{resolution:?}"
         );
         let (err, _) = result.err().unwrap();
-        assert_eq!(kx_reason(&err), Some(KxError::ShareMismatch));
+        assert!(
+            matches!(kx_reason(&err), Some(KxError::ShareMismatch)),
+            "{err:?}"
+        );
         // Bound to Y, handed Y: the exchange runs and succeeds.
         let (resolution, result) =
             start_of(&acceptor, &y).run(|config| rustls_accepted(&y).into_connection(config));
@@ -796,7 +766,10 @@ mod tests {
         // Outside the accept path's scope, the exchange refuses any share.
         let config = start_of(&acceptor, &x).config.clone();
         let (err, _) = rustls_accepted(&x).into_connection(config).err().unwrap();
-        assert_eq!(kx_reason(&err), Some(KxError::UnboundShare));
+        assert!(
+            matches!(kx_reason(&err), Some(KxError::UnboundShare)),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -842,7 +815,7 @@ mod tests {
                 .into_connection(config)
                 .err()
                 .unwrap();
-            assert_eq!(kx_reason(&err), None, "{what}: {err}");
+            assert!(kx_reason(&err).is_none(), "{what}: {err}");
             // The accept path: refused by the offer rules, before step 1.
             match acceptor.decide(src(1), &parsed(bytes)) {
                 Err(AcceptError::Refused(AcceptRefusal::Offer(_))) => {}
@@ -854,7 +827,7 @@ mod tests {
         let dup = mutate_hello(&good, None, None, &cc);
         let config = start_of(&acceptor, &good).config.clone();
         let (err, _) = rustls_accepted(&dup).into_connection(config).err().unwrap();
-        assert_eq!(kx_reason(&err), None, "{err}");
+        assert!(kx_reason(&err).is_none(), "{err}");
         assert!(ClientHelloRecorder::new().feed(&dup).is_err());
         // The unmodified hello reaches the kx (which, unbound, refuses).
         let config = start_of(&acceptor, &good).config.clone();
@@ -862,7 +835,10 @@ mod tests {
             .into_connection(config)
             .err()
             .unwrap();
-        assert_eq!(kx_reason(&err), Some(KxError::UnboundShare));
+        assert!(
+            matches!(kx_reason(&err), Some(KxError::UnboundShare)),
+            "{err:?}"
+        );
     }
 
     /// A CS acceptor around a guard on a frozen clock (no refill).

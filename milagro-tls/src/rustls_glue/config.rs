@@ -82,6 +82,21 @@ impl MilagroClient {
         self.suite
     }
 
+    /// The same configuration, offering ALPN (RFC 7301) `protocols` in the
+    /// client's order of preference (e.g. `b"h2"` for gRPC). The protocol
+    /// the server chose is the connection's `alpn_protocol()`; a server that
+    /// supports none of them refuses the handshake. Empty: no ALPN offered
+    /// (the default). The key and its slot are shared with `self`.
+    pub fn with_alpn_protocols(&self, protocols: Vec<Vec<u8>>) -> Self {
+        let mut config = ClientConfig::clone(&self.config);
+        config.alpn_protocols = protocols;
+        Self {
+            suite: self.suite,
+            expected_server: self.expected_server.clone(),
+            config: Arc::new(config),
+        }
+    }
+
     /// The underlying rustls configuration (for adapters). Connections made
     /// from it directly skip the P2P server-name check of [`Self::connect`].
     pub fn rustls_config(&self) -> &Arc<ClientConfig> {
@@ -139,7 +154,7 @@ impl MilagroClient {
 
 /// A Milagro server for one key: makes the per-connection `ServerConfig`
 /// whose client verifier holds that connection's key-share binding.
-pub struct MilagroServer {
+pub(crate) struct MilagroServer {
     suite: Suite,
     key: Arc<dyn ServerKeyExchange>,
     provider: Arc<CryptoProvider>,
@@ -196,7 +211,7 @@ impl MilagroServer {
     }
 
     /// The suite this server speaks.
-    pub fn suite(&self) -> Suite {
+    pub(crate) fn suite(&self) -> Suite {
         self.suite
     }
 
@@ -208,7 +223,7 @@ impl MilagroServer {
     #[cfg(test)]
     /// The `ServerConfig` for one connection, bound to `binding`.
     pub(crate) fn config_for(&self, binding: Binding) -> Result<Arc<ServerConfig>, MilagroError> {
-        self.config_for_outcome(binding, false)
+        self.config_for_outcome(binding, false, &[])
     }
 
     /// The `ServerConfig` for one connection; with `forced`, its key exchange
@@ -217,6 +232,7 @@ impl MilagroServer {
         &self,
         binding: Binding,
         forced: bool,
+        alpn: &[Vec<u8>],
     ) -> Result<Arc<ServerConfig>, MilagroError> {
         if binding.suite() != self.suite {
             return Err(MilagroError::SuiteMismatch);
@@ -240,6 +256,7 @@ impl MilagroServer {
         config.session_storage = Arc::new(NoServerSessionStorage {});
         config.max_early_data_size = 0;
         config.send_half_rtt_data = false;
+        config.alpn_protocols = alpn.to_vec();
         Ok(Arc::new(config))
     }
 }

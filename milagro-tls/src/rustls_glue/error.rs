@@ -1,13 +1,21 @@
-//! Errors of the rustls glue, and the client-side mapping of rustls errors to
+//! Errors of the rustls glue: why a server did not accept a connection and
+//! the alert it sent ([`refusal_alert`]), why a completed connection failed
+//! its post-handshake checks, and the client-side mapping of rustls errors to
 //! ones a user can act on (docs/protocol.md §8.4.5).
+
+use std::io;
 
 use rustls::{AlertDescription, ClientConnection, Error};
 
-use super::accept::{AcceptError, AdmissionRefusal};
+use super::admission::AdmissionRefusal;
+use super::engine::KxError;
 use super::provider::ProviderError;
 use crate::guard::Refusal;
 use crate::suite::Suite;
-use crate::tls::{HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
+use crate::tls::{
+    ClientHelloError, HANDSHAKE_FAILURE_ALERT, ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT,
+    OfferRefusal,
+};
 
 /// What went wrong building, connecting or handshaking a Milagro connection.
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +220,57 @@ pub fn map_client_error_for(suite: Suite, conn: &ClientConnection, err: Error) -
     map_refusal(Some(suite), err, conn.negotiated_cipher_suite().is_none())
 }
 
+/// Why the accept path refused a ClientHello before any key exchange (it
+/// sent the plaintext `handshake_failure` alert).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptRefusal {
+    /// The client's first bytes are not a well-formed ClientHello.
+    #[error("malformed ClientHello")]
+    ClientHello(#[from] ClientHelloError),
+    /// A ClientHello naming a Milagro group breaks the offer rules.
+    #[error("Milagro offer refused")]
+    Offer(#[from] OfferRefusal),
+    /// The client offers the other suite's Milagro group.
+    #[error("ClientHello offers a Milagro group this server does not serve")]
+    WrongSuite,
+    /// A standard (non-Milagro) client, and this listener has no standard config.
+    #[error("standard TLS client on a Milagro-only listener")]
+    NoStandardConfig,
+}
+
+/// Why a connection was not accepted. Every variant except `Io`/`Eof` has
+/// already sent an alert to the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptError {
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The client closed before sending a whole ClientHello.
+    #[error("connection closed before a complete ClientHello")]
+    Eof,
+    /// The accept path refused the ClientHello (plaintext handshake_failure sent).
+    #[error("ClientHello refused")]
+    Refused(#[from] AcceptRefusal),
+    /// Step 1 refused the key share (plaintext `illegal_parameter` or, for
+    /// load, `internal_error` sent: [`refusal_alert`]).
+    #[error("key share refused at accept: {0}")]
+    Admission(AdmissionRefusal),
+    /// A per-identity guard refusal, sent as a failed key exchange
+    /// (`illegal_parameter`, indistinguishable from a wrong PIN).
+    #[error("refused silently by the guard: {0}")]
+    SilentlyRefused(Refusal),
+    /// The Milagro key share was refused (the typed reason; the client got
+    /// rustls's `illegal_parameter`, or handshake_failure for a share the
+    /// accept path could not even bind).
+    #[error("Milagro key share refused: {0}")]
+    KeyExchange(KxError),
+    /// rustls refused the ClientHello or the configuration (its alert sent).
+    #[error("TLS error during accept: {0}")]
+    Tls(Error),
+}
+
 /// Why a completed connection failed the post-handshake checks of
 /// [`MilagroConnection::finish`](super::accept::MilagroConnection::finish)
 /// (server) or [`MilagroClient::finish`](super::config::MilagroClient::finish)
@@ -285,18 +344,18 @@ mod tests {
     #[test]
     fn key_exchange_reason_is_exposed_typed() {
         let refused = MilagroError::KeyUnusable(KxError::MalformedShare("W"));
-        assert_eq!(
+        assert!(matches!(
             refused.key_exchange_reason(),
             Some(KxError::MalformedShare("W"))
-        );
+        ));
         // A refused server share reaches the client inside rustls's error.
         let wrapped = MilagroError::Tls(kx_error(KxError::MalformedShare("W")));
-        assert_eq!(
+        assert!(matches!(
             wrapped.key_exchange_reason(),
             Some(KxError::MalformedShare("W"))
-        );
+        ));
         let plain = MilagroError::Tls(Error::AlertReceived(AlertDescription::DecryptError));
-        assert_eq!(plain.key_exchange_reason(), None);
+        assert!(plain.key_exchange_reason().is_none());
     }
 
     #[test]
@@ -382,7 +441,6 @@ mod tests {
     fn refusal_alerts_follow_the_rule() {
         use crate::mpin::CsError;
         use crate::p2p::P2pError;
-        use crate::rustls_glue::accept::AcceptRefusal;
         let admission = |a| AcceptError::Admission(a);
         for share in [
             admission(AdmissionRefusal::Cs(CsError::ShareLength(299))),

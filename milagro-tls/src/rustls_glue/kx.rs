@@ -24,7 +24,7 @@ use super::engine::{
 use crate::suite::Suite;
 
 /// The rustls name of a suite's group ([`Suite::group`]).
-pub const fn named_group(suite: Suite) -> NamedGroup {
+pub(crate) const fn named_group(suite: Suite) -> NamedGroup {
     NamedGroup::Unknown(suite.group())
 }
 

@@ -9,14 +9,14 @@
 //! [`crate::cs_tls`] and [`crate::p2p_tls`]; the engine-generic constructors
 //! stay crate-internal.
 
-pub mod accept;
+pub(crate) mod accept;
 pub(crate) mod admission;
-pub mod config;
-pub mod engine;
-pub mod error;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod error;
 mod finish;
 pub mod identity_blob;
-pub mod kx;
+pub(crate) mod kx;
 mod provider;
 mod sign;
 mod verify;

@@ -5,8 +5,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::accept::{AcceptError, Accepted, AdmissionRefusal, Decision};
+use super::accept::{Accepted, Decision};
+use super::admission::AdmissionRefusal;
 use super::engine::KxError;
+use super::error::AcceptError;
 use super::error::MilagroError;
 use super::tests::{Run, client_out, run_full};
 use crate::dta::Combine;

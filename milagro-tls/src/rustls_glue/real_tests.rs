@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use rustls::{AlertDescription, CertificateError, Error};
 
-use super::accept::{AcceptError, Accepted, AdmissionRefusal, HANDSHAKE_FAILURE_ALERT};
-use super::engine::KxError;
+use super::accept::Accepted;
+use super::admission::AdmissionRefusal;
+use super::engine::{ClientKeyError, KxError};
+use super::error::AcceptError;
 use super::error::{FinishError, MilagroError, map_client_error};
 use super::tests::{Run, run_full};
 use crate::cs_tls::{self, ServerOptions};
@@ -28,6 +30,7 @@ use crate::pairing::OsEntropy;
 use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::config::MilagroClient;
 use crate::rustls_glue::engine::unix_now;
+use crate::tls::HANDSHAKE_FAILURE_ALERT;
 use crate::tls::{ILLEGAL_PARAMETER_ALERT, INTERNAL_ERROR_ALERT};
 
 const ALICE: &str = "alice@example.com";
@@ -322,11 +325,24 @@ fn cs_replayed_share_stale_time_and_permit_checks() {
     );
     assert!(credential_refused(&r));
     // Yesterday's permit: refused by the client, nothing sent.
-    let yesterday = d.permit(ALICE, day_of(unix_now()) - 1);
-    assert!(matches!(
-        cs_tls::client(d.token(ALICE), pin(PIN), Some(yesterday)),
-        Err(MilagroError::KeyUnusable(KxError::ClientKeyUnusable(_)))
-    ));
+    let today = day_of(unix_now());
+    let yesterday = d.permit(ALICE, today - 1);
+    let Err(err) = cs_tls::client(d.token(ALICE), pin(PIN), Some(yesterday)) else {
+        panic!("a client with yesterday's permit was built");
+    };
+    // The CS reason itself, typed, and said once in the message.
+    match &err {
+        MilagroError::KeyUnusable(KxError::ClientKeyUnusable(ClientKeyError::Cs(e))) => {
+            assert!(
+                matches!(**e, CsError::NoPermitForToday { permit_day: Some(p), .. } if p == today - 1),
+                "{e:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = err.to_string();
+    assert_eq!(text.matches("no permit for today").count(), 1, "{text}");
+    assert_eq!(text.matches("cannot be used").count(), 1, "{text}");
     // A revoked client (no permit) pretending permits are off claims d = 0.
     let mut token = d.token(ALICE);
     token.deployment.permits = PermitPolicy::Off;
@@ -441,7 +457,11 @@ fn check_tampered_share(r: &mut Run, what: &str, want: &Want) {
         }
         Want::Kx(kx) => {
             match &r.accept {
-                Err(AcceptError::KeyExchange(got)) => assert_eq!(got, kx, "{what}"),
+                // KxError is not PartialEq (see its docs); the variants
+                // compared here carry only plain data, shown by Debug.
+                Err(AcceptError::KeyExchange(got)) => {
+                    assert_eq!(format!("{got:?}"), format!("{kx:?}"), "{what}")
+                }
                 other => panic!("{what}: expected {kx:?}, got {other:?}"),
             }
             assert!(credential_refused(r), "{what}: {:?}", r.client_err);
@@ -680,12 +700,12 @@ fn tampered_server_side_and_flights(
         |_| {},
     );
     let err = r.client_err.clone().unwrap();
-    assert_eq!(
-        super::kx::kx_reason(&err),
-        Some(KxError::MalformedShare(match field {
-            "W" => "W",
-            _ => "P2P point",
-        })),
+    let want = match field {
+        "W" => "W",
+        _ => "P2P point",
+    };
+    assert!(
+        matches!(super::kx::kx_reason(&err), Some(KxError::MalformedShare(f)) if f == want),
         "{err:?}"
     );
     // (Each run is dropped at once: an open CS connection holds one of the

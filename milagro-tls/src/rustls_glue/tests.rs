@@ -11,19 +11,18 @@ use rustls::{
     ServerConfig, ServerConnection,
 };
 
-use super::accept::{
-    AcceptError, AcceptRefusal, Accepted, HANDSHAKE_FAILURE_ALERT, MilagroAcceptor,
-    check_finished as finish,
-};
+use super::accept::{Accepted, MilagroAcceptor, check_finished as finish};
 use super::config::{MilagroClient, MilagroServer};
 use super::engine::toy::{TOY_SHARE_LEN, ToyDeployment};
 use super::engine::{Binding, KxError};
+use super::error::{AcceptError, AcceptRefusal};
 use super::error::{FinishError, MilagroError, map_client_error};
 use super::identity_blob::{IdentityBlob, Role};
 use super::kx::named_group;
 use super::verify::{ServerIdentityVerifier, check_client_blob};
 use crate::identity::Identity;
 use crate::suite::Suite;
+use crate::tls::HANDSHAKE_FAILURE_ALERT;
 use crate::tls::{ClientHelloRecorder, Offer, OfferRefusal, Progress, classify};
 
 const SERVER_ID: &str = "server.example";

@@ -52,7 +52,7 @@ impl CsClientKx {
             self.permit.as_ref(),
             (self.now)(),
         )
-        .map_err(|e| KxError::ClientKeyUnusable(e.to_string()))
+        .map_err(|e| KxError::ClientKeyUnusable(e.into()))
     }
 }
 
@@ -64,7 +64,7 @@ fn cs_client_error(e: CsError) -> KxError {
             actual,
         },
         CsError::BadEncoding { field, .. } => KxError::MalformedShare(field),
-        other => KxError::ClientKeyUnusable(other.to_string()),
+        other => KxError::ClientKeyUnusable(other.into()),
     }
 }
 

@@ -13,11 +13,14 @@
 //! slot but never puts a hash of a secret into `Debug` output.
 
 use core::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use zeroize::Zeroizing;
 
 use crate::identity::{Hid, Identity};
+use crate::mpin::CsError;
+use crate::p2p::P2pError;
 use crate::suite::Suite;
 
 mod cs;
@@ -49,7 +52,11 @@ fn secret32(bytes: &[u8; 32]) -> Zeroizing<[u8; 32]> {
 /// Why a Milagro key exchange failed. The server keeps this typed reason
 /// (rustls turns any kx error into an `illegal_parameter` alert); the accept
 /// path recovers it by downcasting `rustls::Error::Other`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Not `PartialEq`: [`KxError::ClientKeyUnusable`] carries the suite's own
+/// error, and a CS error may hold a failed proof's secret pairing value,
+/// which is never compared. Match on the variants instead.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum KxError {
     /// A key share has the wrong length for its suite.
@@ -105,8 +112,10 @@ pub enum KxError {
     /// Client side: the client's own key cannot be used now (no permit for
     /// today, a key of another deployment or identity, an expired epoch …).
     /// Nothing was sent.
-    #[error("the client key cannot be used: {0}")]
-    ClientKeyUnusable(String),
+    /// Shows the suite's reason (which `MilagroError::KeyUnusable` already
+    /// introduces) and forwards its `source()`, so nothing is said twice.
+    #[error(transparent)]
+    ClientKeyUnusable(ClientKeyError),
     /// Client side: the client's P2P key is for an epoch a server would
     /// refuse by the client's own clock: neither the current epoch nor the
     /// one before (docs/protocol.md §7.2). Nothing was sent.
@@ -120,6 +129,32 @@ pub enum KxError {
         /// The current epoch by the client's clock (less the skew allowance).
         now_epoch: u32,
     },
+}
+
+/// Why the client's own key cannot be used
+/// ([`KxError::ClientKeyUnusable`]): the suite's typed reason.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientKeyError {
+    /// The CS token or time permit (e.g. [`CsError::NoPermitForToday`],
+    /// [`CsError::KeyMismatch`]). Shared, as a CS error is not `Clone`.
+    #[error(transparent)]
+    Cs(Arc<CsError>),
+    /// The P2P key (e.g. [`P2pError::DeploymentMismatch`]).
+    #[error(transparent)]
+    P2p(P2pError),
+}
+
+impl From<CsError> for ClientKeyError {
+    fn from(e: CsError) -> Self {
+        Self::Cs(Arc::new(e))
+    }
+}
+
+impl From<P2pError> for ClientKeyError {
+    fn from(e: P2pError) -> Self {
+        Self::P2p(e)
+    }
 }
 
 /// A server-side key-exchange failure with, for a failed CS proof, what the
@@ -141,7 +176,7 @@ impl From<KxError> for KxFailure {
 /// A public, collision-resistant fingerprint of a long-term key (never the
 /// key itself): the key under which its `&'static` kx group is interned.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyFingerprint(pub [u8; 32]);
+pub(crate) struct KeyFingerprint(pub(crate) [u8; 32]);
 
 impl fmt::Debug for KeyFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -9,7 +9,7 @@ use super::{
     Binding, ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure,
     ServerKeyExchange, random_fingerprint,
 };
-use crate::keys::epoch_of;
+use crate::keys::client_epoch_with_skew;
 use crate::p2p::{
     CLIENT_SHARE_BYTES, P2pClient, P2pClientHandshake, P2pError, P2pServer,
     SERVER_SHARE_BYTES as P2P_SERVER_SHARE_BYTES,
@@ -44,8 +44,7 @@ impl P2pClientKx {
     /// sent): it must be `epoch_of(now − skew)` or the one before.
     pub(crate) fn check(&self) -> Result<(), KxError> {
         let secs = self.client.deployment().epoch_seconds;
-        let skew = self.skew_secs.min(u64::from(secs / 2));
-        let now_epoch = epoch_of((self.now)().saturating_sub(skew), secs);
+        let now_epoch = client_epoch_with_skew((self.now)(), secs, self.skew_secs);
         self.client.check_epoch(now_epoch).map_err(|e| match e {
             P2pError::ClientKeyEpoch {
                 key_epoch,
@@ -54,7 +53,7 @@ impl P2pClientKx {
                 key_epoch,
                 now_epoch,
             },
-            other => KxError::ClientKeyUnusable(other.to_string()),
+            other => KxError::ClientKeyUnusable(other.into()),
         })
     }
 }
@@ -74,7 +73,7 @@ fn p2p_error(e: P2pError) -> KxError {
         P2pError::EpochNotAccepted { .. } | P2pError::EpochOutsideClock { .. } => {
             KxError::CredentialRefused
         }
-        other => KxError::ClientKeyUnusable(other.to_string()),
+        other => KxError::ClientKeyUnusable(other.into()),
     }
 }
 
