@@ -15,13 +15,14 @@
 //! use milagro_tls::p2p_tls;
 //! use milagro_tls::dta::Combine;
 //! use milagro_tls::identity::Identity;
-//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of};
+//! use milagro_tls::keys::{Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey};
 //! use milagro_tls::pairing::OsEntropy;
 //!
 //! let dep = P2pDeployment::new(1, 3600, &OsEntropy)?;
 //! let dta = MasterShare::generate(Deployment::P2p(dep), &OsEntropy)?;
 //! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-//! let epoch = epoch_of(now, 3600);
+//! // The epoch the client uses now (it allows for clock skew), which the server accepts too.
+//! let epoch = p2p_tls::client_epoch(now, 3600);
 //! let server_id = Identity::new("server.example")?;
 //! let bob = Identity::new("bob@example.com")?;
 //! let server_key = P2pServerKey::combine(&[dta.issue_p2p_server_key(&server_id, epoch)?])?;
@@ -39,7 +40,7 @@ use std::sync::Arc;
 
 use crate::guard::{Guard, GuardPolicy};
 use crate::identity::Identity;
-use crate::keys::{P2pClientKey, P2pServerKey, epoch_of};
+use crate::keys::{P2pClientKey, P2pServerKey, client_epoch_with_skew, epoch_of};
 use crate::p2p::{P2pClient, P2pServer, check_server_epochs};
 use crate::rustls_glue::accept::MilagroAcceptor;
 use crate::rustls_glue::admission::Admission;
@@ -50,6 +51,17 @@ pub use crate::rustls_glue::error::{MilagroError, map_client_error};
 /// The default clock-skew allowance for the client's epoch choice (protocol
 /// §7.2), in seconds.
 pub const DEFAULT_SKEW_SECS: u64 = 30;
+
+/// The epoch a client built by [`client`] treats as current at unix time
+/// `now_secs`: `epoch_of(now − skew)` with the [`DEFAULT_SKEW_SECS`]
+/// allowance, at most half an epoch (docs/protocol.md §7.2). Issue a client
+/// key for this epoch, not for `epoch_of(now)`: in the first seconds of each
+/// epoch a client refuses a key for the new epoch with
+/// [`KxError::KeyEpochNotCurrent`](crate::KxError::KeyEpochNotCurrent), since its
+/// clock may be ahead of the server's.
+pub fn client_epoch(now_secs: u64, epoch_seconds: u32) -> u32 {
+    client_epoch_with_skew(now_secs, epoch_seconds, DEFAULT_SKEW_SECS)
+}
 
 /// A P2P client configuration: `my_key` (D_B) talking to `server_identity`
 /// (ID_A).
