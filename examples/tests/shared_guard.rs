@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -65,17 +65,26 @@ fn cs_files(dir: &Path, users: &[&str]) {
 struct EchoServer {
     child: Child,
     addr: SocketAddr,
+    /// Its standard output after `listening on`, line by line.
+    output: Arc<Mutex<Vec<String>>>,
 }
 
 impl EchoServer {
     fn start(dir: &Path, guard: &str) -> Self {
+        Self::start_with(dir, guard, &[])
+    }
+
+    /// With `extra` arguments (paths relative to `dir`).
+    fn start_with(dir: &Path, guard: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+            .current_dir(dir)
             .args(["--listen", "127.0.0.1:0", "--pin-digits", "4"])
             .arg("--cs-server-secret")
             .arg(dir.join("server.secret"))
             .args(["--guard", guard])
+            .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -86,8 +95,44 @@ impl EchoServer {
             }
         };
         // Keep draining its output so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, addr }
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let errors = BufReader::new(child.stderr.take().unwrap()).lines();
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in errors.map_while(Result::ok) {
+                sink.lock().unwrap().push(format!("stderr: {line}"));
+            }
+        });
+        Self {
+            child,
+            addr,
+            output,
+        }
+    }
+
+    /// Everything it printed so far.
+    fn output(&self) -> Vec<String> {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until it has printed a line matching `want` (its
+    /// output reaches the test through a reader thread).
+    fn expect_line(&self, what: &str, want: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.output().iter().any(|l| want(l)) {
+            assert!(
+                Instant::now() < deadline,
+                "never printed {what}: {:#?}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -294,4 +339,166 @@ async fn three_servers_share_lockout_replay_and_reservations_through_redis() {
         .unwrap();
     assert_eq!(answer, [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x2f]);
     drop(servers);
+}
+
+/// A self-signed certificate for `service.example` in `dir` (cert.pem,
+/// key.pem); returns its DER for a client's roots.
+fn certificate(dir: &Path) -> rustls::pki_types::CertificateDer<'static> {
+    let ck = rcgen::generate_simple_self_signed(vec!["service.example".to_owned()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
+    ck.cert.der().clone()
+}
+
+/// A standard rustls client (webpki verification against `root`) sends one
+/// line to `addr` and returns the line echoed back.
+fn standard_echo(
+    addr: SocketAddr,
+    root: &rustls::pki_types::CertificateDer<'static>,
+    line: &str,
+) -> std::io::Result<String> {
+    use std::io::Write;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("service.example").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(format!("{line}\n").as_bytes())?;
+    let mut back = String::new();
+    BufReader::new(&mut tls).read_line(&mut back)?;
+    Ok(back)
+}
+
+fn server_busy(r: &Result<(), EchoError>) -> bool {
+    matches!(
+        r,
+        Err(EchoError::Connect(ConnectError::Milagro(
+            MilagroError::ServerBusy
+        )))
+    )
+}
+
+/// (confirmed, cumulative, in flight) once nothing is in flight, through a
+/// store of the test's own (which reconnects to a restarted Redis too).
+async fn counts(guard: &Guard, user: &str) -> (u32, u32, u32) {
+    let s = settled(guard, user).await;
+    (s.confirmed, s.cumulative, s.in_flight)
+}
+
+/// The outage case through a real mixed listener: an `echo-server`
+/// with `--guard redis://…` and `--cert/--key`. Redis is killed (SIGKILL by
+/// PID): Milagro handshakes are refused as "server busy" (the plaintext
+/// `internal_error` of a fail-closed guard) within the store timeout, while a
+/// standard TLS client is still echoed and the server keeps running.
+/// Redis restarted on the same port (with its append-only file, so the
+/// counts made before the kill survive): the server reconnects and logins
+/// resume, and the counts show every wrong PIN exactly once and nothing
+/// for the refused attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_redis_refuses_milagro_serves_standard_clients_and_resumes_without_double_counting()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let aof = dir.join("redis");
+    std::fs::create_dir(&aof).unwrap();
+    let Some(mut redis) = RedisServer::start_durable_or_skip("a_killed_redis_refuses", &aof) else {
+        return;
+    };
+    let (url, port) = (redis.url(0), redis.port());
+    let alice = "alice@example.com";
+    cs_files(dir, &[alice]);
+    let root = certificate(dir);
+    let server = EchoServer::start_with(dir, &url, &["--cert", "cert.pem", "--key", "key.pem"]);
+    let store = RedisStore::connect(&url, GuardPolicy::default())
+        .await
+        .unwrap();
+    let guard = Guard::new(
+        Arc::new(store),
+        Arc::new(MonotonicClock::new()),
+        Arc::new(NoopObserver),
+    );
+
+    // Before: one wrong PIN, counted.
+    assert!(credential_refused(
+        &login(dir, server.addr, alice, "9999").await
+    ));
+    assert_eq!(counts(&guard, alice).await, (1, 1, 0));
+
+    // Redis killed: Milagro refused as busy, fast; standard clients served.
+    redis.kill();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = login(dir, server.addr, alice, "1234").await;
+        let took = started.elapsed();
+        assert!(server_busy(&r), "{r:?}");
+        // The store timeout is 500 ms; the rest is the client's own work.
+        assert!(took < Duration::from_secs(3), "refused after {took:?}");
+    }
+    let addr = server.addr;
+    let (root2, line) = (root.clone(), "standard while redis is down");
+    let back = tokio::task::spawn_blocking(move || standard_echo(addr, &root2, line))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back, format!("{line}\n"));
+    server.expect_line("the fail-closed refusal", |l| {
+        l.starts_with("refused from 127.0.0.1: ") && l.contains("guard store unavailable")
+    });
+    server.expect_line("the standard client", |l| {
+        l == "accepted a standard TLS client from 127.0.0.1"
+    });
+    let (ok, text) = keytool(&["guard", "status", alice, "--guard", &url]);
+    assert!(!ok, "status with Redis down: {text}");
+
+    // Restarted on the same port and data: the earlier count survives, the
+    // refused attempts counted nothing, and a new wrong PIN counts once.
+    let _redis = RedisServer::start_durable_on(port, &aof).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (confirmed, cumulative, in_flight) = loop {
+        match guard
+            .status_async(&Identity::new(alice).unwrap().cs_hid())
+            .await
+        {
+            Ok(s) => break (s.confirmed, s.cumulative, s.in_flight),
+            Err(e) => assert!(Instant::now() < deadline, "never reconnected: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((confirmed, cumulative, in_flight), (1, 1, 0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // The server's connection comes back on its next store call.
+        let r = login(dir, server.addr, alice, "9999").await;
+        if credential_refused(&r) {
+            break;
+        }
+        assert!(server_busy(&r), "{r:?}");
+        assert!(Instant::now() < deadline, "service never resumed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counts(&guard, alice).await, (2, 2, 0));
+    login(dir, server.addr, alice, "1234").await.unwrap();
+    assert_eq!(counts(&guard, alice).await, (0, 2, 0));
+    let (ok, text) = keytool(&["guard", "status", alice, "--guard", &url]);
+    assert!(
+        ok && text.contains("confirmed wrong PINs 0, cumulative 2"),
+        "{text}"
+    );
+
+    // No panic: the server is still running and said nothing of one.
+    let mut server = server;
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "echo-server exited"
+    );
+    let out = server.output();
+    assert!(!out.iter().any(|l| l.contains("panicked")), "{out:#?}");
 }

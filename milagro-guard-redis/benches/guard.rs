@@ -1,6 +1,7 @@
 //! What the shared store adds to one CS server handshake: the guard's whole
 //! store work for a successful login (admit: replay lookup, source bucket,
-//! reservation; proof_ok: replay insert, stage; completion) on the
+//! reservation; proof_ok: replay insert, stage; completion — one script,
+//! so one round trip, each on Redis) on the
 //! in-memory store and on a `RedisStore` over loopback to a local
 //! `redis-server` (started by the harness; the Redis case is skipped when
 //! it is not installed). The difference, divided by the server handshake

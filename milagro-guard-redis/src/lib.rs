@@ -10,6 +10,10 @@
 //!   insert, a bucket update — is one Lua script run by Redis, never a read
 //!   and a write from the client, so servers racing on one identity still
 //!   never exceed N guesses in flight.
+//! * **Three round trips per successful login.** The ClientHello's checks
+//!   (replay lookup, source bucket, reservation) are one script, the good
+//!   proof's replay insert and stage another, the completion a third
+//!   ([`GuardStore::admit_and_reserve`], [`GuardStore::record_good_proof`]).
 //! * **One clock.** By default ([`TimeSource::Redis`]) the scripts read
 //!   Redis's `TIME`, so reservation, replay and bucket lifetimes agree across
 //!   servers whatever their clocks say. The replay entries live
@@ -39,6 +43,12 @@
 //!   [`RedisOptions::orphan_hold`]: a server that dies with unclassified
 //!   failures must not hold its identities' slots for ever. The count does
 //!   not depend on the slot (a classification counts even after it).
+//! * The admission script touches the source's bucket (`{s:…}`) and the
+//!   identity's keys (`{h:…}`) at once, which one Redis runs atomically —
+//!   the store connects to one Redis (a [`ConnectionManager`]). On a Redis
+//!   Cluster those hash tags would fall in different slots, and a cluster
+//!   store would need more round trips for the same order of checks (every
+//!   other script already touches one slot).
 //! * The classifier back-pressure cap
 //!   ([`milagro_tls::guard::LockoutPolicy::max_pending_classifications`]) stays
 //!   per process, like the classifier whose queue it bounds.
@@ -54,9 +64,8 @@ mod keys;
 mod scripts;
 pub mod testing;
 
-use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use milagro_tls::guard::{
@@ -64,13 +73,22 @@ use milagro_tls::guard::{
     StoreFuture, WrongPinCounts,
 };
 use milagro_tls::identity::Hid;
+use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use keys::Keys;
 
+/// A script's `ARGV`, each value written as Redis reads it.
+macro_rules! argv {
+    ($($a:expr),* $(,)?) => {
+        vec![$(($a).to_string()),*]
+    };
+}
+
 /// Whose clock the scripts read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeSource {
     /// Redis's `TIME` (the default): one clock for every server.
     Redis,
@@ -83,6 +101,7 @@ pub enum TimeSource {
 
 /// How the store talks to Redis.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RedisOptions {
     /// The longest one store call may take (connection included) before it
     /// fails as [`Refusal::StoreUnavailable`]. Default 500 ms.
@@ -121,6 +140,7 @@ impl Default for RedisOptions {
 
 /// Why a [`RedisStore`] could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RedisStoreError {
     /// The URL is not a Redis URL, or Redis did not answer.
     #[error("redis: {0}")]
@@ -142,6 +162,34 @@ struct Inner {
     policy: GuardPolicy,
     options: RedisOptions,
     keys: Keys,
+}
+
+impl Inner {
+    /// One attempt at `op` within the timeout, the error as text.
+    async fn attempt<T: redis::FromRedisValue>(&self, op: &Op) -> Result<T, String> {
+        let timeout = self.options.timeout;
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(timeout, op.run::<T>(&mut conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {timeout:?}")),
+        }
+    }
+}
+
+/// What a store call does after its first attempt failed (the caller has
+/// been answered [`Refusal::StoreUnavailable`] by then).
+enum OnFailure {
+    /// Nothing: a check or a read, which the caller's refusal ends.
+    GiveUp,
+    /// Applies the same operation again, with backoff, for
+    /// [`RedisOptions::retry_for`]: idempotent resolutions, which must not
+    /// be lost.
+    Retry,
+    /// Applies this operation instead, retried like [`Retry`](Self::Retry):
+    /// it cancels what the failed one may still do once Redis runs it (a
+    /// timed-out admission's reservation).
+    Undo(Op),
 }
 
 /// The guard's state in Redis (see the crate documentation). Cheap to
@@ -235,71 +283,87 @@ impl RedisStore {
     }
 
     /// Runs `op` on the store's runtime now (it takes effect even if the
-    /// returned future is dropped), within the timeout. With `retry`, a
-    /// failure is retried in the background with backoff for
-    /// `retry_for` (for idempotent resolutions only); the caller still gets
-    /// the first attempt's answer.
-    fn spawn<T, F, Fut>(
+    /// returned future is dropped), within the timeout; the caller gets the
+    /// first attempt's answer. What happens after a failed first attempt is
+    /// `then`'s choice.
+    fn run<T>(
         &self,
         what: &'static str,
-        retry: bool,
-        op: F,
+        then: OnFailure,
+        op: Op,
     ) -> StoreFuture<'_, Result<T, Refusal>>
     where
-        T: Send + 'static,
-        F: Fn(ConnectionManager) -> Fut + Send + 'static,
-        Fut: Future<Output = redis::RedisResult<T>> + Send + 'static,
+        T: redis::FromRedisValue + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.inner.runtime.spawn(async move {
             let timeout = inner.options.timeout;
             let give_up = tokio::time::Instant::now() + inner.options.retry_for;
-            let mut tx = Some(tx);
-            let mut backoff = Duration::from_millis(50);
-            let mut failures = 0u32;
-            loop {
-                let err = match tokio::time::timeout(timeout, op(inner.conn.clone())).await {
-                    Ok(Ok(v)) => {
-                        match tx.take() {
-                            Some(tx) => {
-                                let _ = tx.send(Ok(v));
-                            }
-                            None => tracing::warn!(
-                                operation = what,
-                                failures,
-                                "guard store: retried resolution applied"
-                            ),
-                        }
-                        return;
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => format!("no answer within {timeout:?}"),
-                };
-                failures += 1;
-                if let Some(tx) = tx.take() {
-                    tracing::error!(
-                        operation = what,
-                        error = %err,
-                        "guard store unavailable: refusing Milagro handshakes (fail closed)"
-                    );
-                    let _ = tx.send(Err(Refusal::StoreUnavailable));
-                }
-                if !retry || tokio::time::Instant::now() >= give_up {
-                    if retry {
-                        tracing::error!(
-                            operation = what,
-                            failures,
-                            "guard store: gave up retrying a resolution; it is lost"
-                        );
-                    }
+            let err = match inner.attempt::<T>(&op).await {
+                Ok(v) => {
+                    let _ = tx.send(Ok(v));
                     return;
                 }
+                Err(e) => e,
+            };
+            tracing::error!(
+                operation = what,
+                error = %err,
+                "guard store unavailable: refusing Milagro handshakes (fail closed)"
+            );
+            let _ = tx.send(Err(Refusal::StoreUnavailable));
+            let (what, op) = match then {
+                OnFailure::GiveUp => return,
+                OnFailure::Retry => (what, op),
+                OnFailure::Undo(undo) => ("undo", undo),
+            };
+            let mut backoff = Duration::from_millis(50);
+            let mut failures = 1u32;
+            while tokio::time::Instant::now() < give_up {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
+                if inner.attempt::<redis::Value>(&op).await.is_ok() {
+                    tracing::warn!(
+                        operation = what,
+                        failures,
+                        "guard store: retried resolution applied"
+                    );
+                    return;
+                }
+                failures += 1;
             }
+            tracing::error!(
+                operation = what,
+                failures,
+                "guard store: gave up retrying a resolution after {timeout:?} each; it is lost"
+            );
         });
         Box::pin(async move { rx.await.unwrap_or(Err(Refusal::StoreUnavailable)) })
+    }
+
+    /// [`run`](Self::run) for an answer that is a code, mapped by `map`
+    /// (`None`: a code the scripts never return, treated as a failure).
+    fn run_code<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        op: Op,
+        map: fn(i64) -> Option<Result<T, Refusal>>,
+    ) -> StoreFuture<'_, Result<T, Refusal>> {
+        let fut = self.run::<i64>(what, OnFailure::GiveUp, op);
+        Box::pin(async move { map(fut.await?).unwrap_or(Err(Refusal::StoreUnavailable)) })
+    }
+
+    /// The `BUCKET` script's arguments after the operation name: cost,
+    /// size, refill, garbage slack.
+    fn bucket_args(&self, cost: u32) -> [i64; 4] {
+        let t = self.inner.policy.throttle;
+        [
+            i64::from(cost) * 1000,
+            i64::from(t.burst) * 1000,
+            i64::from(t.refill_per_sec),
+            60_000,
+        ]
     }
 
     fn bucket(
@@ -309,27 +373,20 @@ impl RedisStore {
         op: &'static str,
         cost: u32,
     ) -> StoreFuture<'_, Result<i64, Refusal>> {
-        let t = self.inner.policy.throttle;
-        let key = self.inner.keys.bucket(source);
-        let now = self.now_arg(now);
-        let cap = i64::from(t.burst) * 1000;
-        let cost = i64::from(cost) * 1000;
-        let rate = t.refill_per_sec;
-        self.spawn(op, false, move |mut c| {
-            let (key, now) = (key.clone(), now.clone());
-            async move {
-                scripts::BUCKET
-                    .key(key)
-                    .arg(now)
-                    .arg(op)
-                    .arg(cost)
-                    .arg(cap)
-                    .arg(rate)
-                    .arg(60_000)
-                    .invoke_async(&mut c)
-                    .await
-            }
-        })
+        let [cost, cap, rate, slack] = self.bucket_args(cost);
+        let call = Op::script(
+            &scripts::BUCKET,
+            vec![self.inner.keys.bucket(source)],
+            argv![self.now_arg(now), op, cost, cap, rate, slack],
+        );
+        self.run(op, OnFailure::GiveUp, call)
+    }
+
+    /// The replay window as the store keeps it, and the entry key's
+    /// lifetime (which only collects garbage).
+    fn replay_window_ms(&self) -> (u64, u64) {
+        let window = ms(self.inner.policy.replay.window + self.inner.options.max_clock_skew);
+        (window, window.saturating_add(60_000))
     }
 
     fn replay(
@@ -338,29 +395,31 @@ impl RedisStore {
         now: GuardTime,
         insert: bool,
     ) -> StoreFuture<'_, Result<(), Refusal>> {
-        let rkey = self.inner.keys.replay(key);
-        let now = self.now_arg(now);
-        let window = ms(self.inner.policy.replay.window + self.inner.options.max_clock_skew);
-        let lifetime = window.saturating_add(60_000);
-        let fut = self.spawn("replay", false, move |mut c| {
-            let (rkey, now) = (rkey.clone(), now.clone());
-            async move {
-                scripts::REPLAY
-                    .key(rkey)
-                    .arg(now)
-                    .arg(window)
-                    .arg(if insert { "1" } else { "0" })
-                    .arg(lifetime)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            }
-        });
-        Box::pin(async move {
-            match fut.await? {
-                0 => Ok(()),
-                _ => Err(Refusal::Replay),
-            }
+        let (window, lifetime) = self.replay_window_ms();
+        let call = Op::script(
+            &scripts::REPLAY,
+            vec![self.inner.keys.replay(key)],
+            argv![self.now_arg(now), window, u8::from(insert), lifetime],
+        );
+        self.run_code("replay", call, |code| match code {
+            0 => Some(Ok(())),
+            1 => Some(Err(Refusal::Replay)),
+            _ => None,
         })
+    }
+
+    /// The seven numbers of the `RESERVE` step after the slot id.
+    fn reserve_args(&self) -> [u64; 7] {
+        let p = self.inner.policy;
+        [
+            u64::from(p.lockout.max_failures),
+            u64::from(p.lockout.max_in_flight),
+            u64::from(p.lockout.cumulative_cap),
+            ms(p.lockout.reservation_ttl),
+            ms(p.slowdown.interval),
+            self.slowdown_allowance(),
+            self.slots_lifetime(),
+        ]
     }
 
     /// Lifetime of the reservation hash: longer than any slot in it.
@@ -392,72 +451,124 @@ impl RedisStore {
         stage: &'static str,
         lifetime: Duration,
     ) -> StoreFuture<'_, Result<bool, Refusal>> {
-        let slots = self.inner.keys.slots(t.hid());
-        let id = t.id();
-        let now = self.now_arg(now);
-        let lifetime = ms(lifetime);
-        let hash_life = self.slots_lifetime();
-        let fut = self.spawn("advance", false, move |mut c| {
-            let (slots, now) = (slots.clone(), now.clone());
-            async move {
-                scripts::ADVANCE
-                    .key(slots)
-                    .arg(now)
-                    .arg(id)
-                    .arg(stage)
-                    .arg(lifetime)
-                    .arg(hash_life)
-                    .invoke_async::<i64>(&mut c)
-                    .await
-            }
-        });
-        Box::pin(async move { Ok(fut.await? == 1) })
+        let call = Op::script(
+            &scripts::ADVANCE,
+            vec![self.inner.keys.slots(t.hid())],
+            argv![
+                self.now_arg(now),
+                t.id(),
+                stage,
+                ms(lifetime),
+                self.slots_lifetime()
+            ],
+        );
+        self.run_code("advance", call, |code| Some(Ok(code == 1)))
     }
 
-    /// A terminal resolution script over (id, slots, done) with extra args.
+    /// A terminal resolution script over (id, slots, done) with `extra`
+    /// arguments after the done lifetime. Retried in the background on
+    /// failure (the done marker makes a repeat harmless).
     fn terminal<T>(
         &self,
         what: &'static str,
-        script: &'static std::sync::LazyLock<redis::Script>,
+        script: &'static LazyLock<Script>,
         t: &ReservationTicket,
         now: GuardTime,
-        extra: Vec<u64>,
+        extra: &[u64],
     ) -> StoreFuture<'_, Result<T, Refusal>>
     where
         T: redis::FromRedisValue + Send + 'static,
     {
         let k = &self.inner.keys;
-        let (idk, slots, done) = (
-            k.identity(t.hid()),
-            k.slots(t.hid()),
-            k.done(t.hid(), t.id()),
+        let mut args = argv![self.now_arg(now), t.id(), self.done_lifetime()];
+        args.extend(extra.iter().map(u64::to_string));
+        let call = Op::script(
+            script,
+            vec![
+                k.identity(t.hid()),
+                k.slots(t.hid()),
+                k.done(t.hid(), t.id()),
+            ],
+            args,
         );
-        let id = t.id();
-        let now = self.now_arg(now);
-        let done_life = self.done_lifetime();
-        self.spawn(what, true, move |mut c| {
-            let (idk, slots, done, now, extra) = (
-                idk.clone(),
-                slots.clone(),
-                done.clone(),
-                now.clone(),
-                extra.clone(),
-            );
-            async move {
+        self.run(what, OnFailure::Retry, call)
+    }
+
+    /// `HDEL key fields…` (release and the administrative resets).
+    /// Undoes a reservation attempt `id` whose answer never came: Redis may
+    /// still run it (a stalled Redis wakes up; the request was sent), and
+    /// nobody holds its slot. The `CANCEL` script marks the id done, so a
+    /// late reservation is refused, and frees the slot if it was taken.
+    fn cancel(&self, hid: &Hid, id: u64) -> OnFailure {
+        let k = &self.inner.keys;
+        OnFailure::Undo(Op::script(
+            &scripts::CANCEL,
+            vec![k.slots(hid), k.done(hid, id)],
+            argv![String::new(), id, self.done_lifetime()],
+        ))
+    }
+
+    /// `then` as for [`run`](Self::run).
+    fn hdel(
+        &self,
+        what: &'static str,
+        then: OnFailure,
+        key: String,
+        fields: &[&str],
+    ) -> StoreFuture<'_, Result<(), Refusal>> {
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(key).arg(fields);
+        let fut = self.run::<i64>(what, then, Op::Cmd(cmd));
+        Box::pin(async move { fut.await.map(|_| ()) })
+    }
+}
+
+/// One store operation, owned so that a retry can send it again.
+enum Op {
+    /// A script with its keys and arguments (the time first).
+    Script {
+        script: &'static Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    },
+    /// A plain command.
+    Cmd(redis::Cmd),
+}
+
+impl Op {
+    fn script(script: &'static LazyLock<Script>, keys: Vec<String>, args: Vec<String>) -> Self {
+        Self::Script { script, keys, args }
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        conn: &mut ConnectionManager,
+    ) -> redis::RedisResult<T> {
+        match self {
+            Self::Script { script, keys, args } => {
                 let mut inv = script.prepare_invoke();
-                inv.key(idk)
-                    .key(slots)
-                    .key(done)
-                    .arg(now)
-                    .arg(id)
-                    .arg(done_life);
-                for a in extra {
+                for k in keys {
+                    inv.key(k);
+                }
+                for a in args {
                     inv.arg(a);
                 }
-                inv.invoke_async::<T>(&mut c).await
+                inv.invoke_async(conn).await
             }
-        })
+            Self::Cmd(cmd) => cmd.query_async(conn).await,
+        }
     }
+}
+
+/// A reservation refusal code of the `RESERVE` step.
+fn reserve_refusal(code: i64) -> Option<Refusal> {
+    Some(match code {
+        1 => Refusal::LockedUntilReenrolled,
+        2 => Refusal::LockedOut,
+        3 => Refusal::TooManyInFlight,
+        4 => Refusal::SlowedDown,
+        _ => return None,
+    })
 }
 
 impl GuardStore for RedisStore {
@@ -488,12 +599,8 @@ impl GuardStore for RedisStore {
         source: IpAddr,
         now: GuardTime,
     ) -> StoreFuture<'_, Result<(), Refusal>> {
-        let fut = self.bucket(
-            source,
-            now,
-            "charge",
-            self.inner.policy.throttle.invalid_cost,
-        );
+        let cost = self.inner.policy.throttle.invalid_cost;
+        let fut = self.bucket(source, now, "charge", cost);
         Box::pin(async move { fut.await.map(|_| ()) })
     }
 
@@ -511,44 +618,91 @@ impl GuardStore for RedisStore {
         source: IpAddr,
         now: GuardTime,
     ) -> StoreFuture<'_, Result<ReservationTicket, Refusal>> {
-        let id = match random_id() {
-            Some(id) => id,
-            None => return milagro_tls::guard::ready(Err(Refusal::StoreUnavailable)),
+        let Some(id) = random_id() else {
+            return milagro_tls::guard::ready(Err(Refusal::StoreUnavailable));
         };
-        let p = self.inner.policy;
-        let (idk, slots) = (self.inner.keys.identity(hid), self.inner.keys.slots(hid));
-        let now = self.now_arg(now);
-        let args = [
-            id,
-            u64::from(p.lockout.max_failures),
-            u64::from(p.lockout.max_in_flight),
-            u64::from(p.lockout.cumulative_cap),
-            ms(p.lockout.reservation_ttl),
-            ms(p.slowdown.interval),
-            self.slowdown_allowance(),
-            self.slots_lifetime(),
-        ];
-        let fut = self.spawn("reserve", false, move |mut c| {
-            let (idk, slots, now) = (idk.clone(), slots.clone(), now.clone());
-            async move {
-                let mut inv = scripts::RESERVE.prepare_invoke();
-                inv.key(idk).key(slots).arg(now);
-                for a in args {
-                    inv.arg(a);
-                }
-                inv.invoke_async::<i64>(&mut c).await
-            }
-        });
-        let hid = *hid;
+        let k = &self.inner.keys;
+        let mut args = argv![self.now_arg(now), id];
+        args.extend(self.reserve_args().iter().map(u64::to_string));
+        let call = Op::script(
+            &scripts::RESERVE,
+            vec![k.identity(hid), k.slots(hid), k.done(hid, id)],
+            args,
+        );
+        let fut = self.run::<i64>("reserve", self.cancel(hid, id), call);
+        let ticket = ReservationTicket::new(*hid, source, id);
         Box::pin(async move {
             match fut.await? {
-                0 => Ok(ReservationTicket::new(hid, source, id)),
-                1 => Err(Refusal::LockedUntilReenrolled),
-                2 => Err(Refusal::LockedOut),
-                3 => Err(Refusal::TooManyInFlight),
-                4 => Err(Refusal::SlowedDown),
-                _ => Err(Refusal::StoreUnavailable),
+                0 => Ok(ticket),
+                code => Err(reserve_refusal(code).unwrap_or(Refusal::StoreUnavailable)),
             }
+        })
+    }
+
+    /// One `ADMIT` script: the replay lookup, the source's bucket and the
+    /// reservation in one atomic round trip.
+    fn admit_and_reserve(
+        &self,
+        key: &ReplayKey,
+        source: IpAddr,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<ReservationTicket, Refusal>> {
+        let Some(id) = random_id() else {
+            return milagro_tls::guard::ready(Err(Refusal::StoreUnavailable));
+        };
+        let hid = Hid(*key.hid());
+        let k = &self.inner.keys;
+        let [cost, cap, rate, slack] = self.bucket_args(self.inner.policy.throttle.hello_cost);
+        let mut args = argv![self.now_arg(now), cost, cap, rate, slack, id];
+        args.extend(self.reserve_args().iter().map(u64::to_string));
+        let call = Op::script(
+            &scripts::ADMIT,
+            vec![
+                k.replay(key),
+                k.bucket(source),
+                k.identity(&hid),
+                k.slots(&hid),
+                k.done(&hid, id),
+            ],
+            args,
+        );
+        let fut = self.run::<i64>("admit", self.cancel(&hid, id), call);
+        let ticket = ReservationTicket::new(hid, source, id);
+        Box::pin(async move {
+            match fut.await? {
+                0 => Ok(ticket),
+                -1 => Err(Refusal::Replay),
+                -2 => Err(Refusal::Throttled),
+                code => Err(reserve_refusal(code).unwrap_or(Refusal::StoreUnavailable)),
+            }
+        })
+    }
+
+    /// One `PROVE` script: the replay insert and the slot's stage in one
+    /// atomic round trip.
+    fn record_good_proof(
+        &self,
+        t: &ReservationTicket,
+        key: &ReplayKey,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>> {
+        let (window, lifetime) = self.replay_window_ms();
+        let call = Op::script(
+            &scripts::PROVE,
+            vec![self.inner.keys.replay(key), self.inner.keys.slots(t.hid())],
+            argv![
+                self.now_arg(now),
+                window,
+                lifetime,
+                t.id(),
+                ms(self.inner.policy.lockout.reservation_ttl),
+                self.slots_lifetime()
+            ],
+        );
+        self.run_code("record_good_proof", call, |code| match code {
+            -1 => Some(Err(Refusal::Replay)),
+            0 | 1 => Some(Ok(code == 1)),
+            _ => None,
         })
     }
 
@@ -573,19 +727,13 @@ impl GuardStore for RedisStore {
         t: &ReservationTicket,
         _now: GuardTime,
     ) -> StoreFuture<'_, Result<(), Refusal>> {
-        let slots = self.inner.keys.slots(t.hid());
-        let id = t.id();
-        self.spawn("release", true, move |mut c| {
-            let slots = slots.clone();
-            async move {
-                redis::cmd("HDEL")
-                    .arg(slots)
-                    .arg(id)
-                    .query_async::<i64>(&mut c)
-                    .await
-                    .map(|_| ())
-            }
-        })
+        let id = t.id().to_string();
+        self.hdel(
+            "release",
+            OnFailure::Retry,
+            self.inner.keys.slots(t.hid()),
+            &[&id],
+        )
     }
 
     fn invalid_credential(
@@ -593,11 +741,11 @@ impl GuardStore for RedisStore {
         t: &ReservationTicket,
         now: GuardTime,
     ) -> StoreFuture<'_, Result<bool, Refusal>> {
-        let extra = vec![
+        let extra = [
             ms(self.inner.policy.slowdown.interval),
             self.slowdown_allowance(),
         ];
-        let fut = self.terminal::<i64>("invalid_credential", &scripts::INVALID, t, now, extra);
+        let fut = self.terminal::<i64>("invalid_credential", &scripts::INVALID, t, now, &extra);
         Box::pin(async move { Ok(fut.await? == 1) })
     }
 
@@ -607,7 +755,7 @@ impl GuardStore for RedisStore {
         now: GuardTime,
     ) -> StoreFuture<'_, Result<Option<WrongPinCounts>, Refusal>> {
         let lockout = self.inner.policy.lockout;
-        let fut = self.terminal::<(u32, u32)>("wrong_pin", &scripts::WRONG_PIN, t, now, Vec::new());
+        let fut = self.terminal::<(u32, u32)>("wrong_pin", &scripts::WRONG_PIN, t, now, &[]);
         Box::pin(async move {
             let (confirmed, cumulative) = fut.await?;
             Ok(Some(WrongPinCounts {
@@ -624,39 +772,26 @@ impl GuardStore for RedisStore {
         t: &ReservationTicket,
         now: GuardTime,
     ) -> StoreFuture<'_, Result<(), Refusal>> {
-        let fut = self.terminal::<i64>("completed", &scripts::COMPLETED, t, now, Vec::new());
+        let fut = self.terminal::<i64>("completed", &scripts::COMPLETED, t, now, &[]);
         Box::pin(async move { fut.await.map(|_| ()) })
     }
 
     fn reenrolled(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>> {
-        let idk = self.inner.keys.identity(hid);
-        self.spawn("reenrolled", false, move |mut c| {
-            let idk = idk.clone();
-            async move {
-                redis::cmd("HDEL")
-                    .arg(idk)
-                    .arg("c")
-                    .arg("k")
-                    .query_async::<i64>(&mut c)
-                    .await
-                    .map(|_| ())
-            }
-        })
+        self.hdel(
+            "reenrolled",
+            OnFailure::GiveUp,
+            self.inner.keys.identity(hid),
+            &["c", "k"],
+        )
     }
 
     fn unlock(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>> {
-        let idk = self.inner.keys.identity(hid);
-        self.spawn("unlock", false, move |mut c| {
-            let idk = idk.clone();
-            async move {
-                redis::cmd("HDEL")
-                    .arg(idk)
-                    .arg("c")
-                    .query_async::<i64>(&mut c)
-                    .await
-                    .map(|_| ())
-            }
-        })
+        self.hdel(
+            "unlock",
+            OnFailure::GiveUp,
+            self.inner.keys.identity(hid),
+            &["c"],
+        )
     }
 
     fn status(
@@ -664,24 +799,18 @@ impl GuardStore for RedisStore {
         hid: &Hid,
         now: GuardTime,
     ) -> StoreFuture<'_, Result<IdentityStatus, Refusal>> {
-        let (idk, slots) = (self.inner.keys.identity(hid), self.inner.keys.slots(hid));
-        let now = self.now_arg(now);
-        let allowance = self.slowdown_allowance();
-        let interval = ms(self.inner.policy.slowdown.interval);
+        let k = &self.inner.keys;
+        let call = Op::script(
+            &scripts::STATUS,
+            vec![k.identity(hid), k.slots(hid)],
+            argv![
+                self.now_arg(now),
+                self.slowdown_allowance(),
+                ms(self.inner.policy.slowdown.interval)
+            ],
+        );
         let lockout = self.inner.policy.lockout;
-        let fut = self.spawn("status", false, move |mut c| {
-            let (idk, slots, now) = (idk.clone(), slots.clone(), now.clone());
-            async move {
-                scripts::STATUS
-                    .key(idk)
-                    .key(slots)
-                    .arg(now)
-                    .arg(allowance)
-                    .arg(interval)
-                    .invoke_async::<(u32, u32, u32, u8)>(&mut c)
-                    .await
-            }
-        });
+        let fut = self.run::<(u32, u32, u32, u8)>("status", OnFailure::GiveUp, call);
         Box::pin(async move {
             let (confirmed, cumulative, in_flight, slowed) = fut.await?;
             Ok(IdentityStatus {

@@ -8,6 +8,7 @@
 //! test failure.
 
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,7 @@ pub struct RedisServer {
 
 /// Why a server could not be started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HarnessError {
     /// `redis-server` could not be run.
     #[error("cannot run redis-server: {0}")]
@@ -47,7 +49,7 @@ pub fn redis_server_installed() -> bool {
 
 impl RedisServer {
     /// Starts `redis-server` on a free loopback port (no RDB, no AOF,
-    /// `noeviction`) and waits until it accepts connections.
+    /// `noeviction`; its data dies with it) and waits until it accepts connections.
     pub fn start() -> Result<Self, HarnessError> {
         let port = free_port().map_err(HarnessError::Spawn)?;
         Self::start_on(port)
@@ -56,11 +58,58 @@ impl RedisServer {
     /// Starts it on `port` (a restart after [`kill`](Self::kill) reuses the
     /// port, so clients reconnect to the same URL).
     pub fn start_on(port: u16) -> Result<Self, HarnessError> {
+        Self::spawn(port, &["--appendonly", "no"])
+    }
+
+    /// Starts it on `port` with an append-only file in `dir`, written
+    /// through on every write (`appendfsync always`): a server killed with
+    /// SIGKILL and started again on the same `dir` has every acknowledged
+    /// write, so a test can tell a lost count from a double one.
+    pub fn start_durable_on(port: u16, dir: &Path) -> Result<Self, HarnessError> {
+        let dir = dir.to_str().ok_or_else(|| {
+            HarnessError::Spawn(std::io::Error::other("the AOF directory is not UTF-8"))
+        })?;
+        Self::spawn(
+            port,
+            &[
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                dir,
+            ],
+        )
+    }
+
+    /// [`start_durable_on`](Self::start_durable_on) a free port, or `None`
+    /// as [`start_or_skip`](Self::start_or_skip).
+    ///
+    /// # Panics
+    ///
+    /// As [`start_or_skip`](Self::start_or_skip).
+    pub fn start_durable_or_skip(test: &str, dir: &Path) -> Option<Self> {
+        if !redis_server_installed() && std::env::var_os("CI").is_none() {
+            eprintln!(
+                "SKIPPED {test}: redis-server is not installed (CI unset; apt-get install redis-server)"
+            );
+            return None;
+        }
+        let started = free_port()
+            .map_err(HarnessError::Spawn)
+            .and_then(|port| Self::start_durable_on(port, dir));
+        match started {
+            Ok(s) => Some(s),
+            Err(e) => panic!("{test}: {e}"),
+        }
+    }
+
+    fn spawn(port: u16, persistence: &[&str]) -> Result<Self, HarnessError> {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
-            .args(["--appendonly", "no"])
+            .args(persistence)
             .args(["--maxmemory-policy", "noeviction"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -57,11 +57,9 @@ fn fixture(kind: Kind, policy: GuardPolicy, test: &str) -> Option<Fixture> {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let options = RedisOptions {
-                time: TimeSource::Caller,
-                max_clock_skew: Duration::ZERO,
-                ..RedisOptions::default()
-            };
+            let mut options = RedisOptions::default();
+            options.time = TimeSource::Caller;
+            options.max_clock_skew = Duration::ZERO;
             let store = rt
                 .block_on(RedisStore::connect_with(&redis.url(0), policy, options))
                 .expect("connect");
@@ -346,6 +344,75 @@ fn dropped_classification_counts(f: Fixture) {
     assert_eq!(f.guard.pending_classifications(), 0);
 }
 
+/// docs/protocol.md §6.4 step 1 checks 4–6 in order, whether the store
+/// answers them in one operation (a free classifier slot) or the guard
+/// checks its cap between them: which refusal wins, which tokens are spent,
+/// what is reserved.
+fn admission_order(f: Fixture) {
+    // Default throttle (burst 20, hello 1, failure 10; the manual clock
+    // never refills it), max_pending_classifications 2, max_in_flight 1.
+    let (h, src) = (hid(12), ip(2));
+    let tokens = || f.guard.source_tokens(src);
+    f.guard
+        .admit(&h, &u(1), src)
+        .unwrap()
+        .proof_ok()
+        .unwrap()
+        .handshake_completed();
+    assert_eq!(tokens(), 19);
+    // 4 before 5: a replay spends no token and reserves nothing.
+    assert_eq!(
+        refusal_of(f.guard.attempt(&h, &u(1), src)),
+        Some(Refusal::Replay)
+    );
+    assert_eq!((tokens(), f.guard.status(&h).in_flight), (19, 0));
+    let a = f.guard.admit(&h, &u(2), src).unwrap();
+    let c = f.guard.admit(&hid(13), &u(2), src).unwrap();
+    assert_eq!((tokens(), f.guard.pending_classifications()), (17, 2));
+    // At the cap: a replay is still a replay; a fresh share spends its
+    // hello token and is ClassifierBusy, reserving nothing.
+    assert_eq!(
+        refusal_of(f.guard.attempt(&h, &u(1), src)),
+        Some(Refusal::Replay)
+    );
+    assert_eq!(tokens(), 17);
+    assert_eq!(
+        refusal_of(f.guard.attempt(&hid(14), &u(3), src)),
+        Some(Refusal::ClassifierBusy)
+    );
+    assert_eq!((tokens(), f.guard.status(&hid(14)).in_flight), (16, 0));
+    drop(c);
+    // A per-identity refusal has spent its hello token, reserves nothing
+    // and holds a classifier slot like a reservation.
+    let silent = match f.guard.attempt(&h, &u(4), src) {
+        Ok(Attempt::Silent(s)) => s,
+        other => panic!("expected a silent refusal, got {other:?}"),
+    };
+    assert_eq!(silent.refusal(), Refusal::TooManyInFlight);
+    assert_eq!(tokens(), 15);
+    assert_eq!(f.guard.pending_classifications(), 2);
+    eventually("only `a` in flight", || f.guard.status(&h).in_flight == 1);
+    drop(silent);
+    // 5 before the cap and 6: a throttled source reserves nothing, and is
+    // Throttled rather than ClassifierBusy when the cap is reached too.
+    f.guard.charge_silent_refusal(src);
+    f.guard.charge_silent_refusal(src);
+    assert_eq!(tokens(), -5);
+    assert_eq!(
+        refusal_of(f.guard.attempt(&hid(15), &u(5), src)),
+        Some(Refusal::Throttled)
+    );
+    assert_eq!(f.guard.status(&hid(15)).in_flight, 0);
+    let _d = f.guard.admit(&hid(16), &u(5), ip(3)).unwrap();
+    assert_eq!(f.guard.pending_classifications(), 2);
+    assert_eq!(
+        refusal_of(f.guard.attempt(&hid(15), &u(6), src)),
+        Some(Refusal::Throttled)
+    );
+    assert_eq!(tokens(), -5);
+    drop(a);
+}
+
 macro_rules! both_stores {
     ($($case:ident => $policy:expr;)*) => {
         mod memory {
@@ -388,4 +455,10 @@ both_stores! {
         p
     };
     dropped_classification_counts => policy();
+    admission_order => {
+        let mut p = GuardPolicy::default();
+        p.lockout.max_pending_classifications = 2;
+        p.lockout.max_in_flight = 1;
+        p
+    };
 }

@@ -32,10 +32,8 @@ fn setup(redis: &RedisServer) -> (tokio::runtime::Runtime, Guard, Arc<RecordingO
         .enable_all()
         .build()
         .unwrap();
-    let options = RedisOptions {
-        timeout: TIMEOUT,
-        ..RedisOptions::default()
-    };
+    let mut options = RedisOptions::default();
+    options.timeout = TIMEOUT;
     let store = rt
         .block_on(RedisStore::connect_with(
             &redis.url(0),

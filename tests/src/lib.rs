@@ -471,3 +471,29 @@ pub fn percentile(sorted: &[Duration], p: usize) -> Duration {
     let i = (sorted.len() - 1) * p / 100;
     sorted[i]
 }
+
+/// A standard TLS 1.3 server config (a fresh self-signed ECDSA P-256
+/// certificate for `localhost`, from rcgen) and a client config trusting
+/// it, both on ring: the reference leg of the throughput test and the
+/// handshake bench.
+pub fn standard_configs() -> (rustls::ServerConfig, rustls::ClientConfig) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let der = cert.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3")
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key)
+        .expect("server config");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).expect("root");
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (server, client)
+}

@@ -20,12 +20,11 @@ use tokio::net::TcpStream;
 use tokio::time::{sleep, timeout};
 
 fn limits(timeout_ms: u64) -> AcceptorLimits {
-    AcceptorLimits {
-        max_concurrent_handshakes: 8,
-        handshake_timeout: Duration::from_millis(timeout_ms),
-        blocking_threads: 2,
-        ..AcceptorLimits::default()
-    }
+    let mut limits = AcceptorLimits::default();
+    limits.max_concurrent_handshakes = 8;
+    limits.handshake_timeout = Duration::from_millis(timeout_ms);
+    limits.blocking_threads = 2;
+    limits
 }
 
 async fn wait_slots(acceptor: &TlsAcceptor, n: usize) {
@@ -168,14 +167,12 @@ async fn a_client_sending_byte_by_byte_is_served() {
 async fn a_flood_of_bogus_hellos_keeps_the_runtime_responsive() {
     let cs = Cs::new(PermitPolicy::Off);
     let stranger = Cs::new(PermitPolicy::Off);
-    let acceptor = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy()))).with_limits(
-        AcceptorLimits {
-            max_concurrent_handshakes: 64,
-            handshake_timeout: Duration::from_secs(10),
-            blocking_threads: 2,
-            ..AcceptorLimits::default()
-        },
-    );
+    let mut limits = AcceptorLimits::default();
+    limits.max_concurrent_handshakes = 64;
+    limits.handshake_timeout = Duration::from_secs(10);
+    limits.blocking_threads = 2;
+    let acceptor =
+        TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy()))).with_limits(limits);
     let (addr, mut rx) = serve(acceptor.clone()).await;
 
     // A 10 ms ticker on the same runtime: its worst lateness.

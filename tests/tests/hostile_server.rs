@@ -257,10 +257,8 @@ async fn hello_retry_requests_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_times_out() {
     let (addr, server) = evil_server(|_| None).await;
-    let limits = ConnectorLimits {
-        handshake_timeout: Duration::from_millis(400),
-        ..ConnectorLimits::default()
-    };
+    let mut limits = ConnectorLimits::default();
+    limits.handshake_timeout = Duration::from_millis(400);
     let connector = MilagroConnector::new(cs_client()).with_limits(limits);
     let started = Instant::now();
     let err = timeout(

@@ -4,7 +4,9 @@
 //! were.
 //!
 //! The short version runs by default (2 s, 8 clients); the long one with
-//! `cargo test -p milagro-e2e --test load -- --ignored --nocapture`.
+//! `cargo test -p milagro-e2e --test load -- --ignored --nocapture`, which
+//! also runs three CS servers sharing one Redis guard store
+//! (`three_cs_servers_on_one_redis`; needs `redis-server`).
 
 use std::time::{Duration, Instant};
 
@@ -144,4 +146,126 @@ async fn short_load_cs_and_p2p() {
 #[ignore = "long load test: run with --ignored"]
 async fn long_load_cs_and_p2p() {
     load(Duration::from_secs(30), 64).await;
+}
+
+/// Three CS acceptors, each with its own `RedisStore` connection (as three
+/// server processes would have), on one `redis-server`; `clients` CS
+/// clients spread over them, each its own identity, for `duration`. A
+/// one-off measurement of the shared store under load, not a timed
+/// assertion: it asserts only that no legitimate handshake failed.
+/// With `redis` false, the same three servers each keep an in-memory
+/// guard: the baseline the shared store's figure is read against.
+async fn three_servers(redis: bool, duration: Duration, clients: usize) {
+    use milagro_guard_redis::RedisStore;
+    use milagro_guard_redis::testing::RedisServer;
+    use milagro_tls::guard::{MonotonicClock, NoopObserver};
+    use std::sync::Arc;
+
+    let server = match redis {
+        true => match RedisServer::start_or_skip("three_cs_servers_on_one_redis") {
+            Some(s) => Some(s),
+            None => return,
+        },
+        false => None,
+    };
+    let cs = Cs::new(PermitPolicy::Off);
+    let mut addrs = Vec::new();
+    let mut reports = Vec::new();
+    for _ in 0..3 {
+        let guard = match &server {
+            Some(redis) => Guard::new(
+                Arc::new(
+                    RedisStore::connect(&redis.url(0), open_policy())
+                        .await
+                        .expect("redis"),
+                ),
+                Arc::new(MonotonicClock::new()),
+                Arc::new(NoopObserver),
+            ),
+            None => Guard::in_memory(open_policy()),
+        };
+        let (addr, rx) = serve(TlsAcceptor::new(cs.server_with(guard))).await;
+        addrs.push(addr);
+        reports.push(rx);
+    }
+    let drains: Vec<_> = reports
+        .into_iter()
+        .map(|mut rx| {
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                while let Some(r) = rx.recv().await {
+                    if let Err(e) = r {
+                        errors.push(format!("cs: {e}"));
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            let connector = MilagroConnector::new(cs.client(&format!("user{i}@example.com"), PIN));
+            let addr = addrs[i % 3];
+            tokio::spawn(async move {
+                let (mut ok, mut failed) = (0usize, Vec::new());
+                while Instant::now() < deadline {
+                    let r = async {
+                        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+                        let mut tls =
+                            timeout(Duration::from_secs(30), connector.connect(SERVICE, tcp))
+                                .await
+                                .map_err(|_| "timeout".to_owned())?
+                                .map_err(|e| e.to_string())?;
+                        if round_trip(&mut tls, b"load").await != b"load" {
+                            return Err("echo mismatch".to_owned());
+                        }
+                        Ok::<_, String>(())
+                    }
+                    .await;
+                    match r {
+                        Ok(()) => ok += 1,
+                        Err(e) => failed.push(e),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let (mut ok, mut failed) = (0, Vec::new());
+    for t in tasks {
+        let (n, f) = t.await.unwrap();
+        ok += n;
+        failed.extend(f);
+    }
+    let elapsed = started.elapsed();
+    sleep(Duration::from_millis(200)).await;
+    for d in drains {
+        d.abort();
+    }
+    println!(
+        "load, three CS servers, guard {}: {clients} clients for {elapsed:?}: {ok} handshakes, \
+         {} failed, {:.1} handshakes/s",
+        if redis {
+            "on one Redis"
+        } else {
+            "in memory each"
+        },
+        failed.len(),
+        ok as f64 / elapsed.as_secs_f64(),
+    );
+    assert!(failed.is_empty(), "{:?}", &failed[..]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long load test: run with --ignored"]
+async fn three_cs_servers_on_one_redis() {
+    three_servers(true, Duration::from_secs(20), 32).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long load test: run with --ignored"]
+async fn three_cs_servers_in_memory() {
+    three_servers(false, Duration::from_secs(20), 32).await;
 }

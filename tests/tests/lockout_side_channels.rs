@@ -215,10 +215,8 @@ async fn reset_wrong_pins_lock_the_identity_on_the_tokio_acceptor() {
 async fn stalled_wrong_pins_lock_the_identity_after_the_handshake_timeout() {
     let cs = Cs::new(PermitPolicy::Off);
     let guard = frozen_guard(100_000);
-    let limits = AcceptorLimits {
-        handshake_timeout: Duration::from_millis(300),
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.handshake_timeout = Duration::from_millis(300);
     let acceptor = TlsAcceptor::new(cs.server_with(guard.clone())).with_limits(limits);
     let (addr, _reports) = serve(acceptor).await;
     // The client never reads and keeps the connection open past the

@@ -14,7 +14,7 @@ use milagro_e2e::*;
 use milagro_tls::guard::Guard;
 use milagro_tls::keys::PermitPolicy;
 use milagro_tls_tokio::{MilagroConnector, TlsAcceptor};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -30,29 +30,6 @@ enum Client {
 struct Tally {
     ok: usize,
     failed: Vec<String>,
-}
-
-/// A standard server config (ECDSA P-256 certificate from rcgen) and a client
-/// config trusting it, both on ring.
-fn standard_configs() -> (rustls::ServerConfig, rustls::ClientConfig) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let der = cert.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.signing_key.serialize_der()));
-    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3")
-        .with_no_client_auth()
-        .with_single_cert(vec![der.clone()], key)
-        .expect("server config");
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der).expect("root");
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("TLS 1.3")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (server, client)
 }
 
 /// Runs `clients` handshake loops (even: CS, odd: standard) against one

@@ -233,19 +233,24 @@ impl Guard {
             });
             Err(refusal)
         };
-        if let Err(r) = s.store.replay_seen(&key, now).await {
-            return refused(r);
-        }
-        if let Err(r) = s.store.admit_source(source, now).await {
-            return refused(r);
-        }
         // The global cap is checked before, and independently of, anything
         // about `hid`, so ClassifierBusy reveals nothing about any identity.
+        // It is taken first so that checks 4–6 can be one store operation
+        // (one round trip to a network store); at the cap, checks 4 and 5
+        // still run first, so the refusal and the tokens spent are those of
+        // the §6.4 order. A slot held while the store answers a replay or
+        // throttle refusal is given back at once.
         if !s.take_classifier_slot() {
+            if let Err(r) = s.store.replay_seen(&key, now).await {
+                return refused(r);
+            }
+            if let Err(r) = s.store.admit_source(source, now).await {
+                return refused(r);
+            }
             return refused(Refusal::ClassifierBusy);
         }
         let slot = Slot::new(s);
-        match s.store.reserve(hid, source, now).await {
+        match s.store.admit_and_reserve(&key, source, now).await {
             Ok(ticket) => {
                 let mut h = Handle::new(s, ticket, Stage::Reserved);
                 h.classifier_slot = true;
@@ -576,10 +581,7 @@ impl Reservation {
             });
             Err(refusal)
         };
-        if let Err(r) = block_on(s.store.insert_after_good_proof(&self.key, now)) {
-            return refused(r);
-        }
-        match block_on(s.store.proof_ok(&self.h.ticket, now)) {
+        match block_on(s.store.record_good_proof(&self.h.ticket, &self.key, now)) {
             Ok(true) => {}
             Ok(false) => {
                 s.tell(Outcome::Expired {

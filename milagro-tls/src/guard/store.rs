@@ -200,6 +200,62 @@ pub trait GuardStore: Send + Sync {
         now: GuardTime,
     ) -> StoreFuture<'_, Result<(), Refusal>>;
 
+    /// docs/protocol.md §6.4 step 1 checks 4–6 in one operation, in that
+    /// order, for the identity of `key`: the replay lookup (as
+    /// [`replay_seen`](Self::replay_seen)), the source's ClientHello cost
+    /// (as [`admit_source`](Self::admit_source)), then the reservation (as
+    /// [`reserve`](Self::reserve)). The first refusal ends it: a replayed
+    /// share spends no token, a throttled source reserves nothing, a
+    /// per-identity refusal has still spent the hello token. The guard calls
+    /// it once it holds a pending-classification slot (the global cap of
+    /// check 5, which it keeps itself).
+    ///
+    /// The default runs the three operations one after another (the replay
+    /// lookup starts when called, each next one once the previous answered).
+    /// A network store should override it with one atomic round trip: a
+    /// successful login's store work is then this call,
+    /// [`record_good_proof`](Self::record_good_proof) and
+    /// [`completed`](Self::completed).
+    fn admit_and_reserve(
+        &self,
+        key: &ReplayKey,
+        source: IpAddr,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<ReservationTicket, Refusal>> {
+        let seen = self.replay_seen(key, now);
+        let hid = Hid(*key.hid());
+        Box::pin(async move {
+            seen.await?;
+            self.admit_source(source, now).await?;
+            self.reserve(&hid, source, now).await
+        })
+    }
+
+    /// A good proof (docs/protocol.md §6.4 step 4) in one operation: records
+    /// (HID, U) as [`insert_after_good_proof`](Self::insert_after_good_proof)
+    /// does, then — only if that succeeded — moves the slot as
+    /// [`proof_ok`](Self::proof_ok) does. `Err(Replay)` or
+    /// `Err(ReplayCacheFull)` leave the slot untouched; `Ok(false)` means the
+    /// slot was already gone (the entry is recorded all the same: the bytes
+    /// did pass a proof).
+    ///
+    /// The default runs the two operations one after another (the insert
+    /// starts when called); a network store should override it with one
+    /// atomic round trip.
+    fn record_good_proof(
+        &self,
+        ticket: &ReservationTicket,
+        key: &ReplayKey,
+        now: GuardTime,
+    ) -> StoreFuture<'_, Result<bool, Refusal>> {
+        let inserted = self.insert_after_good_proof(key, now);
+        let ticket = *ticket;
+        Box::pin(async move {
+            inserted.await?;
+            self.proof_ok(&ticket, now).await
+        })
+    }
+
     /// Administrative: the identity was re-enrolled; both counts reset.
     fn reenrolled(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>>;
 

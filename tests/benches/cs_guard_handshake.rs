@@ -1,0 +1,132 @@
+//! What a shared Redis guard store adds to one whole CS server handshake
+//! (issue 12, docs/performance.md "A shared guard store"): one CS login over
+//! loopback TCP through the real server path — `TlsAcceptor::accept_tcp`,
+//! whose blocking-pool job runs the guard — with the guard on the in-memory
+//! store and on a `RedisStore` connected to a local `redis-server`, and a
+//! standard rustls TLS 1.3 handshake (ECDSA P-256, ring) through the same
+//! kind of listener as the reference, all in one run. Each iteration is a
+//! fresh TCP connection, the handshake, and a one-byte echo, so the server
+//! has processed the client's Finished (and the guard's completion) before
+//! the iteration ends. The Redis case is skipped when `redis-server` is not
+//! installed.
+
+// criterion_group!/criterion_main! generate undocumented items.
+#![allow(missing_docs)]
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use milagro_e2e::*;
+use milagro_guard_redis::RedisStore;
+use milagro_guard_redis::testing::RedisServer;
+use milagro_tls::guard::{Guard, MonotonicClock, NoopObserver};
+use milagro_tls::keys::PermitPolicy;
+use milagro_tls_tokio::{AcceptedStream, MilagroConnector, TlsAcceptor};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn cs_login(connector: &MilagroConnector, addr: std::net::SocketAddr) {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let mut tls = connector.connect(SERVICE, tcp).await.expect("CS handshake");
+    assert_eq!(round_trip(&mut tls, b"x").await, b"x");
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cs = Cs::new(PermitPolicy::Off);
+    let connector = MilagroConnector::new(cs.client("user@example.com", PIN));
+    let (std_server, std_client) = standard_configs();
+    let std_connector = tokio_rustls::TlsConnector::from(Arc::new(std_client));
+    let redis = RedisServer::start_or_skip("cs_guard_handshake bench (redis)");
+
+    let (memory_addr, redis_addr) = rt.block_on(async {
+        let memory = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
+            .with_standard(Arc::new(std_server))
+            .expect("a standard config without Milagro groups");
+        let memory_addr = listen(memory).await;
+        let redis_addr = match &redis {
+            Some(server) => {
+                let store = RedisStore::connect(&server.url(0), open_policy())
+                    .await
+                    .expect("redis");
+                let guard = Guard::new(
+                    Arc::new(store),
+                    Arc::new(MonotonicClock::new()),
+                    Arc::new(NoopObserver),
+                );
+                Some(listen(TlsAcceptor::new(cs.server_with(guard))).await)
+            }
+            None => None,
+        };
+        (memory_addr, redis_addr)
+    });
+
+    let mut group = c.benchmark_group("CS server handshake over loopback");
+    group.bench_function("guard in memory", |b| {
+        b.iter(|| rt.block_on(cs_login(&connector, memory_addr)))
+    });
+    if let Some(addr) = redis_addr {
+        group.bench_function("guard on redis", |b| {
+            b.iter(|| rt.block_on(cs_login(&connector, addr)))
+        });
+    }
+    let localhost = ServerName::try_from("localhost").expect("name");
+    group.bench_function("standard TLS 1.3 (rustls, P-256)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let tcp = TcpStream::connect(memory_addr).await.expect("connect");
+                tcp.set_nodelay(true).expect("nodelay");
+                let mut tls = std_connector
+                    .connect(localhost.clone(), tcp)
+                    .await
+                    .expect("standard handshake");
+                assert_eq!(round_trip(&mut tls, b"x").await, b"x");
+            })
+        })
+    });
+    group.finish();
+    drop(redis);
+}
+
+/// A loopback listener running every connection through `accept_tcp` in its
+/// own task, then echoing. Unlike the tests' `serve`, it sets `TCP_NODELAY`
+/// on each accepted socket (as the crate's HTTP server loop does): without
+/// it the standard server's session tickets and the echo are two small
+/// writes, and Nagle holds the second until the client's delayed ACK, about
+/// 40 ms — a measure of the kernel, not of either handshake. A failed
+/// handshake fails the client's side of the iteration.
+async fn listen(acceptor: TlsAcceptor) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = tcp.set_nodelay(true);
+                match acceptor.accept_tcp(tcp).await {
+                    Ok(AcceptedStream::Milagro(_, tls)) => echo(tls).await,
+                    Ok(AcceptedStream::Standard(tls)) => echo(tls).await,
+                    Err(_) => {}
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
+    let mut buf = [0u8; 64];
+    while let Ok(n) = s.read(&mut buf).await {
+        if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
