@@ -52,6 +52,7 @@ use crate::recording::Recording;
     derive(serde::Deserialize),
     serde(default, deny_unknown_fields)
 )]
+#[non_exhaustive]
 pub struct AcceptorLimits {
     /// Handshakes in progress at once (from the first byte read to the
     /// finished handshake); more wait for a slot until their deadline.

@@ -30,6 +30,7 @@ const CONTENT_TYPE_ALERT: u8 = 21;
 
 /// The connector's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectorLimits {
     /// The whole handshake's budget. Default 10 s.
     pub handshake_timeout: Duration,
@@ -88,6 +89,8 @@ enum Kind {
     P2p {
         key: Box<P2pClientKey>,
         cache: Mutex<Vec<(Identity, MilagroClient)>>,
+        /// The ALPN protocols every configuration made offers.
+        alpn: Vec<Vec<u8>>,
     },
 }
 
@@ -124,6 +127,7 @@ impl MilagroConnector {
             Kind::P2p {
                 key: Box::new(key),
                 cache: Mutex::new(Vec::new()),
+                alpn: Vec::new(),
             },
             ConnectorLimits::default(),
         )
@@ -143,6 +147,26 @@ impl MilagroConnector {
             kind: self.kind,
             pool: BlockingPool::new(limits.blocking_threads),
             limits,
+        }
+    }
+
+    /// The same connector offering ALPN (RFC 7301) `protocols`, in order
+    /// of preference, on every connection (e.g. `b"h2"` for tonic, which
+    /// speaks HTTP/2 only). The protocol the server chose is
+    /// [`MilagroClientStream::alpn_protocol`]. Empty: no ALPN (the default).
+    /// P2P: the per-identity configuration cache starts empty.
+    pub fn with_alpn_protocols(self, protocols: Vec<Vec<u8>>) -> Self {
+        let kind = match &*self.kind {
+            Kind::Fixed(c) => Kind::Fixed(c.with_alpn_protocols(protocols)),
+            Kind::P2p { key, .. } => Kind::P2p {
+                key: key.clone(),
+                cache: Mutex::new(Vec::new()),
+                alpn: protocols,
+            },
+        };
+        Self {
+            kind: Arc::new(kind),
+            ..self
         }
     }
 
@@ -238,9 +262,9 @@ impl MilagroConnector {
         server_name: &str,
         deadline: Instant,
     ) -> Result<MilagroClient, ConnectError> {
-        let (key, cache) = match &*self.kind {
+        let (key, cache, alpn) = match &*self.kind {
             Kind::Fixed(c) => return Ok(c.clone()),
-            Kind::P2p { key, cache } => (key, cache),
+            Kind::P2p { key, cache, alpn } => (key, cache, alpn),
         };
         let id = Identity::new(server_name)
             .map_err(|_| MilagroError::InvalidServerName(server_name.to_owned()))?;
@@ -253,6 +277,11 @@ impl MilagroConnector {
             .run(deadline, move || p2p_tls::client(key, for_id))
             .await
             .map_err(pool_error)??;
+        let client = if alpn.is_empty() {
+            client
+        } else {
+            client.with_alpn_protocols(alpn.clone())
+        };
         if let Ok(mut c) = cache.lock() {
             if !c.iter().any(|(i, _)| *i == id) {
                 if c.len() >= self.limits.max_p2p_configs.max(1) {
@@ -383,6 +412,12 @@ impl<IO> MilagroClientStream<IO> {
     /// The rustls connection.
     pub fn connection(&self) -> &ClientConnection {
         self.inner.get_ref().1
+    }
+
+    /// The ALPN protocol the server chose, if any (see
+    /// [`MilagroConnector::with_alpn_protocols`]).
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.connection().alpn_protocol()
     }
 
     /// The transport.

@@ -8,13 +8,20 @@
 //!   pool, the name checked before anything is sent). The stream,
 //!   [`MilagroHttpsStream`], implements hyper's `rt::Read`/`rt::Write` and
 //!   hyper-util's `Connection`, which hands the authenticated
-//!   [`ServerPeer`] to every response's extensions.
+//!   [`ServerPeer`] to every response's extensions and tells hyper-util to
+//!   speak HTTP/2 when ALPN chose `h2`. tonic speaks HTTP/2 only: give it a
+//!   connector made with
+//!   [`MilagroConnector::with_alpn_protocols`]`(vec![ALPN_H2.to_vec()])`.
 //! * Server: [`serve_connection`] serves one accepted connection with any
-//!   tower service (an axum `Router`, for example), inserting the client's
-//!   [`AuthenticatedIdentity`] (Milagro connections only) and the
+//!   tower service (an axum `Router`, a tonic service), inserting the
+//!   client's [`AuthenticatedIdentity`] (Milagro connections only) and the
 //!   [`PeerAddr`] into every request's extensions; [`serve`] runs the
-//!   accept loop over a `TcpListener`. Standard TLS clients on the same
-//!   listener are served with no identity inserted.
+//!   accept loop over a `TcpListener`. It speaks HTTP/2 on connections
+//!   whose ALPN chose `h2` (offer it with
+//!   `MilagroAcceptor::with_alpn_protocols`, and in a standard
+//!   configuration's `alpn_protocols`) and HTTP/1.1 on all others.
+//!   Standard TLS clients on the same listener are served with no identity
+//!   inserted.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,7 +35,7 @@ use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::client::legacy::connect::{Connected, Connection};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use milagro_tls::identity::Identity;
 use milagro_tls::suite::Suite;
@@ -40,6 +47,12 @@ use crate::connector::{ConnectError, MilagroClientStream, MilagroConnector};
 
 /// The default TCP port of an `https` URI without one.
 const HTTPS_PORT: u16 = 443;
+
+/// The ALPN protocol name of HTTP/2 over TLS (RFC 9113 §3.2).
+pub const ALPN_H2: &[u8] = b"h2";
+
+/// The ALPN protocol name of HTTP/1.1 (RFC 7301 §6).
+pub const ALPN_HTTP11: &[u8] = b"http/1.1";
 
 /// The server a [`MilagroHttpsStream`] authenticated, in every response's
 /// extensions when the stream is used by hyper-util's legacy `Client`
@@ -139,9 +152,11 @@ impl MilagroHttpsConnector {
             identity: tls.server_identity().clone(),
             suite,
         };
+        let h2 = tls.alpn_protocol() == Some(ALPN_H2);
         Ok(MilagroHttpsStream {
             inner: TokioIo::new(tls),
             peer,
+            h2,
         })
     }
 }
@@ -170,6 +185,8 @@ impl tower_service::Service<Uri> for MilagroHttpsConnector {
 pub struct MilagroHttpsStream {
     inner: TokioIo<MilagroClientStream<TcpStream>>,
     peer: ServerPeer,
+    /// ALPN chose HTTP/2.
+    h2: bool,
 }
 
 impl MilagroHttpsStream {
@@ -186,7 +203,12 @@ impl MilagroHttpsStream {
 
 impl Connection for MilagroHttpsStream {
     fn connected(&self) -> Connected {
-        Connected::new().extra(self.peer.clone())
+        let connected = Connected::new().extra(self.peer.clone());
+        if self.h2 {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
     }
 }
 
@@ -261,8 +283,9 @@ pub struct PeerAddr(pub SocketAddr);
 /// How long a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves HTTP/1.1 on one accepted connection with `service` until the
-/// client closes it. Every request carries [`PeerAddr`]`(peer)` in its
+/// Serves one accepted connection with `service` until the client closes
+/// it: HTTP/2 when the handshake's ALPN chose `h2` ([`ALPN_H2`]), HTTP/1.1
+/// otherwise. Every request carries [`PeerAddr`]`(peer)` in its
 /// extensions and, on a Milagro connection, the client's
 /// [`AuthenticatedIdentity`] (an axum handler takes it as
 /// `Extension<AuthenticatedIdentity>`, or `Option<Extension<…>>` where
@@ -281,16 +304,38 @@ where
 {
     match accepted {
         AcceptedStream::Milagro(who, tls) => {
-            serve_stream(tls, Some(who), Some(peer), service).await
+            let version = Version::of(tls.get_ref().1.alpn_protocol());
+            serve_io(tls, Some(who), Some(peer), service, version).await
         }
-        AcceptedStream::Standard(tls) => serve_stream(tls, None, Some(peer), service).await,
+        AcceptedStream::Standard(tls) => {
+            let version = Version::of(tls.get_ref().1.alpn_protocol());
+            serve_io(tls, None, Some(peer), service, version).await
+        }
     }
 }
 
-/// [`serve_connection`] on an established stream: `identity` (which only
-/// the acceptor can make) and `peer`, when given, go into every request's
-/// extensions; when `identity` is `None` any [`AuthenticatedIdentity`]
-/// already in a request's extensions is removed.
+/// The HTTP version a connection speaks, from its ALPN.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Http1,
+    Http2,
+}
+
+impl Version {
+    fn of(alpn: Option<&[u8]>) -> Self {
+        if alpn == Some(ALPN_H2) {
+            Self::Http2
+        } else {
+            Self::Http1
+        }
+    }
+}
+
+/// [`serve_connection`] on an established stream, in HTTP/1.1 (the stream
+/// carries no ALPN to say otherwise): `identity` (which only the acceptor
+/// can make) and `peer`, when given, go into every request's extensions;
+/// when `identity` is `None` any [`AuthenticatedIdentity`] already in a
+/// request's extensions is removed.
 pub async fn serve_stream<IO, S>(
     io: IO,
     identity: Option<AuthenticatedIdentity>,
@@ -301,16 +346,42 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HttpService,
 {
-    let service = WithPeer {
+    serve_io(io, identity, peer, service, Version::Http1).await
+}
+
+async fn serve_io<IO, S>(
+    io: IO,
+    identity: Option<AuthenticatedIdentity>,
+    peer: Option<SocketAddr>,
+    service: S,
+    version: Version,
+) -> Result<(), hyper::Error>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: HttpService,
+{
+    let service = TowerToHyperService::new(WithPeer {
         inner: service,
         identity,
         peer: peer.map(PeerAddr),
-    };
-    hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
-        .await
+    });
+    match version {
+        Version::Http1 => {
+            hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(io), service)
+                .await
+        }
+        // Each stream's request runs as its own task on the runtime; hyper
+        // bounds the concurrent streams of one connection.
+        Version::Http2 => {
+            hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(io), service)
+                .await
+        }
+    }
 }
 
 /// Accepts connections on `listener` forever, each in its own task: the

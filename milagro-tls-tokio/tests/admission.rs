@@ -124,12 +124,10 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_source_with_300_slow_connections_cannot_block_another_client() {
     let cs = Cs::new();
-    let limits = AcceptorLimits {
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-        // Only the per-source cap is under test here.
-        client_hello_timeout: HANDSHAKE_TIMEOUT,
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.handshake_timeout = HANDSHAKE_TIMEOUT;
+    // Only the per-source cap is under test here.
+    limits.client_hello_timeout = HANDSHAKE_TIMEOUT;
     let (global, per_source) = (
         limits.max_concurrent_handshakes,
         limits.max_connections_per_source,
@@ -199,12 +197,10 @@ async fn one_source_with_300_slow_connections_cannot_block_another_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clienthellos_are_dropped_at_the_clienthello_timeout_not_the_handshake_timeout() {
     let cs = Cs::new();
-    let limits = AcceptorLimits {
-        max_concurrent_handshakes: 4,
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-        client_hello_timeout: Duration::from_millis(300),
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.max_concurrent_handshakes = 4;
+    limits.handshake_timeout = HANDSHAKE_TIMEOUT;
+    limits.client_hello_timeout = Duration::from_millis(300);
     let acceptor = cs.acceptor(limits);
     let (addr, mut rx) = serve(acceptor.clone()).await;
 
@@ -261,12 +257,10 @@ async fn slow_clienthellos_are_dropped_at_the_clienthello_timeout_not_the_handsh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_source_cap_counts_an_ipv6_slash_64_as_one_source() {
     let cs = Cs::new();
-    let limits = AcceptorLimits {
-        max_connections_per_source: 2,
-        handshake_timeout: HANDSHAKE_TIMEOUT,
-        client_hello_timeout: HANDSHAKE_TIMEOUT,
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.max_connections_per_source = 2;
+    limits.handshake_timeout = HANDSHAKE_TIMEOUT;
+    limits.client_hello_timeout = HANDSHAKE_TIMEOUT;
     let acceptor = cs.acceptor(limits);
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
     // Two silent in-memory connections from one /64 hold its two places.
@@ -330,10 +324,8 @@ async fn a_handshake_timeout_not_shorter_than_the_reservation_ttl_is_refused() {
     let cs = Cs::new();
     let ttl = Duration::from_secs(30);
     for handshake_timeout in [ttl, ttl + Duration::from_secs(1)] {
-        let limits = AcceptorLimits {
-            handshake_timeout,
-            ..AcceptorLimits::default()
-        };
+        let mut limits = AcceptorLimits::default();
+        limits.handshake_timeout = handshake_timeout;
         let acceptor = cs.acceptor_with_ttl(limits, ttl);
         let want = BuildError::HandshakeOutlivesReservation {
             handshake_timeout,
@@ -354,10 +346,8 @@ async fn a_handshake_timeout_not_shorter_than_the_reservation_ttl_is_refused() {
         assert!(buf.is_empty(), "{buf:?}");
     }
     // One second shorter: accepted, and a client logs in.
-    let limits = AcceptorLimits {
-        handshake_timeout: ttl - Duration::from_secs(1),
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.handshake_timeout = ttl - Duration::from_secs(1);
     let acceptor = cs.acceptor_with_ttl(limits, ttl);
     assert_eq!(acceptor.check(), Ok(()));
     let (addr, mut rx) = serve(acceptor).await;

@@ -8,9 +8,9 @@ use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
@@ -18,38 +18,26 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use milagro_tls::Classifier;
 use milagro_tls::MilagroError;
-use milagro_tls::cs_tls;
 use milagro_tls::dta::Combine;
-use milagro_tls::guard::{Guard, GuardPolicy};
-use milagro_tls::identity::Identity;
+use milagro_tls::guard::Guard;
 use milagro_tls::keys::{
-    CsClientSecret, CsDeployment, CsServerSecret, Deployment, MasterShare, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, epoch_of,
+    Deployment, MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, epoch_of,
 };
-use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
 use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
 use milagro_tls::suite::Suite;
 use milagro_tls_tokio::http::{
-    HttpsConnectError, MilagroHttpsConnector, PeerAddr, ServerPeer, serve_connection,
+    ALPN_H2, ALPN_HTTP11, HttpsConnectError, MilagroHttpsConnector, PeerAddr, ServerPeer,
 };
 use milagro_tls_tokio::{AuthenticatedIdentity, ConnectError, MilagroConnector, TlsAcceptor};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
 
-const PIN: &str = "1234";
-const LIMIT: Duration = Duration::from_secs(30);
+mod common;
+use common::{LIMIT, PIN, cs_alpn, id, open_policy, start};
+
 const EPOCH_SECS: u32 = 3600;
-
-fn id(s: &str) -> Identity {
-    Identity::new(s).unwrap()
-}
-
-fn digits() -> PinDigits {
-    PinDigits::new(4).unwrap()
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -58,32 +46,10 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn open_policy() -> GuardPolicy {
-    let mut p = GuardPolicy::default();
-    p.throttle.burst = 10_000;
-    p.throttle.refill_per_sec = 10_000;
-    p
-}
-
 /// A CS deployment of one D-TA: the server acceptor and alice's connector
 /// (with `pin`).
 fn cs(pin: &str) -> (TlsAcceptor, MilagroConnector) {
-    let dep = CsDeployment::new(1, PermitPolicy::Off, &OsEntropy).unwrap();
-    let dta = MasterShare::generate(Deployment::Cs(dep), &OsEntropy).unwrap();
-    let ss = CsServerSecret::combine(&[dta.issue_cs_server_secret().unwrap()]).unwrap();
-    let server = cs_tls::server(
-        ss,
-        cs_tls::ServerOptions::new(Guard::in_memory(open_policy()), Classifier::new(1).unwrap())
-            .pin_digits(digits()),
-    )
-    .unwrap();
-    let cs = CsClientSecret::combine(&[dta
-        .issue_cs_client_secret(&id("alice@example.com"))
-        .unwrap()])
-    .unwrap();
-    let token = extract_pin(&cs, &Pin::parse(PIN, digits()).unwrap()).unwrap();
-    let client = cs_tls::client(token, Pin::parse(pin, digits()).unwrap(), None).unwrap();
-    (TlsAcceptor::new(server), MilagroConnector::new(client))
+    cs_alpn(pin, &[], &[])
 }
 
 /// A P2P deployment of one D-TA: the server `localhost` (its identity is
@@ -143,28 +109,6 @@ impl tower_service::Service<Request<Incoming>> for Hello {
     }
 }
 
-/// The server on 127.0.0.1:0; counts finished handshakes.
-async fn start(acceptor: TlsAcceptor) -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handshakes = Arc::new(AtomicUsize::new(0));
-    let count = handshakes.clone();
-    tokio::spawn(async move {
-        loop {
-            let (tcp, peer) = listener.accept().await.unwrap();
-            let acceptor = acceptor.clone();
-            let count = count.clone();
-            tokio::spawn(async move {
-                if let Ok(accepted) = acceptor.accept_io(tcp).await {
-                    count.fetch_add(1, Ordering::SeqCst);
-                    let _ = serve_connection(accepted, peer, Hello).await;
-                }
-            });
-        }
-    });
-    (addr, handshakes)
-}
-
 type MilagroClient = Client<MilagroHttpsConnector, Empty<Bytes>>;
 
 fn client(connector: MilagroConnector) -> MilagroClient {
@@ -185,7 +129,7 @@ async fn get(client: &MilagroClient, uri: &str) -> (StatusCode, Option<ServerPee
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cs_get_through_hyper_util_client_reuses_one_connection() {
     let (acceptor, connector) = cs(PIN);
-    let (addr, handshakes) = start(acceptor).await;
+    let (addr, handshakes) = start(acceptor, Hello).await;
     let client = client(connector);
     let uri = format!("https://localhost:{}/", addr.port());
     for _ in 0..3 {
@@ -200,9 +144,36 @@ async fn cs_get_through_hyper_util_client_reuses_one_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_chooses_http2_or_http11_and_the_identity_is_there_in_both() {
+    let both: &[&[u8]] = &[ALPN_H2, ALPN_HTTP11];
+    for (server, version) in [
+        (both, hyper::Version::HTTP_2),
+        (&[ALPN_HTTP11][..], hyper::Version::HTTP_11),
+    ] {
+        let (acceptor, connector) = cs_alpn(PIN, server, both);
+        let (addr, handshakes) = start(acceptor, Hello).await;
+        let client = client(connector);
+        let uri: Uri = format!("https://localhost:{}/", addr.port())
+            .parse()
+            .unwrap();
+        for _ in 0..2 {
+            let resp = timeout(LIMIT, client.get(uri.clone()))
+                .await
+                .expect("in time")
+                .expect("response");
+            assert_eq!(resp.version(), version);
+            assert_eq!(resp.status(), StatusCode::OK);
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"hello alice@example.com, CS from 127.0.0.1");
+        }
+        assert_eq!(handshakes.load(Ordering::SeqCst), 1, "{version:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p2p_get_through_hyper_util_client_authenticates_both_sides() {
     let (acceptor, connector) = p2p();
-    let (addr, handshakes) = start(acceptor).await;
+    let (addr, handshakes) = start(acceptor, Hello).await;
     let client = client(connector);
     let (status, peer, body) = get(&client, &format!("https://localhost:{}/", addr.port())).await;
     assert_eq!(status, StatusCode::OK);
@@ -228,7 +199,7 @@ fn connect_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Htt
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_pin_is_credential_refused_through_the_client_error() {
     let (acceptor, connector) = cs("9999");
-    let (addr, handshakes) = start(acceptor).await;
+    let (addr, handshakes) = start(acceptor, Hello).await;
     let client = client(connector);
     let uri: Uri = format!("https://localhost:{}/", addr.port())
         .parse()
@@ -276,7 +247,7 @@ async fn a_standard_client_on_the_same_listener_gets_no_identity() {
         .with_single_cert(vec![cert_der.clone()], key)
         .unwrap();
     let acceptor = acceptor.with_standard(Arc::new(standard)).unwrap();
-    let (addr, handshakes) = start(acceptor).await;
+    let (addr, handshakes) = start(acceptor, Hello).await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert_der).unwrap();
     let std_client = rustls::ClientConfig::builder_with_provider(provider)

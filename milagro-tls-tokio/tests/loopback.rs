@@ -254,12 +254,10 @@ fn hello_bytes(client: &MilagroClient) -> (Vec<u8>, usize) {
 async fn a_flood_of_bogus_hellos_neither_starves_sessions_nor_stops_a_client() {
     let cs = Cs::new();
     let stranger = Cs::new();
-    let limits = AcceptorLimits {
-        max_concurrent_handshakes: 64,
-        handshake_timeout: Duration::from_secs(10),
-        blocking_threads: 2,
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.max_concurrent_handshakes = 64;
+    limits.handshake_timeout = Duration::from_secs(10);
+    limits.blocking_threads = 2;
     let acceptor = TlsAcceptor::new(cs.server(GuardPolicy::default())).with_limits(limits);
     let (addr, mut rx) = serve(acceptor.clone()).await;
     // An established session before the flood.
@@ -351,12 +349,10 @@ async fn a_flood_of_bogus_hellos_neither_starves_sessions_nor_stops_a_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_clients_time_out_and_free_their_slot() {
     let cs = Cs::new();
-    let limits = AcceptorLimits {
-        max_concurrent_handshakes: 1,
-        handshake_timeout: Duration::from_millis(400),
-        blocking_threads: 1,
-        ..AcceptorLimits::default()
-    };
+    let mut limits = AcceptorLimits::default();
+    limits.max_concurrent_handshakes = 1;
+    limits.handshake_timeout = Duration::from_millis(400);
+    limits.blocking_threads = 1;
     let acceptor = TlsAcceptor::new(cs.server(open_policy())).with_limits(limits);
     let (hello, _) = hello_bytes(&cs.client("alice@example.com", PIN));
     for sent in [0usize, hello.len() / 2] {
