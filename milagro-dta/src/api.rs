@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// JSON error body).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The request is malformed (bad JSON, missing or invalid field).
     BadRequest,
@@ -128,6 +129,7 @@ pub struct Info {
 /// What an enrolment issues: a CS client, a P2P client or a P2P server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Role {
     /// CS: a client secret share at enrolment, time-permit shares at renewal.
     CsClient,
@@ -219,7 +221,8 @@ pub struct EnrolResponse {
     /// The role.
     pub role: Role,
     /// This D-TA's share, a PEM key file: a CS client secret share, or a P2P
-    /// key share for the D-TA's current epoch.
+    /// key share for the epoch a client uses now by the D-TA's clock
+    /// ([`milagro_tls::p2p_tls::client_epoch`]).
     pub share: String,
     /// CS with permits required: the share of today's time permit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,7 +237,8 @@ pub struct RenewRequest {
     /// CS: the permit day (default: the D-TA's today).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<u32>,
-    /// P2P: the epoch (default: the D-TA's current epoch).
+    /// P2P: the epoch (default: the epoch a client uses now by the D-TA's
+    /// clock, [`milagro_tls::p2p_tls::client_epoch`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch: Option<u32>,
 }
@@ -270,7 +274,8 @@ pub struct RevokeResponse {
 pub struct P2pServerKeyRequest {
     /// The server identity (ID_A).
     pub identity: String,
-    /// The epoch (default: current).
+    /// The epoch (default: the epoch a client uses now by the D-TA's clock,
+    /// [`milagro_tls::p2p_tls::client_epoch`]).
     #[serde(default)]
     pub epoch: Option<u32>,
 }

@@ -27,25 +27,38 @@ pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
 
 /// Why a call to a D-TA failed. Always names the D-TA's URL.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The URL is not `https://host[:port]`.
-    #[error("{url}: not a D-TA URL (expected https://host[:port]): {reason}")]
+    #[error("{url}: not a D-TA URL (expected https://host[:port]): {problem}")]
     BadUrl {
         /// The URL given.
         url: String,
-        /// Why.
-        reason: String,
+        /// What is wrong with it.
+        problem: UrlProblem,
     },
-    /// The trust roots could not be loaded.
-    #[error("cannot load the trusted CA certificates: {0}")]
-    Roots(String),
+    /// The operating system offers no CA certificate
+    /// ([`Trust::System`]).
+    #[error("cannot load the trusted CA certificates: the system has none")]
+    NoSystemRoots,
+    /// A CA file ([`Trust::CaFile`]) could not be used.
+    #[error("cannot load the trusted CA certificates from {}: {problem}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: CaFileProblem,
+    },
+    /// rustls refused the client configuration.
+    #[error("cannot build the TLS client configuration: {0}")]
+    TlsConfig(rustls::Error),
     /// The D-TA could not be reached (connection refused, DNS, TLS).
-    #[error("D-TA {url} is unreachable: {reason}")]
+    #[error("D-TA {url} is unreachable: {cause}")]
     Unreachable {
         /// The D-TA.
         url: String,
-        /// Why.
-        reason: String,
+        /// The step that failed and its error.
+        cause: Unreachable,
     },
     /// The D-TA did not answer in time.
     #[error("D-TA {url} did not answer within {secs} s")]
@@ -66,13 +79,75 @@ pub enum ClientError {
         message: String,
     },
     /// The D-TA's answer is not what the API specifies.
-    #[error("D-TA {url} answered something unexpected: {reason}")]
+    #[error("D-TA {url} answered something unexpected: {problem}")]
     Protocol {
         /// The D-TA.
         url: String,
-        /// Why.
-        reason: String,
+        /// What was unexpected.
+        problem: ProtocolProblem,
     },
+}
+
+/// Why a URL is not a D-TA URL ([`ClientError::BadUrl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlProblem {
+    /// It is not a URI at all.
+    #[error("cannot parse it")]
+    Unparsable,
+    /// The scheme is not `https`.
+    #[error("the scheme must be https")]
+    NotHttps,
+    /// It has a path or a query: a D-TA is named by its origin alone.
+    #[error("it must not have a path or a query")]
+    PathOrQuery,
+    /// It names no host.
+    #[error("no host")]
+    NoHost,
+}
+
+/// The step at which a D-TA could not be reached
+/// ([`ClientError::Unreachable`]), with the error of that step.
+///
+/// The inner error is part of the message (the command-line tools print
+/// one line), so it is not repeated as a `source()`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unreachable {
+    /// The TCP connection failed (refused, DNS, routing).
+    #[error("{0}")]
+    Connect(std::io::Error),
+    /// The host is not a valid TLS server name.
+    #[error("{0}")]
+    ServerName(rustls_pki_types::InvalidDnsNameError),
+    /// The TLS handshake failed (certificate not trusted, wrong name, …).
+    #[error("TLS: {0}")]
+    Tls(std::io::Error),
+    /// The HTTP exchange failed after the handshake.
+    #[error("{0}")]
+    Http(hyper::Error),
+}
+
+/// What in a D-TA's answer (or in building the request) did not follow the
+/// API ([`ClientError::Protocol`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolProblem {
+    /// The request body could not be encoded.
+    #[error("cannot encode the request: {0}")]
+    Encode(serde_json::Error),
+    /// The request could not be built (an invalid header value).
+    #[error("cannot build the request: {0}")]
+    Request(hyper::http::Error),
+    /// A refusal status came without the API's JSON error body.
+    #[error("HTTP {0} without a JSON error body")]
+    NoErrorBody(StatusCode),
+    /// The body could not be read, or exceeds [`MAX_RESPONSE`].
+    #[error("cannot read the body: {0}")]
+    Body(Box<dyn std::error::Error + Send + Sync>),
+    /// The body is not the JSON the API specifies.
+    #[error("not the expected JSON: {0}")]
+    Json(serde_json::Error),
 }
 
 impl ClientError {
@@ -85,8 +160,24 @@ impl ClientError {
     }
 }
 
+/// Why a CA file could not be used ([`ClientError::CaFile`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaFileProblem {
+    /// The file could not be read or is not PEM.
+    #[error("{0}")]
+    Pem(rustls_pki_types::pem::Error),
+    /// The file holds no certificate.
+    #[error("no certificate in the file")]
+    NoCertificate,
+    /// rustls refused a certificate in it as a trust anchor.
+    #[error("{0}")]
+    Refused(rustls::Error),
+}
+
 /// Which CA certificates a client trusts for the D-TAs' certificates.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Trust {
     /// The operating system's roots (rustls-native-certs).
     System,
@@ -104,36 +195,40 @@ pub fn tls_config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>, ClientErro
                 let _ = roots.add(cert);
             }
             if roots.is_empty() {
-                return Err(ClientError::Roots("no system CA certificates found".into()));
+                return Err(ClientError::NoSystemRoots);
             }
         }
         Trust::CaFile(path) => {
             for cert in ca_certs(path)? {
-                roots.add(cert).map_err(|e| roots_error(path, e))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ca_file_error(path, CaFileProblem::Refused(e)))?;
             }
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Roots(e.to_string()))?
+        .map_err(ClientError::TlsConfig)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
-/// A trust-root failure that names the CA file.
-fn roots_error(path: &Path, reason: impl core::fmt::Display) -> ClientError {
-    ClientError::Roots(format!("{}: {reason}", path.display()))
+fn ca_file_error(path: &Path, problem: CaFileProblem) -> ClientError {
+    ClientError::CaFile {
+        path: path.to_owned(),
+        problem,
+    }
 }
 
 fn ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| roots_error(path, e))?
+        .map_err(|e| ca_file_error(path, CaFileProblem::Pem(e)))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| roots_error(path, e))?;
+        .map_err(|e| ca_file_error(path, CaFileProblem::Pem(e)))?;
     if certs.is_empty() {
-        return Err(roots_error(path, "no certificate in the file"));
+        return Err(ca_file_error(path, CaFileProblem::NoCertificate));
     }
     Ok(certs)
 }
@@ -160,18 +255,18 @@ impl Client {
     /// A client for the D-TA at `url` (`https://host[:port]`, no path),
     /// trusting `tls`'s roots. Each call has a 15 s budget.
     pub fn new(url: &str, tls: Arc<rustls::ClientConfig>) -> Result<Self, ClientError> {
-        let bad = |reason: &str| ClientError::BadUrl {
+        let bad = |problem| ClientError::BadUrl {
             url: url.to_owned(),
-            reason: reason.to_owned(),
+            problem,
         };
-        let uri: Uri = url.parse().map_err(|_| bad("cannot parse it"))?;
+        let uri: Uri = url.parse().map_err(|_| bad(UrlProblem::Unparsable))?;
         if uri.scheme_str() != Some("https") {
-            return Err(bad("the scheme must be https"));
+            return Err(bad(UrlProblem::NotHttps));
         }
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(bad("it must not have a path or a query"));
+            return Err(bad(UrlProblem::PathOrQuery));
         }
-        let host = uri.host().ok_or_else(|| bad("no host"))?;
+        let host = uri.host().ok_or_else(|| bad(UrlProblem::NoHost))?;
         let host = host
             .trim_start_matches('[')
             .trim_end_matches(']')
@@ -208,7 +303,9 @@ impl Client {
         body: Option<&B>,
     ) -> Result<T, ClientError> {
         let payload = match body {
-            Some(b) => serde_json::to_vec(b).map_err(|e| self.protocol(e.to_string()))?,
+            Some(b) => {
+                serde_json::to_vec(b).map_err(|e| self.protocol(ProtocolProblem::Encode(e)))?
+            }
             None => Vec::new(),
         };
         let mut req = Request::builder()
@@ -221,7 +318,7 @@ impl Client {
         }
         let req = req
             .body(Full::new(Bytes::from(payload)))
-            .map_err(|e| self.protocol(e.to_string()))?;
+            .map_err(|e| self.protocol(ProtocolProblem::Request(e)))?;
         let (status, bytes) = match tokio::time::timeout(self.timeout, self.exchange(req)).await {
             Ok(r) => r?,
             Err(_) => {
@@ -233,15 +330,14 @@ impl Client {
         };
         if !status.is_success() {
             let body: ErrorBody = serde_json::from_slice(&bytes)
-                .map_err(|_| self.protocol(format!("HTTP {status} without a JSON error body")))?;
+                .map_err(|_| self.protocol(ProtocolProblem::NoErrorBody(status)))?;
             return Err(ClientError::Refused {
                 url: self.url.clone(),
                 code: body.error.code,
                 message: body.error.message,
             });
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| self.protocol(format!("not the expected JSON: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| self.protocol(ProtocolProblem::Json(e)))
     }
 
     /// Sends `req` on a new TLS connection and reads the whole answer (at
@@ -252,43 +348,43 @@ impl Client {
     ) -> Result<(StatusCode, Bytes), ClientError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
-        let name =
-            ServerName::try_from(self.host.clone()).map_err(|e| self.unreachable(e.to_string()))?;
+            .map_err(|e| self.unreachable(Unreachable::Connect(e)))?;
+        let name = ServerName::try_from(self.host.clone())
+            .map_err(|e| self.unreachable(Unreachable::ServerName(e)))?;
         let tls = TlsConnector::from(self.tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| self.unreachable(format!("TLS: {e}")))?;
+            .map_err(|e| self.unreachable(Unreachable::Tls(e)))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
+            .map_err(|e| self.unreachable(Unreachable::Http(e)))?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| self.unreachable(e.to_string()))?;
+            .map_err(|e| self.unreachable(Unreachable::Http(e)))?;
         let status = resp.status();
         let bytes = Limited::new(resp.into_body(), MAX_RESPONSE)
             .collect()
             .await
-            .map_err(|e| self.protocol(format!("cannot read the body: {e}")))?
+            .map_err(|e| self.protocol(ProtocolProblem::Body(e)))?
             .to_bytes();
         Ok((status, bytes))
     }
 
-    fn unreachable(&self, reason: String) -> ClientError {
+    fn unreachable(&self, cause: Unreachable) -> ClientError {
         ClientError::Unreachable {
             url: self.url.clone(),
-            reason,
+            cause,
         }
     }
 
-    fn protocol(&self, reason: String) -> ClientError {
+    fn protocol(&self, problem: ProtocolProblem) -> ClientError {
         ClientError::Protocol {
             url: self.url.clone(),
-            reason,
+            problem,
         }
     }
 

@@ -14,8 +14,9 @@ use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{AnyKey, from_pem_any};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsTimePermit, Deployment, DeploymentId, DtaId, P2pClientKey,
-    P2pDeployment, P2pServerKey, PermitPolicy, Share, day_of, epoch_of,
+    P2pDeployment, P2pServerKey, PermitPolicy, Share, day_of,
 };
+use milagro_tls::p2p_tls;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
@@ -25,13 +26,24 @@ use crate::client::{Client, ClientError};
 /// Why an enrolment or a renewal through n D-TAs failed. Every variant that
 /// concerns one D-TA names its URL.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnrolError {
     /// A D-TA failed or refused (its URL is in the message).
     #[error(transparent)]
     Dta(#[from] ClientError),
-    /// No D-TA given, or tickets and D-TAs do not pair up.
-    #[error("{0}")]
-    Usage(String),
+    /// No D-TA was given.
+    #[error("no D-TA given")]
+    NoDta,
+    /// A renewal needs one client per D-TA credential, in the same order.
+    #[error(
+        "{credentials} D-TA credentials but {clients} D-TA clients: one client per credential is needed"
+    )]
+    ClientsDoNotMatchCredentials {
+        /// The D-TA credentials held.
+        credentials: usize,
+        /// The D-TA clients given.
+        clients: usize,
+    },
     /// A D-TA serves another deployment than the first one.
     #[error(
         "D-TA {url} serves deployment {found}, but D-TA {first_url} serves {first}: they are not one deployment"
@@ -208,9 +220,7 @@ fn describe(info: &Info) -> String {
 /// Fetches every D-TA's `info` and checks that they are the n distinct
 /// D-TAs of one deployment. Returns the infos in the clients' order.
 pub async fn check_deployment(clients: &[Client]) -> Result<(Deployment, Vec<Info>), EnrolError> {
-    let first_client = clients
-        .first()
-        .ok_or_else(|| EnrolError::Usage("no D-TA given".into()))?;
+    let first_client = clients.first().ok_or(EnrolError::NoDta)?;
     let mut infos = Vec::with_capacity(clients.len());
     for c in clients {
         infos.push(c.info().await?);
@@ -421,8 +431,10 @@ pub async fn enrol_all(pairs: &[(Client, String)]) -> Result<Enrolled, EnrolErro
 
 /// Which period a renewal asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Period {
-    /// The first D-TA's current day or epoch.
+    /// The first D-TA's current day, or the epoch a client uses now by its
+    /// clock ([`p2p_tls::client_epoch`]).
     Current,
     /// The first D-TA's next day or epoch.
     Next,
@@ -441,9 +453,10 @@ pub async fn renew_all(
     period: Period,
 ) -> Result<Renewed, EnrolError> {
     if clients.len() != credentials.dtas.len() {
-        return Err(EnrolError::Usage(
-            "one client per D-TA credential is needed".into(),
-        ));
+        return Err(EnrolError::ClientsDoNotMatchCredentials {
+            credentials: credentials.dtas.len(),
+            clients: clients.len(),
+        });
     }
     let (deployment, infos) = check_deployment(clients).await?;
     let expected = deployment_of(&credentials.deployment);
@@ -469,7 +482,8 @@ pub async fn renew_all(
     let now = infos[0].now;
     let current = match deployment {
         Deployment::Cs(_) => day_of(now),
-        Deployment::P2p(p) => epoch_of(now, p.epoch_seconds),
+        // The epoch a client uses now (docs/protocol.md §7.2).
+        Deployment::P2p(p) => p2p_tls::client_epoch(now, p.epoch_seconds),
     };
     let target = match period {
         Period::Current => current,

@@ -28,7 +28,9 @@ pub mod server;
 pub mod service;
 pub mod store;
 
-pub use client::{Client, ClientError, Trust};
+pub use client::{
+    CaFileProblem, Client, ClientError, ProtocolProblem, Trust, Unreachable, UrlProblem,
+};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use enrol::{Credentials, EnrolError, Enrolled, EnrolledKey, Period, Renewed};
 pub use service::Dta;

@@ -30,6 +30,7 @@ use crate::service::{ApiError, Dta};
 
 /// The service's limits.
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest request body, in bytes. Default 16 KiB.
     pub max_body: usize,
@@ -327,7 +328,7 @@ mod erased {
     use super::*;
 
     /// Any serialisable response value.
-    pub trait Json {
+    pub(super) trait Json {
         fn response(&self, status: StatusCode) -> Response<Full<Bytes>>;
     }
 

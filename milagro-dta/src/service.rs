@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::KeyFile;
 use milagro_tls::keys::{Deployment, MasterShare, PermitPolicy, day_of, epoch_of};
+use milagro_tls::p2p_tls;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -69,6 +70,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 /// Where the operator tokens' SHA-256 hashes come from.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum OperatorTokens {
     /// A file of hex SHA-256 hashes, one per line (`#` comments), re-read on
     /// every operator request so that tokens rotate without a restart.
@@ -141,13 +143,16 @@ pub fn check_permit_day(day: u32, now: u64) -> Result<()> {
 /// The P2P analogue of [`check_permit_day`]: keys for the current epoch or
 /// the next one only; `allow_previous` also admits the previous epoch (a
 /// server key, so a server started mid-epoch accepts the previous epoch's
-/// clients, docs/protocol.md §5.6).
+/// clients, docs/protocol.md §5.6). In an epoch's first seconds "current"
+/// also covers the epoch a client still uses ([`p2p_tls::client_epoch`]),
+/// which is the one this D-TA issues by default then.
 pub fn check_epoch(epoch: u32, now: u64, epoch_seconds: u32, allow_previous: bool) -> Result<()> {
     let current = epoch_of(now, epoch_seconds);
+    let clients = p2p_tls::client_epoch(now, epoch_seconds);
     let lowest = if allow_previous {
-        current.saturating_sub(1)
+        clients.saturating_sub(1)
     } else {
-        current
+        clients
     };
     if epoch < lowest || epoch > current.saturating_add(1) {
         return Err(ApiError::new(
@@ -496,12 +501,12 @@ impl Dta {
                 Ok((share, permit, detail))
             }
             (Deployment::P2p(p), Role::P2pClient) => {
-                let epoch = epoch_of(now, p.epoch_seconds);
+                let epoch = p2p_tls::client_epoch(now, p.epoch_seconds);
                 let share = pem(&m.issue_p2p_client_key(id, epoch).map_err(issue_err)?)?;
                 Ok((share, None, format!("p2p-client epoch={epoch}")))
             }
             (Deployment::P2p(p), Role::P2pServer) => {
-                let epoch = epoch_of(now, p.epoch_seconds);
+                let epoch = p2p_tls::client_epoch(now, p.epoch_seconds);
                 let share = pem(&m.issue_p2p_server_key(id, epoch).map_err(issue_err)?)?;
                 Ok((share, None, format!("p2p-server epoch={epoch}")))
             }
@@ -592,7 +597,9 @@ impl Dta {
                 Ok((share, format!("permit day={day}")))
             }
             (Deployment::P2p(p), role) => {
-                let epoch = req.epoch.unwrap_or_else(|| epoch_of(now, p.epoch_seconds));
+                let epoch = req
+                    .epoch
+                    .unwrap_or_else(|| p2p_tls::client_epoch(now, p.epoch_seconds));
                 check_epoch(epoch, now, p.epoch_seconds, false)?;
                 let share = match role {
                     Role::P2pServer => {
@@ -674,7 +681,9 @@ impl Dta {
                         format!("{id} is revoked at this D-TA"),
                     ));
                 }
-                let epoch = req.epoch.unwrap_or_else(|| epoch_of(now, p.epoch_seconds));
+                let epoch = req
+                    .epoch
+                    .unwrap_or_else(|| p2p_tls::client_epoch(now, p.epoch_seconds));
                 check_epoch(epoch, now, p.epoch_seconds, true)?;
                 let s = self
                     .master
@@ -732,12 +741,21 @@ mod tests {
 
     #[test]
     fn epochs_current_and_next_only() {
-        let now = 50 * 3_600 + 5;
+        let now = 50 * 3_600 + 35;
         assert!(check_epoch(50, now, 3_600, false).is_ok());
         assert!(check_epoch(51, now, 3_600, false).is_ok());
         assert!(check_epoch(49, now, 3_600, false).is_err());
         assert!(check_epoch(49, now, 3_600, true).is_ok());
+        assert!(check_epoch(48, now, 3_600, true).is_err());
         assert!(check_epoch(52, now, 3_600, true).is_err());
+        // Five seconds into epoch 50 a client still uses epoch 49
+        // (docs/protocol.md §7.2), so a key for it is still issued.
+        let early = 50 * 3_600 + 5;
+        assert!(check_epoch(49, early, 3_600, false).is_ok());
+        assert!(check_epoch(48, early, 3_600, false).is_err());
+        assert!(check_epoch(48, early, 3_600, true).is_ok());
+        assert!(check_epoch(51, early, 3_600, false).is_ok());
+        assert!(check_epoch(52, early, 3_600, false).is_err());
     }
 
     #[test]

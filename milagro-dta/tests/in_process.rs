@@ -105,11 +105,10 @@ async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<u32>) -> u32 {
 }
 
 fn roomy() -> Limits {
-    Limits {
-        rate_per_sec: 1_000.0,
-        rate_burst: 1_000.0,
-        ..Limits::default()
-    }
+    let mut limits = Limits::default();
+    limits.rate_per_sec = 1_000.0;
+    limits.rate_burst = 1_000.0;
+    limits
 }
 
 #[tokio::test]
@@ -226,11 +225,9 @@ async fn refusals_have_codes_and_limits_hold() {
     );
 
     // Per-source rate limit: a burst of 3, (almost) no refill.
-    let limited = Limits {
-        rate_per_sec: 0.001,
-        rate_burst: 3.0,
-        ..Limits::default()
-    };
+    let mut limited = Limits::default();
+    limited.rate_per_sec = 0.001;
+    limited.rate_burst = 3.0;
     let dep2 = Deployment::Cs(CsDeployment::new(1, PermitPolicy::Off, &OsEntropy).unwrap());
     let slow = start(
         MasterShare::generate(dep2, &OsEntropy).unwrap(),

@@ -261,12 +261,10 @@ fn serve_cmd(a: ServeArgs) -> Res<()> {
         OperatorTokens::File(a.operator_tokens),
         a.ticket_ttl,
     ));
-    let limits = Limits {
-        max_body: a.max_body,
-        rate_per_sec: a.rate_per_sec,
-        rate_burst: a.rate_burst,
-        ..Limits::default()
-    };
+    let mut limits = Limits::default();
+    limits.max_body = a.max_body;
+    limits.rate_per_sec = a.rate_per_sec;
+    limits.rate_burst = a.rate_burst;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)
