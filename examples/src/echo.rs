@@ -129,7 +129,7 @@ pub enum EchoError {
     Standard(#[from] StandardError),
     /// The classifier could not be built.
     #[error("classifier: {0}")]
-    Classifier(String),
+    Classifier(milagro_tls::guard::ClassifierError),
     /// Binding or connecting to an address failed.
     #[error("{what} {addr}: {source}")]
     Address {
@@ -308,7 +308,7 @@ pub fn cs_server(
     digits: PinDigits,
     guard: Guard,
 ) -> Result<(MilagroAcceptor, Classifier), EchoError> {
-    let classifier = Classifier::new(1).map_err(|e| EchoError::Classifier(e.to_string()))?;
+    let classifier = Classifier::new(1).map_err(EchoError::Classifier)?;
     let acceptor = cs_tls::server(
         secret,
         cs_tls::ServerOptions::new(guard, classifier.clone()).pin_digits(digits),

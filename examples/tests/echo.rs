@@ -530,9 +530,7 @@ async fn cs_permit_day_out_of_range_sees_credential_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn throttled_source_sees_try_again_later() {
-    use milagro_tls::guard::{
-        Guard, GuardPolicy, MemoryGuard, MonotonicClock, NoopObserver, ThrottlePolicy,
-    };
+    use milagro_tls::guard::{Guard, GuardPolicy, MemoryGuard, MonotonicClock, NoopObserver};
     let tmp = tempfile::tempdir().unwrap();
     cs_files(tmp.path());
     let ss = match echo::load_key(&tmp.path().join("server.secret")).unwrap() {
@@ -540,14 +538,9 @@ async fn throttled_source_sees_try_again_later() {
         other => panic!("{}", other.label()),
     };
     // Two ClientHellos per source, never refilled.
-    let policy = GuardPolicy {
-        throttle: ThrottlePolicy {
-            burst: 2,
-            refill_per_sec: 0,
-            ..ThrottlePolicy::default()
-        },
-        ..GuardPolicy::default()
-    };
+    let mut policy = GuardPolicy::default();
+    policy.throttle.burst = 2;
+    policy.throttle.refill_per_sec = 0;
     let guard = Guard::new(
         Arc::new(MemoryGuard::new(policy)),
         Arc::new(MonotonicClock::new()),

@@ -120,7 +120,9 @@ impl P2p {
         P2pServerKey::combine(&shares).unwrap()
     }
     fn client_key(&self, who: &str) -> P2pClientKey {
-        let e = epoch_of(now(), EPOCH_SECS);
+        // The epoch the client uses: in an epoch's first seconds a key for
+        // epoch_of(now) is refused by it.
+        let e = p2p_tls::client_epoch(now(), EPOCH_SECS);
         let shares: Vec<_> = self
             .dtas
             .iter()

@@ -16,12 +16,13 @@ use milagro_tls::guard::{
     Refusal,
 };
 use milagro_tls::identity::Hid;
-use milagro_tls::keys::{CsServerSecret, CsTimePermit, CsToken, epoch_of};
+use milagro_tls::keys::{CsServerSecret, CsTimePermit, CsToken};
 use milagro_tls::mpin::{
     Classification, ClientState, CsError, Pin, PinDigits, PreparedServerSecret, SERVER_SHARE_BYTES,
     ServerNonceKey, classify, precheck, respond, verify,
 };
 use milagro_tls::p2p::{P2pClient, P2pError, P2pServer};
+use milagro_tls::p2p_tls;
 use milagro_tls::pairing::OsEntropy;
 use zeroize::Zeroizing;
 
@@ -256,7 +257,10 @@ impl Transport for InMemory {
         let start = Instant::now();
         let p2p = |step: &'static str| move |source: P2pError| DemoError::P2p { step, source };
         client
-            .check_epoch(epoch_of(now, client.deployment().epoch_seconds))
+            .check_epoch(p2p_tls::client_epoch(
+                now,
+                client.deployment().epoch_seconds,
+            ))
             .map_err(p2p("P2P client key epoch"))?;
         let handshake = client.start(&OsEntropy).map_err(p2p("P2P client share"))?;
         let response = server

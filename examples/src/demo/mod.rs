@@ -26,7 +26,7 @@ use milagro_tls::guard::{Outcome, RecordingObserver};
 use milagro_tls::identity::{Identity, IdentityError};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, MasterShare,
-    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, day_of, epoch_of,
+    P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, day_of,
 };
 use milagro_tls::mpin::{CsError, Pin, PinDigits, PinError, extract_pin};
 use milagro_tls::p2p::P2pError;
@@ -121,8 +121,9 @@ pub enum DemoError {
     Echo {
         /// The step.
         step: &'static str,
-        /// The error.
-        source: EchoError,
+        /// The error (boxed: it is much larger than every other variant,
+        /// and every `Result` of the demo would carry its size).
+        source: Box<EchoError>,
     },
     /// Standard output, the runtime or a socket failed.
     #[error("I/O: {0}")]
@@ -183,7 +184,9 @@ fn ms(d: Duration) -> String {
 pub fn run(out: &mut dyn Write) -> Result<DemoReport, DemoError> {
     let now = unix_now().ok_or(DemoError::Clock)?;
     let today = day_of(now);
-    let epoch = epoch_of(now, EPOCH_SECONDS);
+    // The epoch a client uses now (less its clock-skew allowance): a key for
+    // epoch_of(now) is refused by the client in an epoch's first seconds.
+    let epoch = p2p_tls::client_epoch(now, EPOCH_SECONDS);
     let digits = PinDigits::new(PIN_DIGITS)?;
     let alice = Identity::new(CS_CLIENT)?;
     let server_id = Identity::new(P2P_SERVER)?;
@@ -525,7 +528,10 @@ fn forged_client(
 }
 
 fn echo_err(step: &'static str) -> impl Fn(EchoError) -> DemoError {
-    move |source| DemoError::Echo { step, source }
+    move |source| DemoError::Echo {
+        step,
+        source: Box::new(source),
+    }
 }
 
 fn is_credential_refused(e: &EchoError) -> bool {

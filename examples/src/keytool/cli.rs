@@ -163,7 +163,9 @@ pub struct EpochArgs {
     /// The epoch number, floor(unix / L).
     #[arg(long, value_name = "E")]
     pub epoch: Option<u32>,
-    /// The current epoch (from the system clock and the deployment's L).
+    /// The epoch a client uses now: floor((unix − 30) / L) by the system
+    /// clock, the client's allowance for clock skew, so in an epoch's first
+    /// 30 seconds this is still the epoch before (docs/protocol.md §7.2).
     #[arg(long)]
     pub now: bool,
 }

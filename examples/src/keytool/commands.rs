@@ -8,9 +8,10 @@ use milagro_tls::identity::Identity;
 use milagro_tls::keyfile::{self, AnyKey, KeyFile};
 use milagro_tls::keys::{
     CsClientSecret, CsDeployment, CsServerSecret, CsTimePermit, Deployment, DeploymentId, DtaId,
-    MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, day_of, epoch_of,
+    MasterShare, P2pClientKey, P2pDeployment, P2pServerKey, PermitPolicy, Share, day_of,
 };
 use milagro_tls::mpin::{Pin, PinDigits, extract_pin};
+use milagro_tls::p2p_tls;
 use milagro_tls::pairing::{EntropySource, OsEntropy};
 
 use super::PinPrompt;
@@ -349,16 +350,18 @@ fn resolve_day(d: &DayArgs) -> Result<u32> {
     Ok(day_of(now()?))
 }
 
-fn resolve_epoch(e: &EpochArgs, deployment: &Deployment) -> Result<u32> {
+/// `--epoch E`, or for `--now` the epoch a client uses at unix time `now`
+/// (`epoch_of(now − skew)`, docs/protocol.md §7.2): a key for `epoch_of(now)`
+/// would be refused by its client for the first seconds of every epoch.
+fn resolve_epoch(e: &EpochArgs, deployment: &Deployment, now: u64) -> u32 {
     if let Some(epoch) = e.epoch {
-        return Ok(epoch);
+        return epoch;
     }
-    let now = now()?;
-    Ok(match deployment {
-        Deployment::P2p(p) => epoch_of(now, p.epoch_seconds),
+    match deployment {
+        Deployment::P2p(p) => p2p_tls::client_epoch(now, p.epoch_seconds),
         // Issuing refuses a CS master share for a P2P key anyway.
         Deployment::Cs(_) => 0,
-    })
+    }
 }
 
 fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
@@ -417,7 +420,7 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
         } => {
             let what = "P2P server key share";
             let id = identity(id)?;
-            let epoch = resolve_epoch(epoch, master.deployment())?;
+            let epoch = resolve_epoch(epoch, master.deployment(), now()?);
             let share = master
                 .issue_p2p_server_key(&id, epoch)
                 .map_err(refused(what))?;
@@ -431,7 +434,7 @@ fn issue(a: &IssueArgs, out: &mut dyn Write) -> Result<()> {
         } => {
             let what = "P2P client key share";
             let id = identity(id)?;
-            let epoch = resolve_epoch(epoch, master.deployment())?;
+            let epoch = resolve_epoch(epoch, master.deployment(), now()?);
             let share = master
                 .issue_p2p_client_key(&id, epoch)
                 .map_err(refused(what))?;
@@ -715,4 +718,47 @@ fn inspect(a: &InspectArgs, out: &mut dyn Write) -> Result<()> {
     }
     say!(out, "  secret: present, not shown");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use milagro_tls::keys::epoch_of;
+    use milagro_tls::pairing::OsEntropy;
+
+    use super::*;
+
+    const L: u32 = 3_600;
+
+    fn p2p() -> Deployment {
+        Deployment::P2p(P2pDeployment::new(1, L, &OsEntropy).unwrap())
+    }
+
+    fn now_flag() -> EpochArgs {
+        EpochArgs {
+            epoch: None,
+            now: true,
+        }
+    }
+
+    #[test]
+    fn now_is_the_epoch_a_client_uses_at_a_boundary() {
+        // Five seconds into epoch 490_000: the client's clock, less its skew
+        // allowance, is still in the epoch before, and it refuses a key for
+        // any later one.
+        let now = u64::from(L) * 490_000 + 5;
+        assert_eq!(epoch_of(now, L), 490_000);
+        assert_eq!(resolve_epoch(&now_flag(), &p2p(), now), 489_999);
+        // Once the allowance has passed, the client is in the new epoch.
+        let later = now - 5 + p2p_tls::DEFAULT_SKEW_SECS;
+        assert_eq!(resolve_epoch(&now_flag(), &p2p(), later), 490_000);
+    }
+
+    #[test]
+    fn an_explicit_epoch_is_kept() {
+        let args = EpochArgs {
+            epoch: Some(7),
+            now: false,
+        };
+        assert_eq!(resolve_epoch(&args, &p2p(), u64::from(L) * 490_000 + 5), 7);
+    }
 }
