@@ -1,11 +1,11 @@
-//! What the shared store adds to one CS server handshake: the guard's whole
-//! store work for a successful login (admit: replay lookup, source bucket,
-//! reservation; proof_ok: replay insert, stage; completion — one script,
-//! so one round trip, each on Redis) on the
-//! in-memory store and on a `RedisStore` over loopback to a local
-//! `redis-server` (started by the harness; the Redis case is skipped when
-//! it is not installed). The difference, divided by the server handshake
-//! time of the `handshake` bench of milagro-tls, is the added share
+//! The guard's store work for a successful login as a caller without a key
+//! exchange sees it (admit: replay lookup, source bucket, reservation;
+//! proof_ok: replay insert, stage — one script, so one round trip, each on
+//! Redis; the completion is started and not waited for), on the in-memory
+//! store and on a `RedisStore` over loopback to a local `redis-server`
+//! (started by the harness; the Redis case is skipped when it is not
+//! installed). In a real handshake the second round trip overlaps the key
+//! agreement's pairing; `cs_guard_handshake` in milagro-e2e times that
 //! (docs/performance.md).
 
 // criterion_group!/criterion_main! generate undocumented items.

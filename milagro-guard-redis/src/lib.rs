@@ -10,10 +10,15 @@
 //!   insert, a bucket update — is one Lua script run by Redis, never a read
 //!   and a write from the client, so servers racing on one identity still
 //!   never exceed N guesses in flight.
-//! * **Three round trips per successful login.** The ClientHello's checks
-//!   (replay lookup, source bucket, reservation) are one script, the good
-//!   proof's replay insert and stage another, the completion a third
-//!   ([`GuardStore::admit_and_reserve`], [`GuardStore::record_good_proof`]).
+//! * **One round trip on a login's critical path.** A successful login
+//!   makes three, each one script: the ClientHello's checks (replay lookup,
+//!   source bucket, reservation: [`GuardStore::admit_and_reserve`]), which
+//!   the key exchange waits for; the good proof's replay insert and stage,
+//!   started as soon as the proof has verified and waited for only when the
+//!   key agreement's pairing is done ([`GuardStore::start_good_proof`]), so
+//!   the two overlap; and the completion, started when the handshake
+//!   completes and not waited for ([`GuardStore::completed_detached`]): its
+//!   answer cannot change the connection.
 //! * **One clock.** By default ([`TimeSource::Redis`]) the scripts read
 //!   Redis's `TIME`, so reservation, replay and bucket lifetimes agree across
 //!   servers whatever their clocks say. The replay entries live
@@ -61,6 +66,7 @@
 //! (the blocking pool, the classifier), and the `*_async` methods on tasks.
 
 mod keys;
+mod op;
 mod scripts;
 pub mod testing;
 
@@ -69,8 +75,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use milagro_tls::guard::{
-    GuardPolicy, GuardStore, GuardTime, IdentityStatus, Refusal, ReplayKey, ReservationTicket,
-    StoreFuture, WrongPinCounts,
+    CompletionReport, GoodProofInFlight, GuardPolicy, GuardStore, GuardTime, IdentityStatus,
+    Refusal, ReplayKey, ReservationTicket, StoreFuture, WrongPinCounts, block_on,
 };
 use milagro_tls::identity::Hid;
 use redis::Script;
@@ -78,6 +84,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 use keys::Keys;
+use op::Op;
 
 /// A script's `ARGV`, each value written as Redis reads it.
 macro_rules! argv {
@@ -295,24 +302,37 @@ impl RedisStore {
     where
         T: redis::FromRedisValue + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
         let (tx, rx) = tokio::sync::oneshot::channel();
+        self.spawn(what, then, op, move |answer| {
+            let _ = tx.send(answer);
+        });
+        Box::pin(async move { rx.await.unwrap_or(Err(Refusal::StoreUnavailable)) })
+    }
+
+    /// [`run`](Self::run), handing the first attempt's answer to `reply`
+    /// (on a runtime worker) instead of to a future.
+    fn spawn<T>(
+        &self,
+        what: &'static str,
+        then: OnFailure,
+        op: Op,
+        reply: impl FnOnce(Result<T, Refusal>) + Send + 'static,
+    ) where
+        T: redis::FromRedisValue + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
         self.inner.runtime.spawn(async move {
             let timeout = inner.options.timeout;
             let give_up = tokio::time::Instant::now() + inner.options.retry_for;
             let err = match inner.attempt::<T>(&op).await {
                 Ok(v) => {
-                    let _ = tx.send(Ok(v));
+                    reply(Ok(v));
                     return;
                 }
                 Err(e) => e,
             };
-            tracing::error!(
-                operation = what,
-                error = %err,
-                "guard store unavailable: refusing Milagro handshakes (fail closed)"
-            );
-            let _ = tx.send(Err(Refusal::StoreUnavailable));
+            unavailable(what, &err);
+            reply(Err(Refusal::StoreUnavailable));
             let (what, op) = match then {
                 OnFailure::GiveUp => return,
                 OnFailure::Retry => (what, op),
@@ -339,7 +359,6 @@ impl RedisStore {
                 "guard store: gave up retrying a resolution after {timeout:?} each; it is lost"
             );
         });
-        Box::pin(async move { rx.await.unwrap_or(Err(Refusal::StoreUnavailable)) })
     }
 
     /// [`run`](Self::run) for an answer that is a code, mapped by `map`
@@ -479,10 +498,24 @@ impl RedisStore {
     where
         T: redis::FromRedisValue + Send + 'static,
     {
+        self.run(
+            what,
+            OnFailure::Retry,
+            self.terminal_op(script, t, now, extra),
+        )
+    }
+
+    fn terminal_op(
+        &self,
+        script: &'static LazyLock<Script>,
+        t: &ReservationTicket,
+        now: GuardTime,
+        extra: &[u64],
+    ) -> Op {
         let k = &self.inner.keys;
         let mut args = argv![self.now_arg(now), t.id(), self.done_lifetime()];
         args.extend(extra.iter().map(u64::to_string));
-        let call = Op::script(
+        Op::script(
             script,
             vec![
                 k.identity(t.hid()),
@@ -490,8 +523,24 @@ impl RedisStore {
                 k.done(t.hid(), t.id()),
             ],
             args,
-        );
-        self.run(what, OnFailure::Retry, call)
+        )
+    }
+
+    /// The `PROVE` script for a good proof of `t` with share `key`.
+    fn prove_op(&self, t: &ReservationTicket, key: &ReplayKey, now: GuardTime) -> Op {
+        let (window, lifetime) = self.replay_window_ms();
+        Op::script(
+            &scripts::PROVE,
+            vec![self.inner.keys.replay(key), self.inner.keys.slots(t.hid())],
+            argv![
+                self.now_arg(now),
+                window,
+                lifetime,
+                t.id(),
+                ms(self.inner.policy.lockout.reservation_ttl),
+                self.slots_lifetime()
+            ],
+        )
     }
 
     /// `HDEL key fields…` (release and the administrative resets).
@@ -523,41 +572,24 @@ impl RedisStore {
     }
 }
 
-/// One store operation, owned so that a retry can send it again.
-enum Op {
-    /// A script with its keys and arguments (the time first).
-    Script {
-        script: &'static Script,
-        keys: Vec<String>,
-        args: Vec<String>,
-    },
-    /// A plain command.
-    Cmd(redis::Cmd),
+/// What the `PROVE` script answered: recorded and staged (`true`), recorded
+/// but the slot was gone (`false`), or the share was already recorded.
+fn prove_answer(code: i64) -> Option<Result<bool, Refusal>> {
+    match code {
+        -1 => Some(Err(Refusal::Replay)),
+        0 | 1 => Some(Ok(code == 1)),
+        _ => None,
+    }
 }
 
-impl Op {
-    fn script(script: &'static LazyLock<Script>, keys: Vec<String>, args: Vec<String>) -> Self {
-        Self::Script { script, keys, args }
-    }
-
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        conn: &mut ConnectionManager,
-    ) -> redis::RedisResult<T> {
-        match self {
-            Self::Script { script, keys, args } => {
-                let mut inv = script.prepare_invoke();
-                for k in keys {
-                    inv.key(k);
-                }
-                for a in args {
-                    inv.arg(a);
-                }
-                inv.invoke_async(conn).await
-            }
-            Self::Cmd(cmd) => cmd.query_async(conn).await,
-        }
-    }
+/// Logs a store call that failed: the guard refuses Milagro handshakes
+/// while the store does not answer.
+fn unavailable(what: &'static str, error: &str) {
+    tracing::error!(
+        operation = what,
+        error = %error,
+        "guard store unavailable: refusing Milagro handshakes (fail closed)"
+    );
 }
 
 /// A reservation refusal code of the `RESERVE` step.
@@ -686,23 +718,29 @@ impl GuardStore for RedisStore {
         key: &ReplayKey,
         now: GuardTime,
     ) -> StoreFuture<'_, Result<bool, Refusal>> {
-        let (window, lifetime) = self.replay_window_ms();
-        let call = Op::script(
-            &scripts::PROVE,
-            vec![self.inner.keys.replay(key), self.inner.keys.slots(t.hid())],
-            argv![
-                self.now_arg(now),
-                window,
-                lifetime,
-                t.id(),
-                ms(self.inner.policy.lockout.reservation_ttl),
-                self.slots_lifetime()
-            ],
-        );
-        self.run_code("record_good_proof", call, |code| match code {
-            -1 => Some(Err(Refusal::Replay)),
-            0 | 1 => Some(Ok(code == 1)),
-            _ => None,
+        self.run_code(
+            "record_good_proof",
+            self.prove_op(t, key, now),
+            prove_answer,
+        )
+    }
+
+    /// The same `PROVE` script, started now on the store's runtime; the
+    /// key exchange's thread waits for it once its own work is done.
+    fn start_good_proof(
+        &self,
+        t: &ReservationTicket,
+        key: &ReplayKey,
+        now: GuardTime,
+    ) -> GoodProofInFlight {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let op = self.prove_op(t, key, now);
+        self.spawn("record_good_proof", OnFailure::GiveUp, op, move |answer| {
+            let _ = tx.send(answer);
+        });
+        GoodProofInFlight::new(move || {
+            let code = block_on(rx).unwrap_or(Err(Refusal::StoreUnavailable))?;
+            prove_answer(code).unwrap_or(Err(Refusal::StoreUnavailable))
         })
     }
 
@@ -774,6 +812,15 @@ impl GuardStore for RedisStore {
     ) -> StoreFuture<'_, Result<(), Refusal>> {
         let fut = self.terminal::<i64>("completed", &scripts::COMPLETED, t, now, &[]);
         Box::pin(async move { fut.await.map(|_| ()) })
+    }
+
+    /// The `COMPLETED` script, started now on the store's runtime and
+    /// retried like any resolution; `report` hears its first answer there.
+    fn completed_detached(&self, t: &ReservationTicket, now: GuardTime, report: CompletionReport) {
+        let op = self.terminal_op(&scripts::COMPLETED, t, now, &[]);
+        self.spawn("completed", OnFailure::Retry, op, move |answer| {
+            report(answer.map(|_: i64| ()));
+        });
     }
 
     fn reenrolled(&self, hid: &Hid) -> StoreFuture<'_, Result<(), Refusal>> {

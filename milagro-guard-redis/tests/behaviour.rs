@@ -353,12 +353,9 @@ fn admission_order(f: Fixture) {
     // never refills it), max_pending_classifications 2, max_in_flight 1.
     let (h, src) = (hid(12), ip(2));
     let tokens = || f.guard.source_tokens(src);
-    f.guard
-        .admit(&h, &u(1), src)
-        .unwrap()
-        .proof_ok()
-        .unwrap()
-        .handshake_completed();
+    let proved = f.guard.admit(&h, &u(1), src).unwrap().proof_ok().unwrap();
+    // Waits for the store, so the slot is free before in_flight is read.
+    block_on(proved.handshake_completed_async());
     assert_eq!(tokens(), 19);
     // 4 before 5: a replay spends no token and reserves nothing.
     assert_eq!(
@@ -413,6 +410,35 @@ fn admission_order(f: Fixture) {
     drop(a);
 }
 
+/// `handshake_completed` returns without waiting for the store (a login
+/// does not wait a round trip for it), yet the completion is applied: the
+/// slot is released and the confirmed count reset, the cumulative one kept.
+fn completion_applies_without_being_awaited(f: Fixture) {
+    let h = hid(17);
+    f.wrong_pin(&h, 1);
+    f.wrong_pin(&h, 2);
+    let proved = f.guard.admit(&h, &u(3), ip(1)).unwrap().proof_ok().unwrap();
+    assert_eq!(f.guard.status(&h).in_flight, 1);
+    proved.handshake_completed();
+    assert!(
+        f.seen
+            .take()
+            .iter()
+            .any(|o| matches!(o, Outcome::Completed { hid, .. } if *hid == h))
+    );
+    eventually("the completion lands", || {
+        let s = f.guard.status(&h);
+        (s.confirmed, s.cumulative, s.in_flight) == (0, 2, 0)
+    });
+    assert!(
+        !f.seen
+            .take()
+            .iter()
+            .any(|o| matches!(o, Outcome::StoreFailed { .. })),
+        "a completion that landed reports no failure"
+    );
+}
+
 macro_rules! both_stores {
     ($($case:ident => $policy:expr;)*) => {
         mod memory {
@@ -455,6 +481,7 @@ both_stores! {
         p
     };
     dropped_classification_counts => policy();
+    completion_applies_without_being_awaited => policy();
     admission_order => {
         let mut p = GuardPolicy::default();
         p.lockout.max_pending_classifications = 2;

@@ -108,7 +108,62 @@ fn a_stalled_redis_fails_closed_in_time_and_a_late_classification_counts_once() 
     // Service resumed.
     let r = guard.admit(&h, &u(3), ip()).unwrap();
     r.proof_ok().unwrap().handshake_completed();
-    assert_eq!(guard.try_status(&h).unwrap().confirmed, 0);
+    eventually("the completion lands", Duration::from_secs(5), || {
+        guard.try_status(&h).is_ok_and(|s| s.confirmed == 0)
+    });
+}
+
+/// The two calls a successful login makes after admission, while Redis
+/// stalls: the good proof, sent over a blocking connection from the key
+/// exchange's thread, is refused within the store timeout (the handshake is
+/// refused: fail closed); the completion, which the connection does not wait
+/// for, returns at once, reports its failure when the timeout passes, and is
+/// applied once Redis answers again.
+#[test]
+fn a_stalled_redis_refuses_the_proof_in_time_and_applies_the_completion_later() {
+    let Some(redis) = RedisServer::start_or_skip("a_stalled_redis_refuses_the_proof") else {
+        return;
+    };
+    let (_rt, guard, seen) = setup(&redis);
+    let (proving, done) = (Hid([0x44; 32]), Hid([0x45; 32]));
+    let reservation = guard.admit(&proving, &u(1), ip()).unwrap();
+    let proved = guard.admit(&done, &u(2), ip()).unwrap().proof_ok().unwrap();
+    seen.take();
+
+    signal(&redis, "-STOP");
+    let started = Instant::now();
+    assert_eq!(
+        reservation.proof_ok().unwrap_err(),
+        Refusal::StoreUnavailable
+    );
+    let took = started.elapsed();
+    assert!(took < TIMEOUT * 3, "refused after {took:?}");
+
+    proved.handshake_completed();
+    let failed_completion = |seen: &[Outcome]| {
+        seen.iter().any(|o| {
+            matches!(o, Outcome::StoreFailed { hid, operation: "completed", .. } if *hid == done)
+        })
+    };
+    let mut heard = seen.take();
+    assert!(
+        !failed_completion(&heard),
+        "the completion waited for the store: {heard:?}"
+    );
+    eventually("the failed completion is reported", TIMEOUT * 10, || {
+        heard.extend(seen.take());
+        failed_completion(&heard)
+    });
+
+    signal(&redis, "-CONT");
+    // Retried in the background: both slots end free, nothing counted.
+    eventually("the slots are freed", Duration::from_secs(10), || {
+        [proving, done].iter().all(|h| {
+            guard
+                .try_status(h)
+                .is_ok_and(|s| (s.confirmed, s.in_flight) == (0, 0))
+        })
+    });
 }
 
 #[test]

@@ -607,7 +607,7 @@ impl TlsAcceptor {
             Ok(Err(e)) => return Err(TlsAcceptError::Handshake(e)),
             Ok(Ok(tls)) => tls,
         };
-        let identity = session.finish_async(tls.get_ref().1).await?;
+        let identity = session.finish(tls.get_ref().1)?;
         Ok(AcceptedStream::Milagro(
             AuthenticatedIdentity {
                 identity,

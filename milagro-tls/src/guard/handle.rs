@@ -13,7 +13,9 @@ use super::memory::MemoryGuard;
 use super::observer::{GuardObserver, NoopObserver, Outcome, Stage};
 use super::policy::GuardPolicy;
 use super::replay::ReplayKey;
-use super::store::{GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts};
+use super::store::{
+    GoodProofInFlight, GuardStore, IdentityStatus, ReservationTicket, WrongPinCounts,
+};
 use crate::identity::Hid;
 
 struct Shared {
@@ -565,9 +567,50 @@ impl Reservation {
     /// window), `ReplayCacheFull`, `ReservationExpired` (the slot's TTL
     /// passed first) or `StoreUnavailable` (the store did not confirm the
     /// insert: fail closed); the handshake must then be refused.
-    pub fn proof_ok(mut self) -> Result<ProvedReservation, Refusal> {
+    ///
+    /// Blocks until the store answers. A key exchange that can start the
+    /// insert earlier uses [`proof_starter`](Self::proof_starter) and
+    /// [`proof_ok_after`](Self::proof_ok_after) instead.
+    pub fn proof_ok(self) -> Result<ProvedReservation, Refusal> {
+        let s = Arc::clone(&self.h.shared);
+        let started = s
+            .store
+            .start_good_proof(&self.h.ticket, &self.key, s.clock.now());
+        self.resolve_good_proof(started)
+    }
+
+    /// What starts this reservation's good-proof record (the replay insert)
+    /// at the moment a key exchange knows its proof is good — before the
+    /// exchange has finished, so a network store's round trip overlaps the
+    /// exchange's remaining work. Call [`ProofStarter::start`] only for a
+    /// proof that verified, then resolve with
+    /// [`proof_ok_after`](Self::proof_ok_after).
+    pub fn proof_starter(&self) -> ProofStarter {
+        ProofStarter {
+            shared: Arc::clone(&self.h.shared),
+            ticket: self.h.ticket,
+            key: self.key,
+        }
+    }
+
+    /// [`proof_ok`](Self::proof_ok) for a good proof whose record `started`
+    /// began already: waits for that answer instead of sending another.
+    /// `started` from another reservation's starter is ignored (this one's
+    /// record is then made here).
+    pub fn proof_ok_after(self, started: StartedProof) -> Result<ProvedReservation, Refusal> {
+        if started.ticket != self.h.ticket {
+            return self.proof_ok();
+        }
+        self.resolve_good_proof(started.in_flight)
+    }
+
+    fn resolve_good_proof(
+        mut self,
+        in_flight: GoodProofInFlight,
+    ) -> Result<ProvedReservation, Refusal> {
         self.h.armed = false;
         let s = Arc::clone(&self.h.shared);
+        let answer = in_flight.wait();
         let now = s.clock.now();
         let (hid, source) = (self.h.hid(), self.h.source());
         let refused = |refusal: Refusal| {
@@ -581,7 +624,7 @@ impl Reservation {
             });
             Err(refusal)
         };
-        match block_on(s.store.record_good_proof(&self.h.ticket, &self.key, now)) {
+        match answer {
             Ok(true) => {}
             Ok(false) => {
                 s.tell(Outcome::Expired {
@@ -694,6 +737,48 @@ impl PendingClassification {
     }
 }
 
+/// Starts one reservation's good-proof record
+/// ([`Reservation::proof_starter`]). Holds no slot: dropping it unused
+/// changes nothing.
+pub struct ProofStarter {
+    shared: Arc<Shared>,
+    ticket: ReservationTicket,
+    key: ReplayKey,
+}
+
+impl ProofStarter {
+    /// The proof verified: starts recording it now
+    /// ([`GuardStore::start_good_proof`]; it takes effect whether or not the
+    /// reservation is then resolved with the result). Never call it for a
+    /// proof that failed: the replay cache holds only bytes that passed one.
+    pub fn start(self) -> StartedProof {
+        let s = &self.shared;
+        StartedProof {
+            ticket: self.ticket,
+            in_flight: s
+                .store
+                .start_good_proof(&self.ticket, &self.key, s.clock.now()),
+        }
+    }
+}
+
+impl fmt::Debug for ProofStarter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofStarter")
+            .field("ticket", &self.ticket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A good-proof record in flight for one reservation: resolve that
+/// reservation with [`Reservation::proof_ok_after`].
+#[must_use = "resolve the reservation with Reservation::proof_ok_after"]
+#[derive(Debug)]
+pub struct StartedProof {
+    ticket: ReservationTicket,
+    in_flight: GoodProofInFlight,
+}
+
 /// A good proof whose handshake has not completed. Resolve it with
 /// [`handshake_completed`](Self::handshake_completed); dropping it (the
 /// handshake failed or the connection closed) releases the slot.
@@ -713,15 +798,39 @@ impl ProvedReservation {
     /// count reset to 0. The cumulative count stays: an identity at the
     /// cumulative cap stays locked until re-enrolled.
     ///
-    /// Blocks until the store answers: on an async task use
-    /// [`handshake_completed_async`](Self::handshake_completed_async).
-    pub fn handshake_completed(self) {
-        block_on(self.handshake_completed_async())
+    /// Does not wait for a network store: the completion is started here and
+    /// takes effect whatever happens to the connection next
+    /// ([`GuardStore::completed_detached`]); the observer hears
+    /// [`Outcome::Completed`] now and, should the store fail it later,
+    /// [`Outcome::StoreFailed`] with operation `"completed"`. Nothing about
+    /// the connection depends on the store's answer, so a login does not
+    /// wait a round trip for it. Use
+    /// [`handshake_completed_async`](Self::handshake_completed_async) to wait
+    /// until the store has answered (before reading the counts back, say).
+    pub fn handshake_completed(mut self) {
+        self.h.armed = false;
+        let s = Arc::clone(&self.h.shared);
+        let ticket = self.h.ticket;
+        let reporter = Arc::clone(&s);
+        s.store.completed_detached(
+            &ticket,
+            s.clock.now(),
+            Box::new(move |result| {
+                if result.is_err() {
+                    reporter.store_failed(&ticket, "completed");
+                }
+            }),
+        );
+        s.tell(Outcome::Completed {
+            hid: self.h.hid(),
+            source: self.h.source(),
+        });
     }
 
-    /// [`handshake_completed`](Self::handshake_completed), awaiting the
-    /// store. Once polled, the completion is applied even if this future is
-    /// then dropped; dropped unpolled, it releases like a dropped handle.
+    /// [`handshake_completed`](Self::handshake_completed), returning once the
+    /// store has answered. Once polled, the completion is applied even if
+    /// this future is then dropped; dropped unpolled, it releases like a
+    /// dropped handle.
     pub async fn handshake_completed_async(mut self) {
         self.h.armed = false;
         let s = Arc::clone(&self.h.shared);

@@ -186,8 +186,8 @@ pub use block::block_on;
 pub use classifier::{Classifier, ClassifierError};
 pub use clock::{Clock, GuardTime, ManualClock, MonotonicClock};
 pub use handle::{
-    Attempt, DiscardedClassification, Guard, PendingClassification, ProvedReservation, Reservation,
-    SilentAttempt,
+    Attempt, DiscardedClassification, Guard, PendingClassification, ProofStarter,
+    ProvedReservation, Reservation, SilentAttempt, StartedProof,
 };
 pub use memory::MemoryGuard;
 pub use observer::{GuardObserver, NoopObserver, Outcome, RecordingObserver, Stage};
@@ -197,7 +197,8 @@ pub use policy::{
 };
 pub use replay::ReplayKey;
 pub use store::{
-    GuardStore, IdentityStatus, ReservationTicket, StoreFuture, WrongPinCounts, ready,
+    CompletionReport, GoodProofInFlight, GuardStore, IdentityStatus, ReservationTicket,
+    StoreFuture, WrongPinCounts, ready,
 };
 pub use throttle::SourceKey;
 

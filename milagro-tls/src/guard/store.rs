@@ -74,6 +74,34 @@ pub struct IdentityStatus {
     pub slowed_down: bool,
 }
 
+/// A good proof's store call in flight ([`GuardStore::start_good_proof`]).
+#[must_use = "the handshake may continue only once the good proof is recorded"]
+pub struct GoodProofInFlight(Box<dyn FnOnce() -> Result<bool, Refusal> + Send>);
+
+impl GoodProofInFlight {
+    /// A call in flight whose answer `wait` gives, blocking until the store
+    /// has answered. For [`GuardStore`] implementations.
+    pub fn new(wait: impl FnOnce() -> Result<bool, Refusal> + Send + 'static) -> Self {
+        Self(Box::new(wait))
+    }
+
+    /// Blocks this thread until the store has answered; the answer is
+    /// [`GuardStore::record_good_proof`]'s.
+    pub fn wait(self) -> Result<bool, Refusal> {
+        (self.0)()
+    }
+}
+
+impl core::fmt::Debug for GoodProofInFlight {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("GoodProofInFlight")
+    }
+}
+
+/// Where [`GuardStore::completed_detached`] sends the store's answer: called
+/// once, possibly on a store's own thread.
+pub type CompletionReport = Box<dyn FnOnce(Result<(), Refusal>) + Send + 'static>;
+
 /// A store operation in progress: a boxed future, so `Arc<dyn GuardStore>`
 /// stays object-safe. It borrows only the store.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -213,9 +241,11 @@ pub trait GuardStore: Send + Sync {
     /// The default runs the three operations one after another (the replay
     /// lookup starts when called, each next one once the previous answered).
     /// A network store should override it with one atomic round trip: a
-    /// successful login's store work is then this call,
-    /// [`record_good_proof`](Self::record_good_proof) and
-    /// [`completed`](Self::completed).
+    /// successful login's store work is then this call (the only one the
+    /// handshake waits a round trip for),
+    /// [`start_good_proof`](Self::start_good_proof) (overlapping the key
+    /// agreement) and [`completed_detached`](Self::completed_detached) (not
+    /// waited for).
     fn admit_and_reserve(
         &self,
         key: &ReplayKey,
@@ -254,6 +284,50 @@ pub trait GuardStore: Send + Sync {
             inserted.await?;
             self.proof_ok(&ticket, now).await
         })
+    }
+
+    /// [`record_good_proof`](Self::record_good_proof), started now and
+    /// waited for later: a key exchange that learns its proof is good before
+    /// it has finished (CS: before the key agreement's pairing) starts the
+    /// replay insert then, so the store's round trip overlaps the rest of its
+    /// work. The answer is the same as `record_good_proof`'s, given by
+    /// [`GoodProofInFlight::wait`] from a thread that may block; the call
+    /// takes effect even if nobody waits.
+    ///
+    /// The default answers before returning (no overlap), which is right for
+    /// a store that answers at once; a network store should start the call
+    /// and return.
+    fn start_good_proof(
+        &self,
+        ticket: &ReservationTicket,
+        key: &ReplayKey,
+        now: GuardTime,
+    ) -> GoodProofInFlight {
+        let answer = super::block::block_on(self.record_good_proof(ticket, key, now));
+        GoodProofInFlight::new(move || answer)
+    }
+
+    /// [`completed`](Self::completed) for a caller that does not wait for
+    /// the answer: the completion takes effect exactly as `completed`'s does,
+    /// and `report` is called with the store's answer once it is known.
+    /// Nothing about the connection depends on that answer (a completion
+    /// that fails only leaves the confirmed count unreset, the safe
+    /// direction), so the handshake does not wait a round trip for it.
+    ///
+    /// The default polls `completed` once: a store that answers at once (the
+    /// in-memory store) reports before returning. For one that does not, the
+    /// completion still takes effect (operations start when called) but
+    /// `report` is not called: a network store should override this to
+    /// report a failure when it happens.
+    fn completed_detached(
+        &self,
+        ticket: &ReservationTicket,
+        now: GuardTime,
+        report: CompletionReport,
+    ) {
+        if let Some(result) = super::block::poll_once(self.completed(ticket, now)) {
+            report(result);
+        }
     }
 
     /// Administrative: the identity was re-enrolled; both counts reset.

@@ -46,8 +46,10 @@
 //! handshake through `accept`, and one listener serving standard (X.509) and
 //! Milagro clients side by side.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use rustls::server::Acceptor;
@@ -59,7 +61,7 @@ use super::engine::{Binding, KxError, KxFailure};
 use super::error::{AcceptError, AcceptRefusal, FinishError};
 use super::finish::peer_blob;
 use super::kx::{KxOutcome, ShareDigest, bound_exchange};
-use crate::guard::{Attempt, ProvedReservation};
+use crate::guard::{Attempt, ProvedReservation, StartedProof};
 use crate::identity::Identity;
 use crate::suite::Suite;
 use crate::tls::{
@@ -147,21 +149,14 @@ impl MilagroSession {
     /// group and a client identity blob bound to the key share; then reports
     /// completion to the guard (once) and returns the identity.
     ///
-    /// With a network guard store this blocks until the store answers: on an
-    /// async task use [`finish_async`](Self::finish_async).
+    /// Does not block, on any guard store: the completion (which resets the
+    /// identity's confirmed count) is started here and takes effect whatever
+    /// the connection does next, without the connection waiting for the
+    /// store's answer ([`ProvedReservation::handshake_completed`]).
     pub fn finish(&mut self, conn: &ServerConnection) -> Result<Identity, FinishError> {
         let id = check_finished(&self.binding, conn)?;
         if let Some(proved) = self.proved.take() {
             proved.handshake_completed();
-        }
-        Ok(id)
-    }
-
-    /// [`finish`](Self::finish), awaiting the guard's store.
-    pub async fn finish_async(&mut self, conn: &ServerConnection) -> Result<Identity, FinishError> {
-        let id = check_finished(&self.binding, conn)?;
-        if let Some(proved) = self.proved.take() {
-            proved.handshake_completed_async().await;
         }
         Ok(id)
     }
@@ -253,8 +248,24 @@ impl MilagroStart {
             admitted,
             config,
         } = self;
-        let (out, outcome) = bound_exchange(share, move || handshake(config));
-        let resolution = acceptor.resolve(binding, admitted, outcome);
+        // A good proof's record (the replay insert) starts as soon as the
+        // proof verifies, so a network store's round trip overlaps the key
+        // agreement's pairing; resolve waits for it before anything is
+        // written.
+        let started: Rc<RefCell<Option<StartedProof>>> = Rc::default();
+        let on_proof_good = match &admitted {
+            Admitted::Reserved(reservation) => {
+                let starter = reservation.proof_starter();
+                let started = Rc::clone(&started);
+                Some(Box::new(move || {
+                    *started.borrow_mut() = Some(starter.start());
+                }) as Box<dyn FnOnce()>)
+            }
+            Admitted::Free | Admitted::Silent(_) => None,
+        };
+        let (out, outcome) = bound_exchange(share, on_proof_good, move || handshake(config));
+        let started = started.borrow_mut().take();
+        let resolution = acceptor.resolve(binding, admitted, outcome, started);
         match out {
             Ok(out) => (resolution, out),
             Err(panic) => std::panic::resume_unwind(panic),
@@ -544,6 +555,7 @@ impl MilagroAcceptor {
         binding: Binding,
         admitted: Admitted,
         outcome: Option<KxOutcome>,
+        started: Option<StartedProof>,
     ) -> KxResolution {
         let failure = match outcome {
             Some(KxOutcome::Answered) => None,
@@ -608,7 +620,11 @@ impl MilagroAcceptor {
         };
         match (reached, &self.milagro.admission) {
             (Reached::Answered, _) => {
-                return match reservation.proof_ok() {
+                let proved = match started {
+                    Some(started) => reservation.proof_ok_after(started),
+                    None => reservation.proof_ok(),
+                };
+                return match proved {
                     Ok(proved) => KxResolution::Started(MilagroSession {
                         binding,
                         proved: Some(proved),
@@ -909,8 +925,8 @@ mod tests {
             };
             assert!(silent.refusal().is_per_identity());
             assert_eq!(guard.pending_classifications(), 2, "{what}");
-            let r1 = acceptor.resolve(binding, Admitted::Reserved(reserved), outcome());
-            let r2 = acceptor.resolve(binding, Admitted::Silent(silent), outcome());
+            let r1 = acceptor.resolve(binding, Admitted::Reserved(reserved), outcome(), None);
+            let r2 = acceptor.resolve(binding, Admitted::Silent(silent), outcome(), None);
             // No evidence of a failed proof: both slots are given back.
             assert_eq!(guard.pending_classifications(), 0, "{what}");
             assert!(matches!(

@@ -96,6 +96,8 @@ pub(crate) enum KxOutcome {
 struct Scope {
     /// Taken by the first exchange: a second one in the same scope is unbound.
     bound: Option<ShareDigest>,
+    /// Called by the bound exchange once its proof has verified.
+    on_proof_good: Option<Box<dyn FnOnce()>>,
     outcome: Option<KxOutcome>,
 }
 
@@ -122,7 +124,9 @@ impl Drop for Restore {
 /// `Accepted::into_connection`) with the exchange bound to the share whose
 /// digest is `bound`, and returns what `f` returned (or its panic) together
 /// with what the exchange reached: `None` when no exchange ran (rustls
-/// refused the ClientHello before it).
+/// refused the ClientHello before it). The bound exchange calls
+/// `on_proof_good`, on this thread, when the share's proof has verified and
+/// before its key agreement runs (never for a forced failure).
 ///
 /// A server exchange outside such a scope, or with a share of another
 /// digest, fails ([`KxError::UnboundShare`], [`KxError::ShareMismatch`]):
@@ -130,11 +134,13 @@ impl Drop for Restore {
 /// reach the pairing work.
 pub(crate) fn bound_exchange<T>(
     bound: ShareDigest,
+    on_proof_good: Option<Box<dyn FnOnce()>>,
     f: impl FnOnce() -> T,
 ) -> (std::thread::Result<T>, Option<KxOutcome>) {
     let restore = Restore(SCOPE.with(|s| {
         s.borrow_mut().replace(Scope {
             bound: Some(bound),
+            on_proof_good,
             outcome: None,
         })
     }));
@@ -152,6 +158,19 @@ fn check_bound(share: &[u8]) -> Result<(), KxError> {
         None => Err(KxError::UnboundShare),
         Some(d) if d == ShareDigest::of(share) => Ok(()),
         Some(_) => Err(KxError::ShareMismatch),
+    }
+}
+
+/// The scope's proof hook, taken (it runs once), and called outside the
+/// scope's borrow.
+fn proof_good() {
+    let hook = SCOPE.with(|s| {
+        s.borrow_mut()
+            .as_mut()
+            .and_then(|sc| sc.on_proof_good.take())
+    });
+    if let Some(hook) = hook {
+        hook();
     }
 }
 
@@ -246,7 +265,7 @@ impl InternedGroup {
         if self.forced {
             return Err(key.refuse(share));
         }
-        let (pub_key, secret) = key.respond(share)?;
+        let (pub_key, secret) = key.respond(share, &mut proof_good)?;
         Ok(CompletedKeyExchange {
             group: named_group(self.suite),
             pub_key,

@@ -1152,3 +1152,60 @@ fn cs_a_locked_identity_holds_a_classification_slot_like_an_unlocked_one() {
     assert_eq!(guard.status(&id(LOCKED).cs_hid()).confirmed, 3);
     assert_eq!(guard.status(&id(UNLOCKED).cs_hid()).confirmed, 1);
 }
+
+/// A good proof's record (the replay insert) starts inside the key
+/// exchange, as soon as the proof verifies, not after it: a network store's
+/// round trip then overlaps the key agreement's pairing instead of adding to
+/// the handshake (docs/robustness.md §8). Checked by reading the replay
+/// cache when the exchange has returned but before `run` resolves the
+/// attempt; the attempt then resolves with that record.
+#[test]
+fn cs_good_proof_is_recorded_while_the_key_exchange_runs() {
+    use crate::guard::{Clock, GuardStore, GuardTime, NoopObserver, block_on};
+    use crate::mpin::{ShareChecks, precheck};
+    use crate::rustls_glue::accept::{Decision, KxResolution};
+    use crate::tls::{ClientHelloRecorder, Progress};
+
+    let d = Cs::new(1, PermitPolicy::Off);
+    let store = Arc::new(MemoryGuard::new(policy(5)));
+    let clock = Arc::new(ManualClock::new(GuardTime::from_millis(1)));
+    let guard = Guard::new(store.clone(), clock.clone(), Arc::new(NoopObserver));
+    let options =
+        ServerOptions::new(guard.clone(), Classifier::new(1).unwrap()).pin_digits(digits());
+    let acceptor = cs_tls::server(d.ss(), options).unwrap();
+    let mut client = d.client(ALICE, PIN).connect(SERVER).unwrap();
+    let hello = super::tests::client_out(&mut client);
+    let Ok(Progress::Complete(parsed)) = ClientHelloRecorder::new().feed(&hello) else {
+        panic!("incomplete ClientHello");
+    };
+    let share = parsed.key_share(crate::suite::CS_GROUP).unwrap();
+    let shared = precheck(
+        share.key_exchange(),
+        &ShareChecks::new(PermitPolicy::Off),
+        unix_now(),
+    )
+    .unwrap()
+    .replay_key();
+    let key = crate::guard::ReplayKey::new(&shared.hid, &shared.u);
+    let recorded = || block_on(store.replay_seen(&key, clock.now())) == Err(Refusal::Replay);
+    let Ok(Decision::Milagro(start)) = acceptor.decide(src(1), &parsed) else {
+        panic!("not admitted");
+    };
+    assert!(!recorded(), "recorded before the key exchange");
+
+    let (resolution, (answered, recorded_by_then)) = start.run(|config| {
+        let mut accept = rustls::server::Acceptor::default();
+        accept.read_tls(&mut &hello[..]).unwrap();
+        let accepted = accept.accept().unwrap().unwrap();
+        (accepted.into_connection(config).is_ok(), recorded())
+    });
+    assert!(answered);
+    assert!(
+        recorded_by_then,
+        "the good proof's record had not started when the key exchange returned"
+    );
+    let KxResolution::Started(_session) = resolution else {
+        panic!("{resolution:?}");
+    };
+    assert_eq!(guard.status(&id(ALICE).cs_hid()).in_flight, 1);
+}

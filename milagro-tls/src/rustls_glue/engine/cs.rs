@@ -166,8 +166,13 @@ impl ServerKeyExchange for CsServerKx {
         let (day, _) = rest.split_first_chunk::<4>().ok_or(KxError::WrongUse)?;
         Ok(Binding::new(Suite::Cs, Hid(*hid), u32::from_be_bytes(*day)))
     }
-    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
+    fn respond(
+        &self,
+        client_share: &[u8],
+        proof_good: &mut dyn FnMut(),
+    ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
         let verified = self.verified(client_share)?;
+        proof_good();
         let response = respond(&verified, &self.prepared, &self.nonce_key, &OsEntropy)
             .map_err(cs_server_error)?;
         Ok((

@@ -214,14 +214,22 @@ pub(crate) trait ServerKeyExchange: Send + Sync {
     /// match. Exact length.
     fn binding(&self, client_share: &[u8]) -> Result<Binding, KxError>;
     /// Verifies the client share and answers it: (server share, secret).
-    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure>;
+    /// A suite whose share carries a proof (CS) calls `proof_good` once,
+    /// as soon as the proof has verified and before the key agreement's own
+    /// work, so the accept path can start recording the good proof while
+    /// that work runs; never for a share that fails its proof.
+    fn respond(
+        &self,
+        client_share: &[u8],
+        proof_good: &mut dyn FnMut(),
+    ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure>;
     /// Silent refusal (docs/protocol.md §6.4 step 1): does the work of
     /// checking `client_share` (decoding, DLEQ, pairing) and fails whatever
     /// the result, with [`KxError::SilentlyRefused`]. A failed proof keeps
     /// its evidence, so the accept path can spend the same classification
     /// work on it as on a counted failure (and discard the result).
     fn refuse(&self, client_share: &[u8]) -> KxFailure {
-        silent_failure(self.respond(client_share).err())
+        silent_failure(self.respond(client_share, &mut || {}).err())
     }
 }
 

@@ -146,7 +146,12 @@ impl ServerKeyExchange for P2pServerKx {
     }
     /// The clock check of step 1 again (as the CS kx re-runs its precheck):
     /// a path that skipped step 1 still never answers an expired epoch.
-    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
+    /// A P2P share carries no proof: `proof_good` is never called.
+    fn respond(
+        &self,
+        client_share: &[u8],
+        _proof_good: &mut dyn FnMut(),
+    ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
         self.server
             .check_client_share_at(client_share, (self.now)())
             .map_err(p2p_error)?;

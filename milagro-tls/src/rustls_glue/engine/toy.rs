@@ -160,7 +160,11 @@ impl ServerKeyExchange for ToyServer {
         let (hid, period, _, _) = split(client_share)?;
         Ok(Binding::new(self.suite, Hid(*hid), period))
     }
-    fn respond(&self, client_share: &[u8]) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
+    fn respond(
+        &self,
+        client_share: &[u8],
+        proof_good: &mut dyn FnMut(),
+    ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
         let (hid, period, r, tag) = split(client_share)?;
         let ck = Zeroizing::new(sha256(&[b"toy-id", &self.key[..], hid]));
         if self.suite == Suite::Cs {
@@ -168,6 +172,7 @@ impl ServerKeyExchange for ToyServer {
             if expect[..] != tag[..] {
                 return Err(KxError::CredentialRefused.into());
             }
+            proof_good();
         }
         let w = random32();
         let secret = sha256(&[b"toy-secret", &ck[..], client_share, &w]);
