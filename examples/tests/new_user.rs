@@ -10,15 +10,16 @@
 //! * `--cert` / `--key` serve standard X.509 clients on the Milagro listener.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::time::Duration;
 
 use milagro_test_support::{
     PROCESS_TIMEOUT, Running, run_bounded, run_with_input, shell_line, terminal_command,
 };
+
+mod common;
+use common::{certificate, standard_client};
 
 const ALICE: &str = "alice@example.com";
 const PIN: &str = "123456";
@@ -436,35 +437,6 @@ fn a_dta_joining_with_other_parameters_is_refused_at_join() {
     assert!(stderr.contains("--epoch-seconds 600"), "{stderr}");
 }
 
-/// A self-signed certificate for `service.example` in `dir` (cert.pem,
-/// key.pem); returns its DER for a client's roots.
-fn certificate(dir: &Path) -> rustls::pki_types::CertificateDer<'static> {
-    let ck = rcgen::generate_simple_self_signed(vec!["service.example".to_owned()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
-    ck.cert.der().clone()
-}
-
-/// A standard rustls client (X25519, webpki verification against `root`).
-fn standard_client(
-    addr: SocketAddr,
-    root: &rustls::pki_types::CertificateDer<'static>,
-) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("service.example").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = TcpStream::connect(addr).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    rustls::StreamOwned::new(conn, tcp)
-}
-
 #[test]
 fn servers_serve_standard_clients_with_cert_and_key() {
     let tmp = tempfile::tempdir().unwrap();
@@ -484,7 +456,7 @@ fn servers_serve_standard_clients_with_cert_and_key() {
 
     // echo-server: a standard client is echoed, and a Milagro one still is.
     let (echo, addr) = server(dir, "echo-server", &keys);
-    let mut tls = standard_client(addr, &root);
+    let mut tls = standard_client(addr, &root).unwrap();
     tls.write_all(b"plain hello\n").unwrap();
     let mut line = String::new();
     BufReader::new(&mut tls).read_line(&mut line).unwrap();
@@ -517,7 +489,7 @@ fn servers_serve_standard_clients_with_cert_and_key() {
     // https-server: a standard client gets 401 (no Milagro identity), a
     // Milagro client its greeting, on one listener.
     let (_https, addr) = server(dir, "https-server", &keys);
-    let mut tls = standard_client(addr, &root);
+    let mut tls = standard_client(addr, &root).unwrap();
     tls.write_all(b"GET / HTTP/1.1\r\nHost: service.example\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut response = Vec::new();

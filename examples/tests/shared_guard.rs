@@ -33,6 +33,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zeroize::Zeroizing;
 
+mod common;
+use common::{certificate, standard_client};
+
 /// No terminal: the PIN comes from `--pin`.
 struct NoTerminal;
 
@@ -341,36 +344,15 @@ async fn three_servers_share_lockout_replay_and_reservations_through_redis() {
     drop(servers);
 }
 
-/// A self-signed certificate for `service.example` in `dir` (cert.pem,
-/// key.pem); returns its DER for a client's roots.
-fn certificate(dir: &Path) -> rustls::pki_types::CertificateDer<'static> {
-    let ck = rcgen::generate_simple_self_signed(vec!["service.example".to_owned()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
-    ck.cert.der().clone()
-}
-
-/// A standard rustls client (webpki verification against `root`) sends one
-/// line to `addr` and returns the line echoed back.
+/// A standard rustls client sends one line to `addr` and returns the line
+/// echoed back.
 fn standard_echo(
     addr: SocketAddr,
     root: &rustls::pki_types::CertificateDer<'static>,
     line: &str,
 ) -> std::io::Result<String> {
     use std::io::Write;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(root.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("service.example").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
-    let tcp = std::net::TcpStream::connect(addr)?;
-    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut tls = standard_client(addr, root)?;
     tls.write_all(format!("{line}\n").as_bytes())?;
     let mut back = String::new();
     BufReader::new(&mut tls).read_line(&mut back)?;

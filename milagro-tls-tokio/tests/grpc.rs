@@ -18,7 +18,7 @@ use http::uri::PathAndQuery;
 use hyper::body::Incoming;
 use milagro_tls::MilagroError;
 use milagro_tls_tokio::http::{ALPN_H2, HttpsConnectError, MilagroHttpsConnector};
-use milagro_tls_tokio::{AuthenticatedIdentity, ConnectError};
+use milagro_tls_tokio::{AuthenticatedIdentity, ConnectError, MilagroConnector};
 use prost::bytes::{Buf, BufMut};
 use prost::encoding::{DecodeContext, WireType};
 use tokio::time::timeout;
@@ -133,6 +133,21 @@ impl tower_service::Service<http::Request<Incoming>> for Greeter {
     }
 }
 
+/// A tonic channel to `addr` over `connector` (what
+/// `Endpoint::connect_with_connector` gives), within [`LIMIT`].
+async fn connect(
+    addr: std::net::SocketAddr,
+    connector: MilagroConnector,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let endpoint = Endpoint::from_shared(format!("https://localhost:{}", addr.port())).unwrap();
+    timeout(
+        LIMIT,
+        endpoint.connect_with_connector(MilagroHttpsConnector::new(connector)),
+    )
+    .await
+    .expect("in time")
+}
+
 async fn say_hello(
     channel: tonic::transport::Channel,
     name: &str,
@@ -155,15 +170,7 @@ async fn say_hello(
 async fn a_tonic_unary_call_over_cs_reaches_the_handler_with_the_identity() {
     let (acceptor, connector) = cs_alpn(PIN, &[ALPN_H2], &[ALPN_H2]);
     let (addr, handshakes) = start(acceptor, Greeter).await;
-    let channel = timeout(
-        LIMIT,
-        Endpoint::from_shared(format!("https://localhost:{}", addr.port()))
-            .unwrap()
-            .connect_with_connector(MilagroHttpsConnector::new(connector)),
-    )
-    .await
-    .expect("in time")
-    .expect("connected");
+    let channel = connect(addr, connector).await.expect("connected");
     for name in ["first", "second"] {
         let reply = timeout(LIMIT, say_hello(channel.clone(), name))
             .await
@@ -194,15 +201,7 @@ async fn a_tonic_unary_call_over_cs_reaches_the_handler_with_the_identity() {
 async fn a_wrong_pin_is_credential_refused_through_the_tonic_error() {
     let (acceptor, connector) = cs_alpn("9999", &[ALPN_H2], &[ALPN_H2]);
     let (addr, handshakes) = start(acceptor, Greeter).await;
-    let err = timeout(
-        LIMIT,
-        Endpoint::from_shared(format!("https://localhost:{}", addr.port()))
-            .unwrap()
-            .connect_with_connector(MilagroHttpsConnector::new(connector)),
-    )
-    .await
-    .expect("in time")
-    .expect_err("refused");
+    let err = connect(addr, connector).await.expect_err("refused");
     match find::<HttpsConnectError>(&err) {
         Some(HttpsConnectError::Handshake(ConnectError::Milagro(
             MilagroError::CredentialRefused,
