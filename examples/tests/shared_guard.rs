@@ -177,6 +177,19 @@ fn credential_refused(r: &Result<(), EchoError>) -> bool {
     )
 }
 
+/// The test's own view of the servers' shared state: a guard over the same
+/// Redis with the servers' default policy.
+async fn operator_guard(url: &str) -> Guard {
+    let store = RedisStore::connect(url, GuardPolicy::default())
+        .await
+        .unwrap();
+    Guard::new(
+        Arc::new(store),
+        Arc::new(MonotonicClock::new()),
+        Arc::new(NoopObserver),
+    )
+}
+
 /// The shared state as an operator sees it, once every attempt in flight
 /// has been classified (classification runs after the refusal is sent).
 async fn settled(guard: &Guard, user: &str) -> IdentityStatus {
@@ -249,14 +262,7 @@ async fn three_servers_share_lockout_replay_and_reservations_through_redis() {
     );
     let servers: Vec<EchoServer> = (0..3).map(|_| EchoServer::start(dir, &url)).collect();
     let at = |i: usize| servers[i % 3].addr;
-    let store = RedisStore::connect(&url, GuardPolicy::default())
-        .await
-        .unwrap();
-    let guard = Guard::new(
-        Arc::new(store),
-        Arc::new(MonotonicClock::new()),
-        Arc::new(NoopObserver),
-    );
+    let guard = operator_guard(&url).await;
     let n = GuardPolicy::default().lockout.max_failures;
 
     // 1. Wrong PINs spread over the three servers lock after exactly N.
@@ -399,14 +405,7 @@ async fn a_killed_redis_refuses_milagro_serves_standard_clients_and_resumes_with
     cs_files(dir, &[alice]);
     let root = certificate(dir);
     let server = EchoServer::start_with(dir, &url, &["--cert", "cert.pem", "--key", "key.pem"]);
-    let store = RedisStore::connect(&url, GuardPolicy::default())
-        .await
-        .unwrap();
-    let guard = Guard::new(
-        Arc::new(store),
-        Arc::new(MonotonicClock::new()),
-        Arc::new(NoopObserver),
-    );
+    let guard = operator_guard(&url).await;
 
     // Before: one wrong PIN, counted.
     assert!(credential_refused(
