@@ -882,6 +882,11 @@ impl GuardStore for RedisStore {
     fn reservation_ttl(&self) -> Duration {
         self.inner.policy.lockout.reservation_ttl
     }
+
+    /// Every operation is a round trip to Redis.
+    fn is_remote(&self) -> bool {
+        true
+    }
 }
 
 /// A random reservation id (unique across servers with overwhelming

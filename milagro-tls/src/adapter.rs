@@ -10,8 +10,17 @@
 //! The alert to send for a refusal is [`refusal_alert`]; a client-side rustls
 //! error becomes a typed [`crate::MilagroError`] through [`map_refusal`] /
 //! [`map_connect_error`] / [`map_client_error_for`].
+//!
+//! With a guard store across the network, an adapter can overlap step 1's
+//! round trip with the share's own work:
+//! [`MilagroAcceptor::precompute_share`](crate::MilagroAcceptor::precompute_share)
+//! gives a [`SharePrecompute`] to run on a blocking thread while
+//! `decide_async` awaits the store, and
+//! [`MilagroStart::with_precomputed`] hands its [`PrecomputedShare`] to the
+//! key exchange (docs/protocol.md §6.4, "Overlapping step 1").
 
 pub use crate::rustls_glue::accept::{Decision, KxResolution, MilagroSession, MilagroStart};
 pub use crate::rustls_glue::error::{
     map_client_error_for, map_connect_error, map_refusal, refusal_alert,
 };
+pub use crate::rustls_glue::precompute::{PrecomputedShare, SharePrecompute};

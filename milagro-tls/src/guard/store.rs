@@ -366,4 +366,13 @@ pub trait GuardStore: Send + Sync {
     fn reservation_ttl(&self) -> std::time::Duration {
         super::policy::LockoutPolicy::default().reservation_ttl
     }
+
+    /// Whether this store's operations are round trips to another process
+    /// (a shared store) rather than answered in-process. Async acceptors
+    /// then overlap step 1's round trip with the share's own work
+    /// ([`crate::MilagroAcceptor::precompute_share`]). The default is
+    /// `false`; a network store should return `true`.
+    fn is_remote(&self) -> bool {
+        false
+    }
 }

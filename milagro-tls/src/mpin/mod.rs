@@ -51,8 +51,9 @@ pub use full::{SERVER_SHARE_BYTES, ServerNonceKey, ServerResponse, SharedSecret,
 pub use permit::{check_day, client_day, effective_point};
 pub use pin::{Pin, PinDigits, PinError, extract_pin, restore};
 pub use proof::{
-    ClientState, DEFAULT_TIME_WINDOW_SECS, FailedProof, PrecheckedShare, PreparedServerSecret,
-    ReplayKey, SHARE_BYTES, ShareChecks, ShareHeader, VerifiedShare, precheck, verify,
+    CheckedShare, ClientState, DEFAULT_TIME_WINDOW_SECS, FailedProof, PrecheckedShare,
+    PreparedServerSecret, ReplayKey, SHARE_BYTES, ShareChecks, ShareHeader, VerifiedShare,
+    check_share, precheck, verify, verify_checked,
 };
 
 /// Why a CS key share, a server share or a client's keys were refused.

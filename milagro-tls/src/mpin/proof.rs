@@ -420,8 +420,46 @@ pub(crate) fn build_share(
     (share, r)
 }
 
+/// A share whose points decoded and whose Chaum–Pedersen proof verified:
+/// server step 2 up to, not including, its pairing ([`check_share`]).
+/// Everything in it is public (the share's own values and `A`, `A_d`);
+/// [`verify_checked`] finishes the step.
+pub struct CheckedShare {
+    bytes: [u8; SHARE_BYTES],
+    header: ShareHeader,
+    permits: PermitPolicy,
+    a: G1,
+    a_d: G1,
+    x: G1,
+    v: G1,
+    r: G1,
+    y: Scalar,
+    /// `U + y·A_d`, the second pairing's G1 argument.
+    uy: G1,
+}
+
+impl CheckedShare {
+    /// The share's bytes.
+    pub fn bytes(&self) -> &[u8; SHARE_BYTES] {
+        &self.bytes
+    }
+
+    /// The permit policy the share was prechecked under.
+    pub fn permits(&self) -> PermitPolicy {
+        self.permits
+    }
+}
+
+impl fmt::Debug for CheckedShare {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckedShare")
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Server step 2: decode, check the DLEQ, then the M-Pin proof in one
-/// multi-pairing.
+/// multi-pairing ([`check_share`] then [`verify_checked`]).
 ///
 /// Fails with [`CsError::PolicyMismatch`] if `share` was prechecked under
 /// another policy than `server`'s; [`CsError::BadEncoding`] for a point that is
@@ -433,6 +471,21 @@ pub fn verify(
     share: &PrecheckedShare,
     server: &PreparedServerSecret,
 ) -> Result<VerifiedShare, CsError> {
+    verify_checked(check_share(share, server)?, server)
+}
+
+/// The part of server step 2 that needs no pairing and no secret: decode
+/// the fields in wire order, compute `A`, `A_d`, check the DLEQ, and
+/// prepare `U + y·A_d`. An async server may run it while step 1's store
+/// calls are in flight (docs/protocol.md §6.4, "Overlapping step 1"): it
+/// decides nothing until the attempt is admitted.
+///
+/// Fails as [`verify`] does before its pairing: [`CsError::PolicyMismatch`],
+/// [`CsError::BadEncoding`], [`CsError::DleqFailed`].
+pub fn check_share(
+    share: &PrecheckedShare,
+    server: &PreparedServerSecret,
+) -> Result<CheckedShare, CsError> {
     if share.permits != server.deployment.permits {
         return Err(CsError::PolicyMismatch);
     }
@@ -468,20 +521,47 @@ pub fn verify(
 
     let y = proof_challenge(b);
     let uy = &u + &(&a_d * &y);
-    let g = multi_pairing(&[(&v, &server.q), (&uy, &server.ss)]);
+    Ok(CheckedShare {
+        bytes: *b,
+        header: share.header,
+        permits: share.permits,
+        a,
+        a_d,
+        x,
+        v,
+        r,
+        y,
+        uy,
+    })
+}
+
+/// The rest of server step 2 for a [`check_share`] result: the M-Pin proof
+/// `e(V, Q)·e(U + y·A_d, SS) == 1` in one multi-pairing.
+///
+/// Fails with [`CsError::PolicyMismatch`] if `checked` was made for another
+/// policy than `server`'s, [`CsError::ProofFailed`] when the pairing check
+/// fails (the same work whatever the PIN error).
+pub fn verify_checked(
+    checked: CheckedShare,
+    server: &PreparedServerSecret,
+) -> Result<VerifiedShare, CsError> {
+    if checked.permits != server.deployment.permits {
+        return Err(CsError::PolicyMismatch);
+    }
+    let g = multi_pairing(&[(&checked.v, &server.q), (&checked.uy, &server.ss)]);
     if bool::from(g.is_one()) {
         Ok(VerifiedShare {
-            bytes: *b,
-            header: share.header,
-            a_d,
-            r,
+            bytes: checked.bytes,
+            header: checked.header,
+            a_d: checked.a_d,
+            r: checked.r,
         })
     } else {
         Err(CsError::ProofFailed(Box::new(FailedProof {
-            header: share.header,
-            a,
-            x,
-            y,
+            header: checked.header,
+            a: checked.a,
+            x: checked.x,
+            y: checked.y,
             g,
         })))
     }

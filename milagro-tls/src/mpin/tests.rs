@@ -630,6 +630,56 @@ fn a_share_prechecked_under_another_policy_is_refused() {
     ));
 }
 
+/// What an async server checks ahead of admission (`check_share`) and then
+/// verifies (`verify_checked`) is what `verify` decides in one go: the same
+/// key agreement for the right PIN, the same δ for a wrong one, the same
+/// refusal for a bad DLEQ; and a checked share is refused by a server of
+/// another permit policy.
+#[test]
+fn checking_ahead_then_verifying_is_verify() {
+    let d = Deployment::new(PermitPolicy::Required, b"ahead");
+    let server = d.server();
+    let (token, permit) = d.client("alice@example.com", 1234);
+    let key = ServerNonceKey::from_bytes([7; 32]);
+    let prechecked = |pin_entered| {
+        let c = client_state(&token, pin_entered, permit.as_ref(), NOW);
+        (precheck(c.share(), &server.checks(), NOW).unwrap(), c)
+    };
+
+    let (good, client) = prechecked(1234);
+    let in_two = verify_checked(check_share(&good, &server).unwrap(), &server).unwrap();
+    let in_one = verify(&good, &server).unwrap();
+    let answer = respond_with_fresh(&in_two, &server, &key, &fresh(2));
+    assert_eq!(
+        answer.secret,
+        respond_with_fresh(&in_one, &server, &key, &fresh(2)).secret
+    );
+    assert_eq!(client.finish(&answer.share).unwrap(), answer.secret);
+
+    let (wrong, _) = prechecked(1239);
+    let checked = check_share(&wrong, &server).unwrap();
+    let delta = |f: Box<FailedProof>| classify(&f, &server, PinDigits::DEFAULT);
+    assert_eq!(
+        delta(failed(verify_checked(checked, &server))),
+        delta(failed(verify(&wrong, &server)))
+    );
+
+    let (share, _) = prechecked(1234);
+    let bad_c = with_field(share.bytes(), C, &[0; 32]);
+    let bad = precheck(&bad_c, &server.checks(), NOW).unwrap();
+    assert!(matches!(
+        check_share(&bad, &server),
+        Err(CsError::DleqFailed)
+    ));
+
+    let off = Deployment::new(PermitPolicy::Off, b"ahead").server();
+    let checked = check_share(&good, &server).unwrap();
+    assert!(matches!(
+        verify_checked(checked, &off),
+        Err(CsError::PolicyMismatch)
+    ));
+}
+
 #[test]
 fn a_server_without_the_server_secret_derives_another_secret() {
     let d = Deployment::new(PermitPolicy::Required, b"impostor");

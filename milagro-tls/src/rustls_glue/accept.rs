@@ -57,10 +57,11 @@ use rustls::{Error, ServerConfig, ServerConnection};
 
 use super::admission::{Admission, AdmissionRefusal, Admitted};
 use super::config::MilagroServer;
-use super::engine::{Binding, KxError, KxFailure};
+use super::engine::{Binding, KxError, KxFailure, Precomputed};
 use super::error::{AcceptError, AcceptRefusal, FinishError};
 use super::finish::peer_blob;
 use super::kx::{KxOutcome, ShareDigest, bound_exchange};
+use super::precompute::PrecomputedShare;
 use crate::guard::{Attempt, ProvedReservation, StartedProof};
 use crate::identity::Identity;
 use crate::suite::Suite;
@@ -186,6 +187,7 @@ pub struct MilagroStart {
     share: ShareDigest,
     admitted: Admitted,
     config: Arc<ServerConfig>,
+    precomputed: Option<Precomputed>,
 }
 
 impl core::fmt::Debug for MilagroStart {
@@ -221,6 +223,16 @@ impl MilagroStart {
         &self.binding
     }
 
+    /// Hands the key exchange the share-only work done while step 1 was
+    /// deciding ([`MilagroAcceptor::precompute_share`]). The exchange uses it
+    /// only if it was made from exactly the share it is bound to, and does
+    /// the work itself otherwise; the attempt's outcome and resolution are
+    /// the same either way.
+    pub fn with_precomputed(mut self, precomputed: PrecomputedShare) -> Self {
+        self.precomputed = Some(precomputed.0);
+        self
+    }
+
     /// Runs the server's key exchange and resolves the attempt.
     ///
     /// `handshake` gets this connection's `ServerConfig` and must, on this
@@ -247,6 +259,7 @@ impl MilagroStart {
             share,
             admitted,
             config,
+            precomputed,
         } = self;
         // A good proof's record (the replay insert) starts as soon as the
         // proof verifies, so a network store's round trip overlaps the key
@@ -263,7 +276,8 @@ impl MilagroStart {
             }
             Admitted::Free | Admitted::Silent(_) => None,
         };
-        let (out, outcome) = bound_exchange(share, on_proof_good, move || handshake(config));
+        let (out, outcome) =
+            bound_exchange(share, precomputed, on_proof_good, move || handshake(config));
         let started = started.borrow_mut().take();
         let resolution = acceptor.resolve(binding, admitted, outcome, started);
         match out {
@@ -491,6 +505,7 @@ impl MilagroAcceptor {
             share: digest,
             admitted,
             config,
+            precomputed: None,
         }))
     }
 
@@ -523,6 +538,11 @@ impl MilagroAcceptor {
     /// Whether a standard (non-Milagro) configuration is set.
     pub fn has_standard(&self) -> bool {
         self.standard.is_some()
+    }
+
+    /// How step 1 admits shares for this acceptor.
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.milagro.admission
     }
 
     /// Step 1 with the source address (see the module documentation).

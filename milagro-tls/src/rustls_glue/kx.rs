@@ -19,7 +19,8 @@ use rustls::{Error, NamedGroup, OtherError, ProtocolVersion};
 use zeroize::Zeroizing;
 
 use super::engine::{
-    ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure, ServerKeyExchange,
+    ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure, Precomputed,
+    ServerKeyExchange,
 };
 use crate::suite::Suite;
 
@@ -96,6 +97,9 @@ pub(crate) enum KxOutcome {
 struct Scope {
     /// Taken by the first exchange: a second one in the same scope is unbound.
     bound: Option<ShareDigest>,
+    /// Share-only work done ahead for the bound share, taken by the bound
+    /// exchange.
+    precomputed: Option<Precomputed>,
     /// Called by the bound exchange once its proof has verified.
     on_proof_good: Option<Box<dyn FnOnce()>>,
     outcome: Option<KxOutcome>,
@@ -124,7 +128,9 @@ impl Drop for Restore {
 /// `Accepted::into_connection`) with the exchange bound to the share whose
 /// digest is `bound`, and returns what `f` returned (or its panic) together
 /// with what the exchange reached: `None` when no exchange ran (rustls
-/// refused the ClientHello before it). The bound exchange calls
+/// refused the ClientHello before it). The bound exchange is handed
+/// `precomputed` (which it uses only if made from the very share it gets),
+/// and calls
 /// `on_proof_good`, on this thread, when the share's proof has verified and
 /// before its key agreement runs (never for a forced failure).
 ///
@@ -134,12 +140,14 @@ impl Drop for Restore {
 /// reach the pairing work.
 pub(crate) fn bound_exchange<T>(
     bound: ShareDigest,
+    precomputed: Option<Precomputed>,
     on_proof_good: Option<Box<dyn FnOnce()>>,
     f: impl FnOnce() -> T,
 ) -> (std::thread::Result<T>, Option<KxOutcome>) {
     let restore = Restore(SCOPE.with(|s| {
         s.borrow_mut().replace(Scope {
             bound: Some(bound),
+            precomputed,
             on_proof_good,
             outcome: None,
         })
@@ -159,6 +167,11 @@ fn check_bound(share: &[u8]) -> Result<(), KxError> {
         Some(d) if d == ShareDigest::of(share) => Ok(()),
         Some(_) => Err(KxError::ShareMismatch),
     }
+}
+
+/// The scope's precomputed work, taken (the bound exchange uses it once).
+fn take_precomputed() -> Option<Precomputed> {
+    SCOPE.with(|s| s.borrow_mut().as_mut().and_then(|sc| sc.precomputed.take()))
 }
 
 /// The scope's proof hook, taken (it runs once), and called outside the
@@ -262,10 +275,11 @@ impl InternedGroup {
     fn server_exchange(&self, share: &[u8]) -> Result<CompletedKeyExchange, KxFailure> {
         let key = self.server_key()?;
         check_bound(share)?;
+        let precomputed = take_precomputed();
         if self.forced {
-            return Err(key.refuse(share));
+            return Err(key.refuse(share, precomputed));
         }
-        let (pub_key, secret) = key.respond(share, &mut proof_good)?;
+        let (pub_key, secret) = key.respond(share, precomputed, &mut proof_good)?;
         Ok(CompletedKeyExchange {
             group: named_group(self.suite),
             pub_key,

@@ -1209,3 +1209,74 @@ fn cs_good_proof_is_recorded_while_the_key_exchange_runs() {
     };
     assert_eq!(guard.status(&id(ALICE).cs_hid()).in_flight, 1);
 }
+
+/// The key exchange takes share work done ahead of it (while step 1 awaited
+/// a network store) as its own only for the very share and policy it was
+/// made from: work made for another share, or under another policy, is
+/// ignored and done again, so it can neither refuse a good share nor pass a
+/// bad one.
+#[test]
+fn cs_precomputed_work_counts_only_for_its_own_share() {
+    use super::engine::{
+        ClientKeyExchange, CsClientKx, CsServerKx, Precomputed, ServerKeyExchange, cs_precompute,
+    };
+    use crate::mpin::{PreparedServerSecret, precheck};
+
+    let d = Cs::new(1, PermitPolicy::Off);
+    let prepared = Arc::new(PreparedServerSecret::new(&d.ss()));
+    let server = CsServerKx::new(prepared.clone(), prepared.checks(), unix_now).unwrap();
+    let client = CsClientKx::new(d.token(ALICE), pin(PIN), None, unix_now).unwrap();
+    let ahead = |share: &[u8]| {
+        cs_precompute(
+            &precheck(share, &prepared.checks(), unix_now()).unwrap(),
+            &prepared,
+        )
+    };
+    let refused_ahead = |share: &[u8], permits| Precomputed::Cs {
+        share: Box::new(share.try_into().unwrap()),
+        permits,
+        checked: Err(CsError::DleqFailed),
+    };
+
+    // Its own share: used, and the client agrees on the secret.
+    let (share, pending) = client.start().unwrap();
+    let Ok((w, secret)) = server.respond(&share, Some(ahead(&share)), &mut || {}) else {
+        panic!("a good share refused with its own work done ahead");
+    };
+    assert_eq!(*pending.finish(&w).unwrap(), *secret);
+
+    // Used, not redone: a failure recorded ahead for exactly this share is
+    // the exchange's outcome (charged as a bad DLEQ by the accept path).
+    let (share, _) = client.start().unwrap();
+    let Err(failure) = server.respond(
+        &share,
+        Some(refused_ahead(&share, PermitPolicy::Off)),
+        &mut || {},
+    ) else {
+        panic!("the failure recorded ahead was not the outcome");
+    };
+    assert!(matches!(failure.reason, KxError::BadProofOfKnowledge));
+
+    // Made from another share, or under another policy: ignored.
+    for another_policy in [false, true] {
+        let (share, pending) = client.start().unwrap();
+        let (other, _) = client.start().unwrap();
+        let stale = if another_policy {
+            refused_ahead(&share, PermitPolicy::Required)
+        } else {
+            refused_ahead(&other, PermitPolicy::Off)
+        };
+        let Ok((w, secret)) = server.respond(&share, Some(stale), &mut || {}) else {
+            panic!("work made for something else refused a good share");
+        };
+        assert_eq!(*pending.finish(&w).unwrap(), *secret);
+    }
+    let (share, _) = client.start().unwrap();
+    // And work made ahead for a good share does not pass another share.
+    let mut tampered = share.clone();
+    tampered[140] ^= 1; // c
+    let Err(failure) = server.respond(&tampered, Some(ahead(&share)), &mut || {}) else {
+        panic!("work made for a good share passed a tampered one");
+    };
+    assert!(matches!(failure.reason, KxError::BadProofOfKnowledge));
+}

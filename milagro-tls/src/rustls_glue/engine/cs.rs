@@ -6,14 +6,14 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::{
-    Binding, ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure,
+    Binding, ClientKeyExchange, ClientPending, KeyFingerprint, KxError, KxFailure, Precomputed,
     ServerKeyExchange, random_fingerprint, secret32,
 };
 use crate::identity::Hid;
 use crate::keys::{CsTimePermit, CsToken};
 use crate::mpin::{
-    ClientState, CsError, Pin, PreparedServerSecret, SERVER_SHARE_BYTES, SHARE_BYTES,
-    ServerNonceKey, ShareChecks, SharedSecret, precheck, respond, verify,
+    CheckedShare, ClientState, CsError, Pin, PreparedServerSecret, SERVER_SHARE_BYTES, SHARE_BYTES,
+    ServerNonceKey, ShareChecks, SharedSecret, check_share, precheck, respond, verify_checked,
 };
 use crate::pairing::OsEntropy;
 use crate::suite::Suite;
@@ -122,9 +122,40 @@ impl CsServerKx {
     }
 
     /// Decoding, DLEQ and the pairing check; the evidence of a failed proof.
-    fn verified(&self, share: &[u8]) -> Result<crate::mpin::VerifiedShare, KxFailure> {
+    /// The decoding and DLEQ come from `precomputed` when it was made from
+    /// exactly this share under this key's policy, and are done here
+    /// otherwise; either way the result is the same.
+    fn verified(
+        &self,
+        share: &[u8],
+        precomputed: Option<Precomputed>,
+    ) -> Result<crate::mpin::VerifiedShare, KxFailure> {
         let pre = precheck(share, &self.checks, (self.now)()).map_err(cs_server_error)?;
-        verify(&pre, &self.prepared).map_err(cs_server_error)
+        let checked = match precomputed {
+            Some(Precomputed::Cs {
+                share: made_from,
+                permits,
+                checked,
+            }) if *made_from == *pre.bytes() && permits == self.prepared.deployment().permits => {
+                checked
+            }
+            _ => check_share(&pre, &self.prepared),
+        };
+        let checked: CheckedShare = checked.map_err(cs_server_error)?;
+        verify_checked(checked, &self.prepared).map_err(cs_server_error)
+    }
+}
+
+/// The share-only work of a CS server exchange on `share`
+/// ([`check_share`]), for [`ServerKeyExchange::respond`] to take later.
+pub(crate) fn precompute(
+    share: &crate::mpin::PrecheckedShare,
+    server: &PreparedServerSecret,
+) -> Precomputed {
+    Precomputed::Cs {
+        share: Box::new(*share.bytes()),
+        permits: server.deployment().permits,
+        checked: check_share(share, server),
     }
 }
 
@@ -169,9 +200,10 @@ impl ServerKeyExchange for CsServerKx {
     fn respond(
         &self,
         client_share: &[u8],
+        precomputed: Option<Precomputed>,
         proof_good: &mut dyn FnMut(),
     ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
-        let verified = self.verified(client_share)?;
+        let verified = self.verified(client_share, precomputed)?;
         proof_good();
         let response = respond(&verified, &self.prepared, &self.nonce_key, &OsEntropy)
             .map_err(cs_server_error)?;
@@ -182,7 +214,7 @@ impl ServerKeyExchange for CsServerKx {
     }
     /// The same decoding, DLEQ and pairing as a failed proof (not the key
     /// agreement's pairing, which a wrong PIN never reaches), then failure.
-    fn refuse(&self, client_share: &[u8]) -> KxFailure {
-        super::silent_failure(self.verified(client_share).err())
+    fn refuse(&self, client_share: &[u8], precomputed: Option<Precomputed>) -> KxFailure {
+        super::silent_failure(self.verified(client_share, precomputed).err())
     }
 }

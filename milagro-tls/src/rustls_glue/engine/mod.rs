@@ -28,7 +28,7 @@ mod p2p;
 #[cfg(test)]
 pub(crate) mod toy;
 
-pub(crate) use cs::{CsClientKx, CsServerKx};
+pub(crate) use cs::{CsClientKx, CsServerKx, precompute as cs_precompute};
 pub(crate) use p2p::{P2pClientKx, P2pServerKx};
 
 /// The system clock in unix seconds (0 before 1970, which no check accepts).
@@ -218,9 +218,14 @@ pub(crate) trait ServerKeyExchange: Send + Sync {
     /// as soon as the proof has verified and before the key agreement's own
     /// work, so the accept path can start recording the good proof while
     /// that work runs; never for a share that fails its proof.
+    ///
+    /// `precomputed` is share-only work done ahead ([`Precomputed`]); a suite
+    /// uses it only when it was made from exactly `client_share`, and
+    /// otherwise does that work itself.
     fn respond(
         &self,
         client_share: &[u8],
+        precomputed: Option<Precomputed>,
         proof_good: &mut dyn FnMut(),
     ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure>;
     /// Silent refusal (docs/protocol.md §6.4 step 1): does the work of
@@ -228,9 +233,24 @@ pub(crate) trait ServerKeyExchange: Send + Sync {
     /// the result, with [`KxError::SilentlyRefused`]. A failed proof keeps
     /// its evidence, so the accept path can spend the same classification
     /// work on it as on a counted failure (and discard the result).
-    fn refuse(&self, client_share: &[u8]) -> KxFailure {
-        silent_failure(self.respond(client_share, &mut || {}).err())
+    fn refuse(&self, client_share: &[u8], precomputed: Option<Precomputed>) -> KxFailure {
+        silent_failure(self.respond(client_share, precomputed, &mut || {}).err())
     }
+}
+
+/// Share-only work of a server key exchange, done before the exchange runs
+/// (while step 1's store calls are in flight: docs/protocol.md §6.4,
+/// "Overlapping step 1"). It holds no secret and decides nothing: the
+/// exchange takes its result as its own only for the exact share bytes and
+/// permit policy it was made from.
+pub(crate) enum Precomputed {
+    /// CS: the decoding, DLEQ check and `U + y·A_d` of one share
+    /// ([`crate::mpin::check_share`]), or how they failed.
+    Cs {
+        share: Box<[u8; crate::mpin::SHARE_BYTES]>,
+        permits: crate::keys::PermitPolicy,
+        checked: Result<crate::mpin::CheckedShare, CsError>,
+    },
 }
 
 /// The failure of a silent refusal whose checks ended in `checked`: always

@@ -150,6 +150,7 @@ impl ServerKeyExchange for P2pServerKx {
     fn respond(
         &self,
         client_share: &[u8],
+        _precomputed: Option<super::Precomputed>,
         _proof_good: &mut dyn FnMut(),
     ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
         self.server

@@ -163,6 +163,7 @@ impl ServerKeyExchange for ToyServer {
     fn respond(
         &self,
         client_share: &[u8],
+        _precomputed: Option<super::Precomputed>,
         proof_good: &mut dyn FnMut(),
     ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), KxFailure> {
         let (hid, period, r, tag) = split(client_share)?;
