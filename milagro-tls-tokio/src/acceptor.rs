@@ -9,13 +9,13 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use milagro_tls::adapter::{Decision, KxResolution, refusal_alert};
+use milagro_tls::adapter::{Decision, KxResolution, PrecomputedShare, refusal_alert};
 use milagro_tls::guard::SourceKey;
 use milagro_tls::identity::Identity;
 use milagro_tls::suite::Suite;
 use milagro_tls::tls::HANDSHAKE_FAILURE_ALERT;
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
-use milagro_tls::{AcceptError, AcceptRefusal, FinishError, MilagroAcceptor};
+use milagro_tls::{AcceptError, AcceptRefusal, AdmissionRefusal, FinishError, MilagroAcceptor};
 use rustls::ServerConfig;
 use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -26,7 +26,8 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::{LazyConfigAcceptor, StartHandshake};
 use tracing::{Instrument, field};
 
-use crate::blocking::{BlockingPool, PoolError};
+use crate::blocking::{BlockingPool, PoolError, Staged};
+use crate::overlap::{OverlapGate, OverlapStats};
 use crate::recording::Recording;
 
 /// The acceptor's limits (docs/protocol.md §9.5: part of the product, not
@@ -304,6 +305,7 @@ pub struct TlsAcceptor {
     handshakes: Arc<Semaphore>,
     sources: Arc<SourceCounts>,
     pool: BlockingPool,
+    overlap: Arc<OverlapGate>,
 }
 
 impl core::fmt::Debug for TlsAcceptor {
@@ -364,6 +366,7 @@ impl TlsAcceptor {
             handshakes: Arc::new(Semaphore::new(limits.max_concurrent_handshakes.max(1))),
             sources: Arc::new(SourceCounts::default()),
             pool: BlockingPool::new(limits.blocking_threads),
+            overlap: Arc::new(OverlapGate::default()),
             limits,
         }
     }
@@ -420,6 +423,13 @@ impl TlsAcceptor {
         self.pool.available()
     }
 
+    /// How many CS connections had step 1's store round trip overlapped with
+    /// their share's own work, and why others did not (only with a remote
+    /// guard store such as Redis; see [`accept`](Self::accept)).
+    pub fn overlap_stats(&self) -> OverlapStats {
+        self.overlap.stats()
+    }
+
     /// [`accept`](Self::accept) for a TCP connection, with its peer address
     /// as the source.
     pub async fn accept_tcp(
@@ -439,6 +449,14 @@ impl TlsAcceptor {
     /// ([`TlsAcceptError::SourceBusy`], `io` dropped); the ClientHello must then
     /// arrive within `client_hello_timeout`. Writes any alert itself. The
     /// server's key exchange runs on the bounded blocking pool.
+    ///
+    /// With a remote guard store (Redis), a CS share's decoding and DLEQ
+    /// check start on the pool while step 1 awaits the store, and the key
+    /// exchange continues on the same thread once the attempt is admitted
+    /// (docs/protocol.md §6.4, "Overlapping step 1"): the round trip stops
+    /// adding to the handshake. A source that step 1 refused gets no such
+    /// work for 10 s, and none is started without a free pool slot
+    /// ([`overlap_stats`](Self::overlap_stats) counts each case).
     pub async fn accept<IO>(
         &self,
         source: IpAddr,
@@ -533,6 +551,10 @@ impl TlsAcceptor {
             Some(s) => s,
             None => return Err(plain_refusal(&mut io, TlsAcceptError::UnknownServerName).await),
         };
+        // With a remote guard store, the share's own work (no pairing) runs
+        // on the blocking pool while step 1 awaits the store, and the key
+        // exchange later continues on the same thread.
+        let overlap = self.start_overlap(server, &hello, source);
         let start = match server.decide_async(source, &hello).await {
             Ok(Decision::Standard(config)) => {
                 let stream = StartHandshake::from_parts(accepted, io).into_stream(config);
@@ -543,7 +565,12 @@ impl TlsAcceptor {
                 };
             }
             Ok(Decision::Milagro(start)) => start,
-            Err(e) => return Err(plain_refusal(&mut io, e).await),
+            Err(e) => {
+                if matches!(e, AcceptError::Admission(AdmissionRefusal::Guard(_))) {
+                    self.overlap.refused(source, std::time::Instant::now());
+                }
+                return Err(plain_refusal(&mut io, e).await);
+            }
         };
         // 3. The key exchange (pairings) on the bounded blocking pool. The
         //    attempt is resolved (counted, charged, reported) inside the job,
@@ -552,17 +579,23 @@ impl TlsAcceptor {
         //    dropped while the job runs can change its count. If the job
         //    never starts (no pool slot before the deadline), the key
         //    exchange never ran and the reservation is released uncharged.
-        let kx = self
-            .pool
-            .run(deadline, move || {
-                start.run(|config| {
-                    let mut ok = false;
-                    let accept = StartHandshake::from_parts(accepted, io)
-                        .into_stream_with(config, |_| ok = true);
-                    (accept, ok)
-                })
+        let key_exchange = move |precomputed: Option<PrecomputedShare>| {
+            let start = match precomputed {
+                Some(p) => start.with_precomputed(p),
+                None => start,
+            };
+            start.run(|config| {
+                let mut ok = false;
+                let accept = StartHandshake::from_parts(accepted, io)
+                    .into_stream_with(config, |_| ok = true);
+                (accept, ok)
             })
-            .await;
+        };
+        let kx = match overlap {
+            Some(staged) => staged.finish(deadline, key_exchange).await,
+            None => self.pool.run(deadline, move || key_exchange(None)).await,
+        };
+
         let (resolution, (mut accept, rustls_ok)) = match kx {
             Ok(v) => v,
             Err(PoolError::Timeout) => return Err(TlsAcceptError::Timeout),
@@ -615,6 +648,28 @@ impl TlsAcceptor {
             },
             tls,
         ))
+    }
+
+    /// Starts this ClientHello's share work on the blocking pool, if it has
+    /// any worth overlapping with step 1's store round trip
+    /// ([`MilagroAcceptor::precompute_share`]), its source was not refused
+    /// by step 1 within the cooldown, and a pool slot is free now.
+    fn start_overlap<R: Send + 'static>(
+        &self,
+        server: &MilagroAcceptor,
+        hello: &ParsedClientHello,
+        source: IpAddr,
+    ) -> Option<Staged<PrecomputedShare, R>> {
+        let work = server.precompute_share(hello)?;
+        if !self.overlap.allows(source, std::time::Instant::now()) {
+            return None;
+        }
+        let staged = self.pool.try_stage(move || work.run());
+        match staged {
+            Some(_) => self.overlap.record_overlapped(),
+            None => self.overlap.record_pool_busy(),
+        }
+        staged
     }
 
     /// The server for this ClientHello: P2P Milagro offers must name one of

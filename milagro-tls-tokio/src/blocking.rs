@@ -55,3 +55,64 @@ impl BlockingPool {
         .map_err(|_| PoolError::Failed)
     }
 }
+
+/// A continuation for a [`Staged`] job: what to do with the first stage's
+/// output (`None` if the job could not give it).
+type Then<A, R> = Box<dyn FnOnce(Option<A>) -> R + Send>;
+
+/// A blocking job started ahead of knowing all of its work: its first stage
+/// runs at once, then the job waits on its thread (holding its pool slot)
+/// for the rest, which [`finish`](Self::finish) sends once the caller knows
+/// it. Dropped unfinished, the job ends after its first stage and gives its
+/// slot back.
+pub(crate) struct Staged<A, R> {
+    then: tokio::sync::oneshot::Sender<Then<A, R>>,
+    job: tokio::task::JoinHandle<Option<R>>,
+    pool: BlockingPool,
+}
+
+impl BlockingPool {
+    /// Starts `first` on a blocking thread if a slot is free now, and
+    /// `None` (nothing started) if not: staged work is an optimisation that
+    /// must never wait for, or take, a slot a whole job is queued for.
+    pub(crate) fn try_stage<A, R, F>(&self, first: F) -> Option<Staged<A, R>>
+    where
+        F: FnOnce() -> A + Send + 'static,
+        A: Send + 'static,
+        R: Send + 'static,
+    {
+        let permit = self.slots.clone().try_acquire_owned().ok()?;
+        let (then, rest) = tokio::sync::oneshot::channel::<Then<A, R>>();
+        let job = tokio::task::spawn_blocking(move || {
+            let made = first();
+            let out = rest.blocking_recv().ok().map(|then| then(Some(made)));
+            drop(permit);
+            out
+        });
+        Some(Staged {
+            then,
+            job,
+            pool: self.clone(),
+        })
+    }
+}
+
+impl<A: Send + 'static, R: Send + 'static> Staged<A, R> {
+    /// Runs `then` on the staged job's thread with the first stage's output
+    /// and returns its result. If that job is gone (its first stage
+    /// panicked), `then` runs as an ordinary job instead, with `None`,
+    /// waiting no later than `deadline` for a slot.
+    pub(crate) async fn finish(
+        self,
+        deadline: Instant,
+        then: impl FnOnce(Option<A>) -> R + Send + 'static,
+    ) -> Result<R, PoolError> {
+        match self.then.send(Box::new(then)) {
+            Ok(()) => match self.job.await {
+                Ok(Some(out)) => Ok(out),
+                Ok(None) | Err(_) => Err(PoolError::Failed),
+            },
+            Err(then) => self.pool.run(deadline, move || then(None)).await,
+        }
+    }
+}

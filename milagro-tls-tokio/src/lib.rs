@@ -108,6 +108,7 @@ mod compat;
 mod connector;
 #[cfg(feature = "hyper")]
 pub mod http;
+mod overlap;
 mod recording;
 
 pub use acceptor::{
@@ -115,3 +116,4 @@ pub use acceptor::{
 };
 pub use compat::PeerSource;
 pub use connector::{ConnectError, ConnectorLimits, MilagroClientStream, MilagroConnector};
+pub use overlap::OverlapStats;
