@@ -10,7 +10,7 @@
 //! (which the connection does not wait for) before the iteration ends. The
 //! Redis case is skipped when `redis-server` is not installed. Run as a
 //! benchmark (`--bench`), it then also prints a paired comparison of the two
-//! stores (see [`paired`]).
+//! stores (see [`paired`]), as the client and as the server see a login.
 
 // criterion_group!/criterion_main! generate undocumented items.
 #![allow(missing_docs)]
@@ -27,6 +27,9 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// One CS login: returns how long the handshake took as the client sees it
+/// (until its Finished is sent) and the whole login (with the echo, which
+/// the server answers only after it has checked that Finished).
 /// One CS login: returns how long the handshake took as the client sees it
 /// (until its Finished is sent) and the whole login (with the echo, which
 /// the server answers only after it has checked that Finished).
@@ -55,12 +58,12 @@ fn bench(c: &mut Criterion) {
     let std_connector = tokio_rustls::TlsConnector::from(Arc::new(std_client));
     let redis = RedisServer::start_or_skip("cs_guard_handshake bench (redis)");
 
-    let (memory_addr, redis_addr) = rt.block_on(async {
+    let (memory, on_redis) = rt.block_on(async {
         let memory = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy())))
             .with_standard(Arc::new(std_server))
             .expect("a standard config without Milagro groups");
-        let memory_addr = listen(memory).await;
-        let redis_addr = match &redis {
+        let memory = listen(memory).await;
+        let on_redis = match &redis {
             Some(server) => {
                 let store = RedisStore::connect(&server.url(0), open_policy())
                     .await
@@ -74,14 +77,15 @@ fn bench(c: &mut Criterion) {
             }
             None => None,
         };
-        (memory_addr, redis_addr)
+        (memory, on_redis)
     });
+    let memory_addr = memory.addr;
 
     let mut group = c.benchmark_group("CS server handshake over loopback");
     group.bench_function("guard in memory", |b| {
         b.iter(|| rt.block_on(cs_login(&connector, memory_addr)))
     });
-    if let Some(addr) = redis_addr {
+    if let Some(addr) = on_redis.as_ref().map(|l| l.addr) {
         group.bench_function("guard on redis", |b| {
             b.iter(|| rt.block_on(cs_login(&connector, addr)))
         });
@@ -101,9 +105,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
-    if let Some(addr) = redis_addr {
+    if let Some(on_redis) = &on_redis {
         if std::env::args().any(|a| a == "--bench") {
-            paired(&rt, &connector, memory_addr, addr);
+            paired(&rt, &connector, &memory, on_redis);
         }
     }
     drop(redis);
@@ -119,18 +123,20 @@ fn bench(c: &mut Criterion) {
 fn paired(
     rt: &tokio::runtime::Runtime,
     connector: &MilagroConnector,
-    memory: std::net::SocketAddr,
-    redis: std::net::SocketAddr,
+    memory: &Listener,
+    redis: &Listener,
 ) {
     const PAIRS: usize = 400;
-    let timed = |addr| {
-        let took = rt.block_on(cs_login(connector, addr));
+    // [handshake, whole login, server's accept] of one login.
+    let timed = |listener: &Listener| {
+        let (handshake, login) = rt.block_on(cs_login(connector, listener.addr));
+        let accept = listener.last_accept();
         std::thread::sleep(std::time::Duration::from_millis(1));
-        took
+        [handshake, login, accept]
     };
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    // [handshake, whole login] × [memory, redis, redis − memory]
-    let mut samples: [[Vec<f64>; 3]; 2] = Default::default();
+    // per measure: [memory, redis, redis − memory]
+    let mut samples: [[Vec<f64>; 3]; 3] = Default::default();
     for i in 0..PAIRS {
         let (m, r) = if i % 2 == 0 {
             let m = timed(memory);
@@ -139,7 +145,7 @@ fn paired(
             let r = timed(redis);
             (timed(memory), r)
         };
-        for (k, (m, r)) in [(m.0, r.0), (m.1, r.1)].into_iter().enumerate() {
+        for (k, (m, r)) in m.into_iter().zip(r).enumerate() {
             samples[k][0].push(ms(m));
             samples[k][1].push(ms(r));
             samples[k][2].push(ms(r) - ms(m));
@@ -150,8 +156,9 @@ fn paired(
         v[v.len() / 2]
     };
     for (what, [on_memory, on_redis, added]) in [
-        "handshake (until the client's Finished is sent)",
-        "whole login (handshake and one echo)",
+        "handshake (client: until its Finished is sent)",
+        "whole login (client: handshake and one echo)",
+        "server handshake (accept_tcp, until the client's Finished is checked)",
     ]
     .into_iter()
     .zip(&mut samples)
@@ -166,30 +173,53 @@ fn paired(
     }
 }
 
+/// A listener started by [`listen`].
+struct Listener {
+    addr: std::net::SocketAddr,
+    /// How long the last successful Milagro `accept_tcp` took.
+    last_accept: Arc<std::sync::Mutex<std::time::Duration>>,
+}
+
+impl Listener {
+    fn last_accept(&self) -> std::time::Duration {
+        *self.last_accept.lock().expect("lock")
+    }
+}
+
 /// A loopback listener running every connection through `accept_tcp` in its
 /// own task, then echoing. Unlike the tests' `serve`, it sets `TCP_NODELAY`
 /// on each accepted socket (as the crate's HTTP server loop does): without
 /// it the standard server's session tickets and the echo are two small
 /// writes, and Nagle holds the second until the client's delayed ACK, about
 /// 40 ms — a measure of the kernel, not of either handshake. A failed
-/// handshake fails the client's side of the iteration.
-async fn listen(acceptor: TlsAcceptor) -> std::net::SocketAddr {
+/// handshake fails the client's side of the iteration. It keeps how long
+/// the last Milagro `accept_tcp` took (the server's handshake: from the
+/// accepted TCP connection to the client's Finished checked and the guard's
+/// completion started).
+async fn listen(acceptor: TlsAcceptor) -> Listener {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let last_accept = Arc::new(std::sync::Mutex::new(std::time::Duration::ZERO));
+    let record = last_accept.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
+            let record = record.clone();
             tokio::spawn(async move {
                 let _ = tcp.set_nodelay(true);
+                let started = std::time::Instant::now();
                 match acceptor.accept_tcp(tcp).await {
-                    Ok(AcceptedStream::Milagro(_, tls)) => echo(tls).await,
+                    Ok(AcceptedStream::Milagro(_, tls)) => {
+                        *record.lock().expect("lock") = started.elapsed();
+                        echo(tls).await
+                    }
                     Ok(AcceptedStream::Standard(tls)) => echo(tls).await,
                     Err(_) => {}
                 }
             });
         }
     });
-    addr
+    Listener { addr, last_accept }
 }
 
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
