@@ -38,7 +38,8 @@ const MAX_REFUSED_SOURCES: usize = 4096;
 pub struct OverlapStats {
     /// Connections whose share's work ran while step 1 awaited the store.
     pub overlapped: u64,
-    /// Not overlapped: step 1 had refused the source within the cooldown.
+    /// Not overlapped: step 1 had refused the source within the cooldown
+    /// (or so many sources that the gate closed for all of them).
     pub source_refused_recently: u64,
     /// Not overlapped: no blocking-pool slot was free at once.
     pub pool_busy: u64,
