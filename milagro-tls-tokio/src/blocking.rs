@@ -65,9 +65,9 @@ type Then<A, R> = Box<dyn FnOnce(Option<A>) -> R + Send>;
 /// for the rest, which [`finish`](Self::finish) sends once the caller knows
 /// it. Dropped unfinished, the job ends after its first stage and gives its
 /// slot back. A first stage shorter than the caller's wait leaves the slot
-/// held idle for the difference (at most the guard store's timeout); since a
-/// job is staged only on a slot that is free at once, that costs capacity
-/// only when the pool was not full anyway.
+/// held idle for the difference (at most the guard store's timeout): a job
+/// is staged only on a slot that is free at once, so this can delay only a
+/// connection that arrives within that wait and finds the pool full.
 pub(crate) struct Staged<A, R> {
     then: tokio::sync::oneshot::Sender<Then<A, R>>,
     job: tokio::task::JoinHandle<Option<R>>,
