@@ -9,13 +9,13 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use milagro_tls::adapter::{Decision, KxResolution, PrecomputedShare, refusal_alert};
+use milagro_tls::adapter::{Decision, KxResolution, OverlapStats, PrecomputedShare, refusal_alert};
 use milagro_tls::guard::SourceKey;
 use milagro_tls::identity::Identity;
 use milagro_tls::suite::Suite;
 use milagro_tls::tls::HANDSHAKE_FAILURE_ALERT;
 use milagro_tls::tls::{ClientHelloError, Offer, ParsedClientHello, classify};
-use milagro_tls::{AcceptError, AcceptRefusal, AdmissionRefusal, FinishError, MilagroAcceptor};
+use milagro_tls::{AcceptError, AcceptRefusal, FinishError, MilagroAcceptor};
 use rustls::ServerConfig;
 use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -27,7 +27,6 @@ use tokio_rustls::{LazyConfigAcceptor, StartHandshake};
 use tracing::{Instrument, field};
 
 use crate::blocking::{BlockingPool, PoolError, Staged};
-use crate::overlap::{OverlapGate, OverlapStats};
 use crate::recording::Recording;
 
 /// The acceptor's limits (docs/protocol.md §9.5: part of the product, not
@@ -305,7 +304,6 @@ pub struct TlsAcceptor {
     handshakes: Arc<Semaphore>,
     sources: Arc<SourceCounts>,
     pool: BlockingPool,
-    overlap: Arc<OverlapGate>,
 }
 
 impl core::fmt::Debug for TlsAcceptor {
@@ -366,7 +364,6 @@ impl TlsAcceptor {
             handshakes: Arc::new(Semaphore::new(limits.max_concurrent_handshakes.max(1))),
             sources: Arc::new(SourceCounts::default()),
             pool: BlockingPool::new(limits.blocking_threads),
-            overlap: Arc::new(OverlapGate::default()),
             limits,
         }
     }
@@ -427,7 +424,7 @@ impl TlsAcceptor {
     /// their share's own work, and why others did not (only with a remote
     /// guard store such as Redis; see [`accept`](Self::accept)).
     pub fn overlap_stats(&self) -> OverlapStats {
-        self.overlap.stats()
+        self.primary.overlap_stats()
     }
 
     /// [`accept`](Self::accept) for a TCP connection, with its peer address
@@ -565,12 +562,7 @@ impl TlsAcceptor {
                 };
             }
             Ok(Decision::Milagro(start)) => start,
-            Err(e) => {
-                if matches!(e, AcceptError::Admission(AdmissionRefusal::Guard(_))) {
-                    self.overlap.refused(source, std::time::Instant::now());
-                }
-                return Err(plain_refusal(&mut io, e).await);
-            }
+            Err(e) => return Err(plain_refusal(&mut io, e).await),
         };
         // 3. The key exchange (pairings) on the bounded blocking pool. The
         //    attempt is resolved (counted, charged, reported) inside the job,
@@ -652,24 +644,16 @@ impl TlsAcceptor {
 
     /// Starts this ClientHello's share work on the blocking pool, if it has
     /// any worth overlapping with step 1's store round trip
-    /// ([`MilagroAcceptor::precompute_share`]), its source was not refused
-    /// by step 1 within the cooldown, and a pool slot is free now.
+    /// ([`MilagroAcceptor::precompute_share`], which also withholds it from
+    /// a source step 1 refused recently) and a pool slot is free now.
     fn start_overlap<R: Send + 'static>(
         &self,
         server: &MilagroAcceptor,
         hello: &ParsedClientHello,
         source: IpAddr,
     ) -> Option<Staged<PrecomputedShare, R>> {
-        let work = server.precompute_share(hello)?;
-        if !self.overlap.allows(source, std::time::Instant::now()) {
-            return None;
-        }
-        let staged = self.pool.try_stage(move || work.run());
-        match staged {
-            Some(_) => self.overlap.record_overlapped(),
-            None => self.overlap.record_pool_busy(),
-        }
-        staged
+        let work = server.precompute_share(hello, source)?;
+        self.pool.try_stage(move || work.run())
     }
 
     /// The server for this ClientHello: P2P Milagro offers must name one of

@@ -108,7 +108,6 @@ mod compat;
 mod connector;
 #[cfg(feature = "hyper")]
 pub mod http;
-mod overlap;
 mod recording;
 
 pub use acceptor::{
@@ -116,4 +115,4 @@ pub use acceptor::{
 };
 pub use compat::PeerSource;
 pub use connector::{ConnectError, ConnectorLimits, MilagroClientStream, MilagroConnector};
-pub use overlap::OverlapStats;
+pub use milagro_tls::adapter::OverlapStats;

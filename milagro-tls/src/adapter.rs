@@ -17,10 +17,13 @@
 //! gives a [`SharePrecompute`] to run on a blocking thread while
 //! `decide_async` awaits the store, and
 //! [`MilagroStart::with_precomputed`] hands its [`PrecomputedShare`] to the
-//! key exchange (docs/protocol.md §6.4, "Overlapping step 1").
+//! key exchange (docs/protocol.md §6.4, "Overlapping step 1"). The acceptor
+//! itself keeps the rule that a source step 1 refused gets none of this
+//! work for a while ([`OverlapStats`] counts what happened).
 
 pub use crate::rustls_glue::accept::{Decision, KxResolution, MilagroSession, MilagroStart};
 pub use crate::rustls_glue::error::{
     map_client_error_for, map_connect_error, map_refusal, refusal_alert,
 };
+pub use crate::rustls_glue::overlap_gate::OverlapStats;
 pub use crate::rustls_glue::precompute::{PrecomputedShare, SharePrecompute};

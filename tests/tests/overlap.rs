@@ -96,12 +96,25 @@ async fn logins_on_a_remote_store_are_overlapped_and_resolve_as_before() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // Work offered and dropped unrun (an adapter with no free worker) is
+    // counted as such; offered work never counts against the source.
+    let server = cs.server_with(guard.clone());
+    let hello = parse(&real_hello(&cs.client(WHO, PIN), SERVICE).bytes);
+    let offered = server.precompute_share(&hello, me.into());
+    assert!(offered.is_some());
+    drop(offered);
+    let mut dropped = OverlapStats::default();
+    dropped.not_run = 1;
+    assert_eq!(server.overlap_stats(), dropped);
+
     // The same deployment on the in-process store has nothing to overlap.
     let memory = TlsAcceptor::new(cs.server_with(Guard::in_memory(open_policy())));
     let (addr, mut reports) = serve(memory.clone()).await;
     let (ok, report) = login(&cs, PIN, me, addr, &mut reports).await;
     assert!(ok, "{report:?}");
     assert_eq!(memory.overlap_stats(), OverlapStats::default());
+    let on_memory = cs.server_with(Guard::in_memory(open_policy()));
+    assert!(on_memory.precompute_share(&hello, me.into()).is_none());
 }
 
 /// The attack the cooldown closes: without it, a throttled source would

@@ -61,6 +61,7 @@ use super::engine::{Binding, KxError, KxFailure, Precomputed};
 use super::error::{AcceptError, AcceptRefusal, FinishError};
 use super::finish::peer_blob;
 use super::kx::{KxOutcome, ShareDigest, bound_exchange};
+use super::overlap_gate::OverlapGate;
 use super::precompute::PrecomputedShare;
 use crate::guard::{Attempt, ProvedReservation, StartedProof};
 use crate::identity::Identity;
@@ -484,10 +485,17 @@ impl MilagroAcceptor {
         if group != self.milagro.suite() {
             return Err(AcceptRefusal::WrongSuite.into());
         }
-        let admitted = self
-            .admit(share, source)
-            .await
-            .map_err(AcceptError::Admission)?;
+        let admitted = match self.admit(share, source).await {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                if matches!(refusal, AdmissionRefusal::Guard(_)) {
+                    self.milagro
+                        .overlap
+                        .refused(source, std::time::Instant::now());
+                }
+                return Err(AcceptError::Admission(refusal));
+            }
+        };
         let binding = self
             .milagro
             .binding(share)
@@ -543,6 +551,11 @@ impl MilagroAcceptor {
     /// How step 1 admits shares for this acceptor.
     pub(crate) fn admission(&self) -> &Admission {
         &self.milagro.admission
+    }
+
+    /// The sources step 1 refused recently, for the overlap's cooldown.
+    pub(crate) fn overlap_gate(&self) -> &Arc<OverlapGate> {
+        &self.milagro.overlap
     }
 
     /// Step 1 with the source address (see the module documentation).

@@ -15,6 +15,7 @@ use rustls::{ClientConfig, ClientConnection, ServerConfig};
 
 use super::admission::Admission;
 use super::finish::peer_blob;
+use super::overlap_gate::OverlapGate;
 
 use super::engine::{Binding, ClientKeyExchange, KxError, ServerKeyExchange};
 use super::error::{FinishError, MilagroError, map_connect_error};
@@ -162,6 +163,9 @@ pub(crate) struct MilagroServer {
     forced_provider: Arc<CryptoProvider>,
     cert: Arc<CertifiedKey>,
     pub(crate) admission: Admission,
+    /// Which sources may have step 1 overlapped (shared by every acceptor
+    /// built on this server).
+    pub(crate) overlap: Arc<OverlapGate>,
 }
 
 impl core::fmt::Debug for MilagroServer {
@@ -207,6 +211,7 @@ impl MilagroServer {
             forced_provider: Arc::new(milagro_provider(forced)),
             cert: certified_key(&blob),
             admission,
+            overlap: Arc::default(),
         })
     }
 

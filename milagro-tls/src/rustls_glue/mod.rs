@@ -17,6 +17,7 @@ pub(crate) mod error;
 mod finish;
 pub mod identity_blob;
 pub(crate) mod kx;
+pub(crate) mod overlap_gate;
 pub(crate) mod precompute;
 mod provider;
 mod sign;

@@ -10,9 +10,12 @@
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use super::accept::MilagroAcceptor;
 use super::admission::Admission;
 use super::engine::{Precomputed, cs_precompute};
+use super::overlap_gate::{OverlapGate, OverlapStats};
 use crate::mpin::{PrecheckedShare, PreparedServerSecret, precheck};
 use crate::tls::{Offer, ParsedClientHello, classify};
 
@@ -20,9 +23,24 @@ use crate::tls::{Offer, ParsedClientHello, classify};
 /// [`MilagroAcceptor::precompute_share`]: no pairing and no secret, about a
 /// third of the CS server's key-exchange CPU time. Run it on a blocking
 /// thread while [`MilagroAcceptor::decide_async`] awaits the store.
+///
+/// Dropped without [`run`](Self::run) (no worker free), it is counted as
+/// such in [`MilagroAcceptor::overlap_stats`].
 pub struct SharePrecompute {
     share: PrecheckedShare,
     server: Arc<PreparedServerSecret>,
+    tally: Tally,
+}
+
+/// Counts a [`SharePrecompute`] as run, or as dropped unrun.
+struct Tally(Option<Arc<OverlapGate>>);
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        if let Some(gate) = self.0.take() {
+            gate.record_not_run();
+        }
+    }
 }
 
 impl core::fmt::Debug for SharePrecompute {
@@ -38,7 +56,15 @@ impl SharePrecompute {
     /// a share that does not decode or whose DLEQ fails keeps that outcome,
     /// which the key exchange then reaches and resolves as it always does.
     pub fn run(self) -> PrecomputedShare {
-        PrecomputedShare(cs_precompute(&self.share, &self.server))
+        let Self {
+            share,
+            server,
+            mut tally,
+        } = self;
+        if let Some(gate) = tally.0.take() {
+            gate.record_overlapped();
+        }
+        PrecomputedShare(cs_precompute(&share, &server))
     }
 }
 
@@ -55,21 +81,26 @@ impl core::fmt::Debug for PrecomputedShare {
 }
 
 impl MilagroAcceptor {
-    /// The work of this ClientHello's key exchange that may run while step 1
-    /// awaits the guard's store, or `None` when there is none worth
-    /// overlapping: not a Milagro CS offer for this acceptor, a share that
-    /// step 1's checks on its own bytes (length, day, time) will refuse, or a
-    /// guard whose store answers in-process
-    /// ([`GuardStore::is_remote`](crate::guard::GuardStore::is_remote)).
+    /// The work of this ClientHello's key exchange from `source` that may
+    /// run while step 1 awaits the guard's store, or `None` when there is
+    /// none worth overlapping: not a Milagro CS offer for this acceptor, a
+    /// share that step 1's checks on its own bytes (length, day, time) will
+    /// refuse, a guard whose store answers in-process
+    /// ([`GuardStore::is_remote`](crate::guard::GuardStore::is_remote)) — or
+    /// a source that step 1 refused (replay, throttle, load, store down)
+    /// within the last 10 s: the work is spent before admission, and a
+    /// throttled source must not make the server spend it on every refused
+    /// ClientHello (docs/protocol.md §6.4, "Overlapping step 1").
     ///
-    /// Calling it decides nothing and counts nothing. The caller must still
-    /// run [`decide_async`](Self::decide_async) and resolve the attempt
-    /// through [`MilagroStart::run`](super::accept::MilagroStart::run); it
-    /// should not spend this work on a source whose previous attempt step 1
-    /// refused (docs/protocol.md §6.4, "Overlapping step 1": otherwise a
-    /// throttled source costs the server this work on every refused
-    /// ClientHello).
-    pub fn precompute_share(&self, hello: &ParsedClientHello) -> Option<SharePrecompute> {
+    /// Calling it decides nothing and counts nothing against anyone. The
+    /// caller must still run [`decide_async`](Self::decide_async) (which
+    /// keeps the refused sources) and resolve the attempt through
+    /// [`MilagroStart::run`](super::accept::MilagroStart::run).
+    pub fn precompute_share(
+        &self,
+        hello: &ParsedClientHello,
+        source: IpAddr,
+    ) -> Option<SharePrecompute> {
         let Ok(Offer::Milagro { group, share }) = classify(hello) else {
             return None;
         };
@@ -90,9 +121,22 @@ impl MilagroAcceptor {
             return None;
         }
         let share = precheck(share, checks, now()).ok()?;
+        let gate = self.overlap_gate();
+        if !gate.allows(source, std::time::Instant::now()) {
+            return None;
+        }
         Some(SharePrecompute {
             share,
             server: Arc::clone(server),
+            tally: Tally(Some(Arc::clone(gate))),
         })
+    }
+
+    /// How many CS connections had step 1's store round trip overlapped
+    /// with their share's own work, and why others did not: counted by
+    /// [`precompute_share`](Self::precompute_share) and its work, for every
+    /// acceptor built on the same configuration.
+    pub fn overlap_stats(&self) -> OverlapStats {
+        self.overlap_gate().stats()
     }
 }

@@ -1,6 +1,8 @@
-//! Which connections get step 1's store round trip overlapped with their
-//! share's own work (docs/protocol.md §6.4, "Overlapping step 1"), and how
-//! often that happened.
+//! Which connections may have step 1's store round trip overlapped with
+//! their share's own work (docs/protocol.md §6.4, "Overlapping step 1"), and
+//! how often that happened. [`MilagroAcceptor::precompute_share`](super::accept::MilagroAcceptor::precompute_share)
+//! asks it, and step 1 tells it about every source it refuses, so every
+//! adapter that overlaps keeps the rule.
 //!
 //! The overlap spends the work before step 1 has admitted the attempt. An
 //! admitted attempt needs that work anyway; a refused one does not, so a
@@ -18,7 +20,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use milagro_tls::guard::SourceKey;
+use crate::guard::SourceKey;
 
 /// How long a source that step 1 refused gets no overlap.
 pub(crate) const REFUSED_COOLDOWN: Duration = Duration::from_secs(10);
@@ -30,7 +32,8 @@ pub(crate) const REFUSED_COOLDOWN: Duration = Duration::from_secs(10);
 const MAX_REFUSED_SOURCES: usize = 4096;
 
 /// How many connections an acceptor overlapped, and why the others with a
-/// share worth overlapping were not ([`crate::TlsAcceptor::overlap_stats`]).
+/// share worth overlapping were not
+/// ([`MilagroAcceptor::overlap_stats`](super::accept::MilagroAcceptor::overlap_stats)).
 /// Counts only CS connections whose guard store is remote: the others have
 /// nothing to overlap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,8 +44,9 @@ pub struct OverlapStats {
     /// Not overlapped: step 1 had refused the source within the cooldown
     /// (or so many sources that the gate closed for all of them).
     pub source_refused_recently: u64,
-    /// Not overlapped: no blocking-pool slot was free at once.
-    pub pool_busy: u64,
+    /// Not overlapped: the adapter dropped the work unrun (the tokio
+    /// acceptor does when no blocking-pool slot is free at once).
+    pub not_run: u64,
 }
 
 /// The gate and its counters, shared by an acceptor's clones.
@@ -51,7 +55,7 @@ pub(crate) struct OverlapGate {
     state: Mutex<GateState>,
     overlapped: AtomicU64,
     source_refused_recently: AtomicU64,
-    pool_busy: AtomicU64,
+    not_run: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -106,16 +110,16 @@ impl OverlapGate {
         self.overlapped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A connection was not overlapped for want of a free pool slot.
-    pub(crate) fn record_pool_busy(&self) {
-        self.pool_busy.fetch_add(1, Ordering::Relaxed);
+    /// Work offered for a connection was dropped unrun.
+    pub(crate) fn record_not_run(&self) {
+        self.not_run.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn stats(&self) -> OverlapStats {
         OverlapStats {
             overlapped: self.overlapped.load(Ordering::Relaxed),
             source_refused_recently: self.source_refused_recently.load(Ordering::Relaxed),
-            pool_busy: self.pool_busy.load(Ordering::Relaxed),
+            not_run: self.not_run.load(Ordering::Relaxed),
         }
     }
 }
