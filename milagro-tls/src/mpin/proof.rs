@@ -438,18 +438,6 @@ pub struct CheckedShare {
     uy: G1,
 }
 
-impl CheckedShare {
-    /// The share's bytes.
-    pub fn bytes(&self) -> &[u8; SHARE_BYTES] {
-        &self.bytes
-    }
-
-    /// The permit policy the share was prechecked under.
-    pub fn permits(&self) -> PermitPolicy {
-        self.permits
-    }
-}
-
 impl fmt::Debug for CheckedShare {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CheckedShare")
